@@ -1,0 +1,52 @@
+import { RUN_LOG_CHANNEL } from '@keelson/common/constants';
+import type { Database } from '@keelson/db';
+import { runLogs } from '@keelson/db/schema';
+import { Context, ApplicationFailure } from '@temporalio/activity';
+import { sql } from 'drizzle-orm';
+
+export type LogStream = 'stdout' | 'stderr' | 'system';
+
+/** Appends output to the run executing the current activity and notifies stream listeners. */
+export interface RunLogWriter {
+  write(stream: LogStream, data: string): Promise<void>;
+}
+
+export function createRunLog(db: Database) {
+  /** A writer bound to the current activity; chunks keep their order within the run. */
+  function forCurrentActivity(tenantId: string): RunLogWriter {
+    const info = Context.current().info;
+    return {
+      async write(stream, data) {
+        if (!data) return;
+        await db.transaction(async (tx) => {
+          await tx.insert(runLogs).values({
+            tenantId,
+            workflowId: info.workflowExecution.workflowId,
+            runId: info.workflowExecution.runId,
+            activityId: info.activityId,
+            attempt: info.attempt,
+            stream,
+            data,
+          });
+          await tx.execute(sql`select pg_notify(${RUN_LOG_CHANNEL}, ${info.workflowExecution.workflowId})`);
+        });
+      },
+    };
+  }
+  return { forCurrentActivity };
+}
+
+export type RunLog = ReturnType<typeof createRunLog>;
+
+export function createRunLogActivities({ runLog }: { runLog: RunLog }) {
+  return {
+    /** Writes each line to the run's output; optionally fails afterwards (tests, benchmarks). */
+    async echo({ tenantId, lines, failWith }: { tenantId: string; lines: string[]; failWith?: string }): Promise<void> {
+      const writer = runLog.forCurrentActivity(tenantId);
+      for (const line of lines) await writer.write('stdout', `${line}\n`);
+      if (failWith) throw ApplicationFailure.nonRetryable(failWith, 'EchoFailed');
+    },
+  };
+}
+
+export type RunLogActivities = ReturnType<typeof createRunLogActivities>;

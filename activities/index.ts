@@ -1,0 +1,4 @@
+export { createContainerDbActivities, type ContainerDbActivities } from './db/containers';
+export { reportNodeHealth } from './db/nodes';
+export { createRunLog, createRunLogActivities, type RunLog, type RunLogActivities } from './db/run-log';
+export { createDockerActivities, dockerName, type DockerActivities, type DockerContainerSpec } from './docker/index';

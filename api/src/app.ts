@@ -1,0 +1,100 @@
+import { swaggerUI } from '@hono/swagger-ui';
+import { bodyLimit } from 'hono/body-limit';
+import { secureHeaders } from 'hono/secure-headers';
+import { randomUUID } from 'node:crypto';
+import { getConnInfo } from '@hono/node-server/conninfo';
+import { authenticate } from './auth/middleware';
+import type { AppDeps } from './deps';
+import { errorBody, onError, PayloadTooLargeError } from './errors';
+import { createRouter } from './router';
+import { apiKeysRoutes } from './routes/api-keys/index';
+import { auditRoutes } from './routes/audit/index';
+import { authRoutes } from './routes/auth/index';
+import { blueprintsRoutes } from './routes/blueprints/index';
+import { codecRoutes } from './routes/codec/index';
+import { containersRoutes } from './routes/containers/index';
+import { membersRoutes } from './routes/members/index';
+import { nodesRoutes } from './routes/nodes/index';
+import { runsRoutes } from './routes/runs/index';
+
+export const API_VERSION = '0.1.0';
+const MAX_BODY_BYTES = 1024 * 1024;
+
+/** The whole HTTP API under /api. Stateless: every dependency arrives in `deps`. */
+export function createApp(deps: AppDeps) {
+  const app = createRouter();
+
+  app.use('*', async (c, next) => {
+    c.set('requestId', c.req.header('x-request-id')?.slice(0, 100) || randomUUID());
+    c.set('deps', deps);
+    let ip: string | null = null;
+    try {
+      ip = getConnInfo(c).remote.address ?? null;
+    } catch {
+      ip = null; // app.request() in tests has no socket
+    }
+    c.set('meta', { ip, userAgent: c.req.header('user-agent') ?? null });
+    await next();
+    c.header('X-Request-Id', c.get('requestId'));
+  });
+  app.use('*', secureHeaders({ crossOriginResourcePolicy: false }));
+  app.use(
+    '/api/*',
+    bodyLimit({
+      maxSize: MAX_BODY_BYTES,
+      onError: () => {
+        throw new PayloadTooLargeError(`request body is larger than ${MAX_BODY_BYTES} bytes`);
+      },
+    }),
+  );
+
+  for (const prefix of ['/api/runs', '/api/nodes', '/api/blueprints', '/api/containers', '/api/api-keys', '/api/members', '/api/audit', '/api/codec']) {
+    app.use(prefix, authenticate);
+    app.use(`${prefix}/*`, authenticate);
+  }
+
+  const routes = app
+    .route('/api/auth', authRoutes())
+    .route('/api/runs', runsRoutes())
+    .route('/api/nodes', nodesRoutes())
+    .route('/api/blueprints', blueprintsRoutes())
+    .route('/api/containers', containersRoutes())
+    .route('/api/api-keys', apiKeysRoutes())
+    .route('/api/members', membersRoutes())
+    .route('/api/audit', auditRoutes())
+    .route('/api/codec', codecRoutes());
+
+  app.get('/api/health', async (c) => {
+    const checks = await healthChecks(deps);
+    const ok = Object.values(checks).every((v) => v === 'ok');
+    return c.json({ status: ok ? 'ok' : 'degraded', version: API_VERSION, checks }, ok ? 200 : 503);
+  });
+
+  app.doc31('/api/openapi.json', {
+    openapi: '3.1.0',
+    info: { title: 'Keelson API', version: API_VERSION, description: 'Durable operations for hosting providers.' },
+  });
+  app.openAPIRegistry.registerComponent('securitySchemes', 'apiKey', { type: 'http', scheme: 'bearer' });
+  app.openAPIRegistry.registerComponent('securitySchemes', 'session', { type: 'apiKey', in: 'cookie', name: 'keelson_session' });
+  app.get('/api/docs', swaggerUI({ url: '/api/openapi.json' }));
+
+  app.notFound((c) => c.json(errorBody(c, 'not_found', `no route for ${c.req.method} ${c.req.path}`), 404));
+  app.onError(onError);
+  return routes;
+}
+
+export type AppType = ReturnType<typeof createApp>;
+
+async function healthChecks(deps: AppDeps): Promise<Record<string, string>> {
+  const [database, temporal] = await Promise.all([
+    deps.pool.query('select 1').then(
+      () => 'ok',
+      (e: Error) => `error: ${e.message}`,
+    ),
+    deps.temporal.connection.workflowService.getSystemInfo({}).then(
+      () => 'ok',
+      (e: Error) => `error: ${e.message}`,
+    ),
+  ]);
+  return { database, temporal };
+}

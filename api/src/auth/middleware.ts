@@ -1,0 +1,73 @@
+import { ROLE_PERMISSIONS, type Permission } from '@keelson/common/permissions';
+import { getCookie } from 'hono/cookie';
+import { createMiddleware } from 'hono/factory';
+import type { AppEnv, Principal } from '../context';
+import { ForbiddenError, UnauthorizedError } from '../errors';
+import { verifyApiKey } from './api-keys';
+import { SESSION_COOKIE, validateSessionToken } from './sessions';
+import { safeEqual } from './tokens';
+
+export const CSRF_HEADER = 'x-csrf-token';
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+/**
+ * Resolves the caller from `Authorization: Bearer kls_…` or the session cookie. Cookie-borne
+ * requests that change state must echo the session's CSRF token in `X-CSRF-Token`.
+ */
+export const authenticate = createMiddleware<AppEnv>(async (c, next) => {
+  const { db } = c.get('deps');
+  const authorization = c.req.header('authorization');
+  if (authorization) {
+    const [scheme, credential] = authorization.split(' ');
+    if (scheme?.toLowerCase() !== 'bearer' || !credential) throw new UnauthorizedError('Authorization must be "Bearer <api key>"');
+    const key = await verifyApiKey(db, credential);
+    if (!key) throw new UnauthorizedError('invalid, revoked or expired API key');
+    c.set('principal', {
+      tenantId: key.tenantId,
+      actor: `apikey:${key.id}`,
+      actorType: 'api_key',
+      actorId: key.id,
+      userId: null,
+      role: null,
+      permissions: new Set(key.scopes),
+      sessionId: null,
+    });
+    return next();
+  }
+
+  const token = getCookie(c, SESSION_COOKIE);
+  if (!token) throw new UnauthorizedError();
+  const session = await validateSessionToken(db, token);
+  if (!session) throw new UnauthorizedError('session expired or signed out');
+  if (!session.twoFactorVerified) throw new UnauthorizedError('two-factor verification required');
+  if (!SAFE_METHODS.has(c.req.method)) {
+    const presented = c.req.header(CSRF_HEADER);
+    if (!presented || !safeEqual(presented, session.csrfToken)) throw new ForbiddenError(`missing or wrong ${CSRF_HEADER} header`);
+  }
+  const principal: Principal = {
+    tenantId: session.tenantId,
+    actor: `user:${session.userId}`,
+    actorType: 'user',
+    actorId: session.userId,
+    userId: session.userId,
+    role: session.role,
+    permissions: ROLE_PERMISSIONS[session.role],
+    sessionId: session.sessionId,
+  };
+  c.set('principal', principal);
+  return next();
+});
+
+/** Route guard: 403 naming the missing permission. */
+export function requirePermission(...needed: Permission[]) {
+  return createMiddleware<AppEnv>(async (c, next) => {
+    const { permissions } = c.get('principal');
+    const missing = needed.filter((p) => !permissions.has(p));
+    if (missing.length) throw new ForbiddenError(`missing permission: ${missing.join(', ')}`);
+    return next();
+  });
+}
+
+export function hasPermission(principal: Principal, permission: Permission): boolean {
+  return principal.permissions.has(permission);
+}

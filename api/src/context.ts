@@ -1,0 +1,29 @@
+import type { Permission, Role } from '@keelson/common/permissions';
+import type { AppDeps } from './deps';
+
+/** Who is calling, resolved by the auth middleware from a session cookie or an API key. */
+export interface Principal {
+  tenantId: string;
+  /** For the audit log and the KeelsonActor search attribute: `user:<id>` or `apikey:<id>`. */
+  actor: string;
+  actorType: 'user' | 'api_key';
+  actorId: string;
+  userId: string | null;
+  role: Role | null;
+  permissions: ReadonlySet<Permission>;
+  sessionId: string | null;
+}
+
+export interface RequestMeta {
+  ip: string | null;
+  userAgent: string | null;
+}
+
+export type AppEnv = {
+  Variables: {
+    requestId: string;
+    deps: AppDeps;
+    principal: Principal;
+    meta: RequestMeta;
+  };
+};

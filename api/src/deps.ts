@@ -1,0 +1,23 @@
+import type { KeyRing } from '@keelson/common/codec';
+import type { Database } from '@keelson/db';
+import type { Client } from '@temporalio/client';
+import type pg from 'pg';
+
+/** Everything the API needs from the outside world; built by server.ts, or by tests. */
+export interface AppDeps {
+  db: Database;
+  /** For LISTEN/NOTIFY of run output. */
+  pool: pg.Pool;
+  temporal: Client;
+  keys: KeyRing;
+  config: AppConfig;
+}
+
+export interface AppConfig {
+  namespace: string;
+  cookieSecure: boolean;
+  codecCorsOrigins: string[];
+  temporalUiUrl: string;
+  /** Failed logins allowed per (ip, email) per window before 429. */
+  loginRateLimit?: { max: number; windowMs: number };
+}

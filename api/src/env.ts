@@ -1,0 +1,22 @@
+import { databaseUrlSetting, keyRingSetting, parseEnv, temporalSettings } from '@keelson/common/env';
+import { z } from 'zod';
+
+export function loadApiEnv(source: NodeJS.ProcessEnv = process.env) {
+  return parseEnv(
+    {
+      ...temporalSettings,
+      DATABASE_URL: databaseUrlSetting,
+      KEELSON_ENCRYPTION_KEYS: keyRingSetting,
+      PORT: z.coerce.number().int().min(1).max(65535).default(3000),
+      HOST: z.string().default('127.0.0.1'),
+      /** Origins allowed to call the codec endpoint from a browser (Temporal's UI). */
+      CODEC_CORS_ORIGINS: z.string().default('http://localhost:8233').transform((s) => s.split(',').filter(Boolean)),
+      /** Base URL of Temporal's UI, for links from a run to the same run there. */
+      TEMPORAL_UI_URL: z.string().default('http://localhost:8233'),
+      /** Secure cookies need HTTPS; turn off only for plain-HTTP development. */
+      COOKIE_SECURE: z.enum(['true', 'false']).default('false').transform((v) => v === 'true'),
+    },
+    source,
+  );
+}
+export type ApiEnv = ReturnType<typeof loadApiEnv>;

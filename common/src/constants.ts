@@ -1,0 +1,69 @@
+/**
+ * Names shared by the API, the workers and the workflows: task queues, search attributes,
+ * workflow types and workflow ID builders. Pure data — safe to import from workflow code.
+ */
+
+export const TEMPORAL_NAMESPACE_DEFAULT = 'default';
+
+export const TaskQueue = {
+  /** Orchestration and activities that only need Postgres or the API's own services. */
+  core: 'core',
+  /** Host-bound activities for one Docker node, served by a worker running on that host. */
+  node: (nodeId: string) => `node-${nodeId}`,
+} as const;
+
+/** Custom search attributes registered with Temporal (see scripts/temporal.sh). */
+export const SearchAttribute = {
+  tenant: 'KeelsonTenant',
+  operation: 'KeelsonOperation',
+  resources: 'KeelsonResources',
+  actor: 'KeelsonActor',
+} as const;
+
+/** Types for `temporal server start-dev --search-attribute`. */
+export const SEARCH_ATTRIBUTE_TYPES: Record<(typeof SearchAttribute)[keyof typeof SearchAttribute], string> = {
+  KeelsonTenant: 'Keyword',
+  KeelsonOperation: 'Keyword',
+  KeelsonResources: 'KeywordList',
+  KeelsonActor: 'Keyword',
+};
+
+/** Operation names as operators see them; each maps to one workflow type. */
+export const OPERATIONS = [
+  'container.create',
+  'container.start',
+  'container.stop',
+  'container.restart',
+  'container.remove',
+  'system.noop',
+] as const;
+export type Operation = (typeof OPERATIONS)[number];
+
+export const WorkflowType = {
+  containerCreate: 'containerCreate',
+  containerPower: 'containerPower',
+  containerRemove: 'containerRemove',
+  noop: 'noop',
+} as const;
+
+/** Readable, business-keyed workflow IDs. */
+export const WorkflowId = {
+  containerCreate: (containerId: string) => `container/${containerId}/create`,
+  containerAction: (containerId: string, action: string, requestId: string) =>
+    `container/${containerId}/${action}/${requestId}`,
+  containerRemove: (containerId: string) => `container/${containerId}/remove`,
+  noop: (requestId: string) => `noop/${requestId}`,
+} as const;
+
+/** Resource references stored in the KeelsonResources search attribute. */
+export const resourceRef = (kind: string, id: string) => `${kind}:${id}`;
+
+/** Postgres NOTIFY channel carrying `<workflowId>` whenever run output is appended. */
+export const RUN_LOG_CHANNEL = 'keelson_run_log';
+
+/** Labels Keelson sets on the Docker containers it manages. */
+export const DockerLabel = {
+  managed: 'io.keelson.managed',
+  tenant: 'io.keelson.tenant',
+  container: 'io.keelson.container',
+} as const;

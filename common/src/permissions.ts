@@ -1,0 +1,55 @@
+/**
+ * Roles and permission strings. A role is a fixed set of permissions; API keys carry scopes that
+ * are a subset of their creator's permissions at creation time.
+ */
+export const PERMISSIONS = [
+  'workflow.read',
+  'workflow.payloads',
+  'workflow.start',
+  'workflow.cancel',
+  'workflow.terminate',
+  'workflow.retry',
+  'workflow.signal',
+  'node.read',
+  'node.manage',
+  'blueprint.read',
+  'blueprint.manage',
+  'container.read',
+  'container.manage',
+  'container.exec',
+  'apikey.read',
+  'apikey.manage',
+  'member.read',
+  'member.manage',
+  'audit.read',
+] as const;
+export type Permission = (typeof PERMISSIONS)[number];
+
+export const ROLES = ['owner', 'admin', 'operator', 'billing', 'viewer', 'customer'] as const;
+export type Role = (typeof ROLES)[number];
+
+const READ: Permission[] = PERMISSIONS.filter((p) => p.endsWith('.read'));
+
+export const ROLE_PERMISSIONS: Record<Role, ReadonlySet<Permission>> = {
+  owner: new Set(PERMISSIONS),
+  admin: new Set(PERMISSIONS),
+  operator: new Set<Permission>([
+    ...READ.filter((p) => p !== 'audit.read' && p !== 'member.read'),
+    'workflow.payloads',
+    'workflow.start',
+    'workflow.cancel',
+    'workflow.terminate',
+    'workflow.retry',
+    'workflow.signal',
+    'blueprint.manage',
+    'container.manage',
+    'container.exec',
+  ]),
+  billing: new Set<Permission>(['workflow.read']),
+  viewer: new Set<Permission>(READ.filter((p) => p !== 'audit.read' && p !== 'apikey.read')),
+  customer: new Set<Permission>([]),
+};
+
+export function roleHas(role: Role, permission: Permission): boolean {
+  return ROLE_PERMISSIONS[role].has(permission);
+}

@@ -1,0 +1,5 @@
+export * from './audit';
+export * from './containers';
+export * from './nodes';
+export * from './runs';
+export * from './tenancy';

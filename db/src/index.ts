@@ -1,0 +1,5 @@
+export * from './audit';
+export * from './client';
+export * from './migrate';
+export * from './password';
+export * from './seed';

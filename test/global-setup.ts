@@ -1,0 +1,128 @@
+import { bundleWorkflowCode } from '@temporalio/worker';
+import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { createConnection } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import pg from 'pg';
+import type { TestProject } from 'vitest/node';
+import { connectDb, migrateDb } from '../db/src/index';
+import { WORKFLOWS_PATH } from '../workers/src/workers';
+import { ADMIN_DATABASE_URL, templateDbName, testDbPrefix } from './config';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    temporalAddress: string;
+    workflowBundlePath: string;
+    templateDb: string;
+    testDbPrefix: string;
+  }
+}
+
+/**
+ * Once per test run: a Temporal dev server (unless TEMPORAL_TEST_ADDRESS names one), a migrated
+ * template database that each test file clones, the Docker engine and base images, and one
+ * workflow bundle that every test worker loads.
+ */
+export default async function setup(project: TestProject) {
+  execFileSync('bash', [`${root}/scripts/docker.sh`, 'ensure'], { stdio: 'inherit' });
+
+  let temporal: ChildProcess | undefined;
+  let temporalAddress = process.env.TEMPORAL_TEST_ADDRESS;
+  if (!temporalAddress) {
+    const port = 17233;
+    temporalAddress = `127.0.0.1:${port}`;
+    if (!(await isListening(port))) {
+      mkdirSync(`${root}/.cache`, { recursive: true });
+      temporal = spawn('bash', [`${root}/scripts/temporal.sh`, 'run', '--port', String(port), '--db', `${root}/.cache/temporal-test.db`], {
+        stdio: ['ignore', 'ignore', 'inherit'],
+        detached: true,
+      });
+      await waitFor(() => isListening(port), 240_000, 'Temporal dev server');
+    }
+  }
+
+  const templateDb = await createTemplateDatabase();
+
+  const { code } = await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: quietLogger });
+  const workflowBundlePath = `${root}/.cache/workflow-bundle.js`;
+  mkdirSync(`${root}/.cache`, { recursive: true });
+  writeFileSync(workflowBundlePath, code);
+
+  project.provide('temporalAddress', temporalAddress);
+  project.provide('workflowBundlePath', workflowBundlePath);
+  project.provide('templateDb', templateDb);
+  project.provide('testDbPrefix', testDbPrefix(process.pid));
+
+  return async () => {
+    await dropDatabases((name) => name.startsWith(testDbPrefix(process.pid)));
+    if (temporal?.pid) process.kill(-temporal.pid, 'SIGTERM');
+  };
+}
+
+async function createTemplateDatabase(): Promise<string> {
+  // Databases left by interrupted runs: their pid is gone.
+  await dropDatabases((name) => {
+    const pid = Number(/^keelson_t_(\d+)_/.exec(name)?.[1]);
+    return Boolean(pid) && !isAlive(pid);
+  });
+  const name = templateDbName(process.pid);
+  const admin = new pg.Client({ connectionString: ADMIN_DATABASE_URL });
+  await admin.connect();
+  await admin.query(`create database ${name}`).finally(() => admin.end());
+  const url = new URL(ADMIN_DATABASE_URL);
+  url.pathname = `/${name}`;
+  const handle = connectDb(url.toString(), { max: 1 });
+  await migrateDb(handle.db);
+  await handle.close();
+  return name;
+}
+
+async function dropDatabases(match: (name: string) => boolean) {
+  const admin = new pg.Client({ connectionString: ADMIN_DATABASE_URL });
+  await admin.connect();
+  try {
+    const { rows } = await admin.query<{ datname: string }>(`select datname from pg_database where datname like 'keelson_t_%'`);
+    for (const { datname } of rows.filter((r) => match(r.datname))) {
+      await admin.query(`drop database if exists "${datname}" with (force)`);
+    }
+  } finally {
+    await admin.end();
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function isListening(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = createConnection({ host: '127.0.0.1', port });
+    socket.once('connect', () => (socket.destroy(), resolve(true)));
+    socket.once('error', () => resolve(false));
+  });
+}
+
+async function waitFor(check: () => Promise<boolean>, timeoutMs: number, what: string) {
+  const until = Date.now() + timeoutMs;
+  while (Date.now() < until) {
+    if (await check()) return;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`${what} did not come up within ${timeoutMs / 1000}s`);
+}
+
+const quietLogger = {
+  trace() {},
+  debug() {},
+  info() {},
+  log() {},
+  warn: console.warn,
+  error: console.error,
+};

@@ -1,0 +1,176 @@
+import { parseKeyRing, type KeyRing } from '@keelson/common/codec';
+import type { Role } from '@keelson/common/permissions';
+import { keelsonDataConverter } from '@keelson/common/temporal';
+import { connectDb, hashPassword, type DbHandle } from '@keelson/db';
+import { memberships, nodes, tenants, users } from '@keelson/db/schema';
+import { Client, Connection } from '@temporalio/client';
+import { NativeConnection, type Worker } from '@temporalio/worker';
+import Docker from 'dockerode';
+import { randomBytes, randomUUID } from 'node:crypto';
+import pg from 'pg';
+import { inject } from 'vitest';
+import { createApp } from '../api/src/app';
+import { generateApiKey } from '../api/src/auth/api-keys';
+import { createSession, SESSION_COOKIE } from '../api/src/auth/sessions';
+import type { AppDeps } from '../api/src/deps';
+import { apiKeys } from '../db/schema/tenancy';
+import { createCoreWorker, createNodeWorker } from '../workers/src/workers';
+import { ADMIN_DATABASE_URL } from './config';
+
+export const TEST_KEYS: KeyRing = parseKeyRing(`test1:${Buffer.alloc(32, 7).toString('base64')}`);
+
+/** A database of its own for one test file, cloned from the migrated template. */
+export async function createTestDb(): Promise<DbHandle & { url: string; drop(): Promise<void> }> {
+  const name = `${inject('testDbPrefix')}${randomBytes(6).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: ADMIN_DATABASE_URL });
+  await admin.connect();
+  await admin.query(`create database ${name} template ${inject('templateDb')}`);
+  await admin.end();
+  const url = new URL(ADMIN_DATABASE_URL);
+  url.pathname = `/${name}`;
+  const handle = connectDb(url.toString(), { max: 10 });
+  return {
+    ...handle,
+    url: url.toString(),
+    async drop() {
+      await handle.close();
+      const a = new pg.Client({ connectionString: ADMIN_DATABASE_URL });
+      await a.connect();
+      await a.query(`drop database if exists ${name} with (force)`);
+      await a.end();
+    },
+  };
+}
+
+export interface SignedIn {
+  userId: string;
+  tenantId: string;
+  email: string;
+  /** Cookie and CSRF headers for state-changing requests. */
+  headers: Record<string, string>;
+  csrfToken: string;
+  cookie: string;
+}
+
+export interface TestPlatform {
+  db: DbHandle['db'];
+  pool: pg.Pool;
+  dbUrl: string;
+  temporal: Client;
+  deps: AppDeps;
+  app: ReturnType<typeof createApp>;
+  docker: Docker;
+  /** Calls the API in-process; `body` objects are sent as JSON. */
+  request(path: string, init?: { method?: string; headers?: Record<string, string>; body?: unknown }): Promise<Response>;
+  createTenant(slug?: string): Promise<{ id: string; slug: string }>;
+  createUser(opts: { tenantId: string; role: Role; password?: string; email?: string }): Promise<{ id: string; email: string; password: string }>;
+  signIn(opts: { tenantId: string; role: Role }): Promise<SignedIn>;
+  createApiKey(opts: { tenantId: string; scopes: string[]; expiresAt?: Date }): Promise<string>;
+  /** Registers the local Docker engine as a node of the tenant and serves its task queue. */
+  addDockerNode(tenantId: string, name?: string): Promise<{ id: string }>;
+  startCoreWorker(): Promise<void>;
+  stopWorkers(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** The real API, real Postgres, real Temporal and (on request) real workers, for one test file. */
+export async function createTestPlatform(): Promise<TestPlatform> {
+  const database = await createTestDb();
+  const address = inject('temporalAddress');
+  const connection = await Connection.connect({ address });
+  const temporal = new Client({ connection, namespace: 'default', dataConverter: keelsonDataConverter(TEST_KEYS) });
+  const deps: AppDeps = {
+    db: database.db,
+    pool: database.pool,
+    temporal,
+    keys: TEST_KEYS,
+    config: { namespace: 'default', cookieSecure: false, codecCorsOrigins: ['http://localhost:8233'], temporalUiUrl: 'http://localhost:8233' },
+  };
+  const app = createApp(deps);
+  const docker = new Docker({ socketPath: '/var/run/docker.sock' });
+  let native: NativeConnection | undefined;
+  const workers: Array<{ worker: Worker; done: Promise<void> }> = [];
+
+  async function nativeConnection() {
+    native ??= await NativeConnection.connect({ address });
+    return native;
+  }
+  function run(worker: Worker) {
+    workers.push({ worker, done: worker.run() });
+  }
+
+  const platform: TestPlatform = {
+    db: database.db,
+    pool: database.pool,
+    dbUrl: database.url,
+    temporal,
+    deps,
+    app,
+    docker,
+    async request(path, init = {}) {
+      const headers: Record<string, string> = { ...init.headers };
+      let body: string | undefined;
+      if (init.body !== undefined) {
+        body = typeof init.body === 'string' ? init.body : JSON.stringify(init.body);
+        headers['content-type'] ??= 'application/json';
+      }
+      return app.request(path, { method: init.method ?? (body ? 'POST' : 'GET'), headers, body });
+    },
+    async createTenant(slug = `org-${randomBytes(4).toString('hex')}`) {
+      const [t] = await database.db.insert(tenants).values({ slug, name: slug }).returning({ id: tenants.id });
+      return { id: t!.id, slug };
+    },
+    async createUser({ tenantId, role, password = 'correct horse battery', email = `${role}-${randomBytes(4).toString('hex')}@example.test` }) {
+      const [u] = await database.db
+        .insert(users)
+        .values({ email, name: role, passwordHash: await hashPassword(password) })
+        .returning({ id: users.id });
+      await database.db.insert(memberships).values({ tenantId, userId: u!.id, role });
+      return { id: u!.id, email, password };
+    },
+    async signIn({ tenantId, role }) {
+      const user = await platform.createUser({ tenantId, role });
+      const s = await createSession(database.db, { userId: user.id, tenantId, twoFactorVerified: true, ip: null, userAgent: 'vitest' });
+      const cookie = `${SESSION_COOKIE}=${s.token}`;
+      return { userId: user.id, tenantId, email: user.email, csrfToken: s.csrfToken, cookie, headers: { cookie, 'x-csrf-token': s.csrfToken } };
+    },
+    async createApiKey({ tenantId, scopes, expiresAt }) {
+      const k = generateApiKey();
+      await database.db.insert(apiKeys).values({ tenantId, name: 'test', prefix: k.prefix, secretHash: k.secretHash, scopes, expiresAt });
+      return k.key;
+    },
+    async addDockerNode(tenantId, name = `local-${randomBytes(3).toString('hex')}`) {
+      const [n] = await database.db
+        .insert(nodes)
+        .values({ tenantId, name, endpoint: 'unix:///var/run/docker.sock' })
+        .returning({ id: nodes.id });
+      run(await createNodeWorker({ connection: await nativeConnection(), namespace: 'default', db: database.db, keys: TEST_KEYS, nodeId: n!.id, docker }));
+      return { id: n!.id };
+    },
+    async startCoreWorker() {
+      run(
+        await createCoreWorker({
+          connection: await nativeConnection(),
+          namespace: 'default',
+          db: database.db,
+          keys: TEST_KEYS,
+          workflowBundle: { codePath: inject('workflowBundlePath') },
+        }),
+      );
+    },
+    async stopWorkers() {
+      for (const { worker } of workers) if (worker.getState() === 'RUNNING') worker.shutdown();
+      await Promise.all(workers.map((w) => w.done));
+      workers.length = 0;
+    },
+    async close() {
+      await platform.stopWorkers();
+      await native?.close();
+      await connection.close();
+      await database.drop();
+    },
+  };
+  return platform;
+}
+
+export const uniqueId = () => randomUUID().slice(0, 8);

@@ -1,0 +1,14 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    globalSetup: ['test/global-setup.ts'],
+    include: ['{common,db,workflows,activities,workers,api,bench,test}/**/*.test.ts'],
+    testTimeout: 60_000,
+    hookTimeout: 180_000,
+    pool: 'forks',
+    // Two cores: more parallel files only contend for the same Temporal server and Docker engine.
+    maxWorkers: 2,
+    fileParallelism: true,
+  },
+});

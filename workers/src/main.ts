@@ -1,0 +1,34 @@
+import { connectDb } from '@keelson/db';
+import { reportNodeHealth } from '@keelson/activities';
+import { NativeConnection, type Worker } from '@temporalio/worker';
+import Docker from 'dockerode';
+import { loadWorkerEnv } from './env';
+import { createCoreWorker, createNodeWorker } from './workers';
+
+/**
+ * Worker process entry: serves the core queue and/or the queues of the Docker nodes named in
+ * KEELSON_NODE_IDS. Stateless; run as many as needed.
+ */
+const env = loadWorkerEnv();
+const { db, close } = connectDb(env.DATABASE_URL, { max: 5 });
+const connection = await NativeConnection.connect({ address: env.TEMPORAL_ADDRESS });
+const docker = new Docker({ socketPath: env.DOCKER_SOCKET });
+const base = { connection, namespace: env.TEMPORAL_NAMESPACE, db, keys: env.KEELSON_ENCRYPTION_KEYS };
+
+const workers: Worker[] = [];
+if (env.KEELSON_CORE_WORKER) workers.push(await createCoreWorker(base));
+for (const nodeId of env.KEELSON_NODE_IDS) workers.push(await createNodeWorker({ ...base, nodeId, docker }));
+if (workers.length === 0) throw new Error('nothing to serve: set KEELSON_CORE_WORKER=true or KEELSON_NODE_IDS');
+
+const health = setInterval(() => {
+  for (const nodeId of env.KEELSON_NODE_IDS) void reportNodeHealth(db, docker, nodeId);
+}, 15_000);
+
+console.log(JSON.stringify({ msg: 'workers running', queues: workers.map((w) => w.options.taskQueue) }));
+try {
+  await Promise.all(workers.map((w) => w.run()));
+} finally {
+  clearInterval(health);
+  await connection.close();
+  await close();
+}

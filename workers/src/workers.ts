@@ -1,0 +1,53 @@
+import {
+  createContainerDbActivities,
+  createDockerActivities,
+  createRunLog,
+  createRunLogActivities,
+  reportNodeHealth,
+} from '@keelson/activities';
+import type { KeyRing } from '@keelson/common/codec';
+import { TaskQueue } from '@keelson/common/constants';
+import { keelsonDataConverter } from '@keelson/common/temporal';
+import type { Database } from '@keelson/db';
+import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import type Docker from 'dockerode';
+import { fileURLToPath } from 'node:url';
+
+export const WORKFLOWS_PATH = fileURLToPath(new URL('../../workflows/index.ts', import.meta.url));
+
+export interface WorkerDeps {
+  connection: NativeConnection;
+  namespace: string;
+  db: Database;
+  keys: KeyRing;
+  /** A prebuilt bundle (tests, production images); when absent the worker bundles at start. */
+  workflowBundle?: WorkerOptions['workflowBundle'];
+}
+
+/** The core worker: every workflow, and the activities that need only Postgres. */
+export function createCoreWorker(deps: WorkerDeps): Promise<Worker> {
+  const runLog = createRunLog(deps.db);
+  return Worker.create({
+    connection: deps.connection,
+    namespace: deps.namespace,
+    taskQueue: TaskQueue.core,
+    ...(deps.workflowBundle ? { workflowBundle: deps.workflowBundle } : { workflowsPath: WORKFLOWS_PATH }),
+    dataConverter: keelsonDataConverter(deps.keys),
+    activities: {
+      ...createContainerDbActivities({ db: deps.db, keys: deps.keys }),
+      ...createRunLogActivities({ runLog }),
+    },
+  });
+}
+
+/** A node worker: the Docker activities for one host, on that host's own task queue. */
+export async function createNodeWorker(deps: Omit<WorkerDeps, 'workflowBundle'> & { nodeId: string; docker: Docker }): Promise<Worker> {
+  await reportNodeHealth(deps.db, deps.docker, deps.nodeId);
+  return Worker.create({
+    connection: deps.connection,
+    namespace: deps.namespace,
+    taskQueue: TaskQueue.node(deps.nodeId),
+    dataConverter: keelsonDataConverter(deps.keys),
+    activities: createDockerActivities({ docker: deps.docker, runLog: createRunLog(deps.db) }),
+  });
+}

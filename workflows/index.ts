@@ -1,0 +1,6 @@
+// Every workflow the core worker runs. Workflow code imports only @temporalio/workflow, pure
+// constants and activity *types*; see the lint rule in eslint.config.js.
+export { containerCreate } from './container-create';
+export { containerPower } from './container-power';
+export { containerRemove } from './container-remove';
+export { noop } from './noop';
