@@ -4,7 +4,7 @@ import { keelsonDataConverter } from '@keelson/common/temporal';
 import { connectDb, hashPassword, type DbHandle } from '@keelson/db';
 import { memberships, nodes, tenants, users } from '@keelson/db/schema';
 import { Client, Connection } from '@temporalio/client';
-import { NativeConnection, type Worker } from '@temporalio/worker';
+import { DefaultLogger, NativeConnection, Runtime, type Worker } from '@temporalio/worker';
 import Docker from 'dockerode';
 import { randomBytes, randomUUID } from 'node:crypto';
 import pg from 'pg';
@@ -12,10 +12,18 @@ import { inject } from 'vitest';
 import { createApp } from '../api/src/app';
 import { generateApiKey } from '../api/src/auth/api-keys';
 import { createSession, SESSION_COOKIE } from '../api/src/auth/sessions';
+import { runLogHub } from '../api/src/services/run-log-hub';
 import type { AppDeps } from '../api/src/deps';
 import { apiKeys } from '../db/schema/tenancy';
 import { createCoreWorker, createNodeWorker } from '../workers/src/workers';
 import { ADMIN_DATABASE_URL } from './config';
+
+// Worker state changes and workflow failures under test are expected; keep the output readable.
+try {
+  Runtime.install({ logger: new DefaultLogger('ERROR') });
+} catch {
+  // already installed in this worker process
+}
 
 export const TEST_KEYS: KeyRing = parseKeyRing(`test1:${Buffer.alloc(32, 7).toString('base64')}`);
 
@@ -165,6 +173,7 @@ export async function createTestPlatform(): Promise<TestPlatform> {
     },
     async close() {
       await platform.stopWorkers();
+      await runLogHub(database.pool).close();
       await native?.close();
       await connection.close();
       await database.drop();

@@ -23,9 +23,10 @@ export interface ContainerCreateResult {
   state: 'running';
 }
 
-const dockerCalls = { startToCloseTimeout: '2m', retry: { maximumAttempts: 5, initialInterval: '1s' } } as const;
+// Short start-to-close: a worker that dies mid-call is noticed quickly and the call retried.
+const dockerCalls = { startToCloseTimeout: '30s', retry: { maximumAttempts: 5, initialInterval: '1s' } } as const;
 const logCapture = { startToCloseTimeout: '2m', heartbeatTimeout: '20s' } as const;
-const dbCalls = { startToCloseTimeout: '30s' } as const;
+const dbCalls = { startToCloseTimeout: '30s', retry: { maximumAttempts: 10, initialInterval: '500ms', maximumInterval: '10s' } } as const;
 
 const db = proxyActivities<ContainerDbActivities>({ taskQueue: TaskQueue.core, ...dbCalls });
 
@@ -46,7 +47,7 @@ export async function containerCreate(input: ContainerCreateInput): Promise<Cont
     compensations.unshift(() => docker.removeContainer({ containerId: input.containerId }));
     const { dockerId } = await docker.createContainer(spec);
 
-    await docker.startContainer({ containerId: input.containerId });
+    await docker.startContainer({ containerId: input.containerId, spec });
     await db.recordContainerState({ tenantId: input.tenantId, containerId: input.containerId, state: 'running', dockerId });
 
     if ((input.logCaptureSeconds ?? 5) > 0) {

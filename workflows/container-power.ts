@@ -17,7 +17,11 @@ export interface ContainerPowerInput extends RunContext {
 
 const dockerCalls = { startToCloseTimeout: '2m', retry: { maximumAttempts: 5, initialInterval: '1s' } } as const;
 const logCapture = { startToCloseTimeout: '1m', heartbeatTimeout: '20s' } as const;
-const db = proxyActivities<ContainerDbActivities>({ taskQueue: TaskQueue.core, startToCloseTimeout: '30s' });
+const db = proxyActivities<ContainerDbActivities>({
+  taskQueue: TaskQueue.core,
+  startToCloseTimeout: '30s',
+  retry: { maximumAttempts: 10, initialInterval: '500ms', maximumInterval: '10s' },
+});
 
 /** Start, stop or restart a container; each Docker call is a no-op when already in that state. */
 export async function containerPower(input: ContainerPowerInput): Promise<{ state: 'running' | 'stopped' }> {

@@ -10,7 +10,11 @@ export interface ContainerRemoveInput extends RunContext {
 }
 
 const dockerCalls = { startToCloseTimeout: '2m', retry: { maximumAttempts: 5, initialInterval: '1s' } } as const;
-const db = proxyActivities<ContainerDbActivities>({ taskQueue: TaskQueue.core, startToCloseTimeout: '30s' });
+const db = proxyActivities<ContainerDbActivities>({
+  taskQueue: TaskQueue.core,
+  startToCloseTimeout: '30s',
+  retry: { maximumAttempts: 10, initialInterval: '500ms', maximumInterval: '10s' },
+});
 
 /** Stop and remove the Docker container (gone already is fine), then mark the record removed. */
 export async function containerRemove(input: ContainerRemoveInput): Promise<{ state: 'removed' }> {

@@ -15,7 +15,8 @@ export function createContainerDbActivities({ db, keys }: { db: Database; keys: 
         .select()
         .from(containers)
         .where(and(eq(containers.tenantId, tenantId), eq(containers.id, containerId)));
-      if (!row) throw ApplicationFailure.nonRetryable(`container ${containerId} is not recorded`, 'ContainerNotFound');
+      // Retryable: the API starts the workflow inside the transaction that records the container.
+      if (!row) throw ApplicationFailure.retryable(`container ${containerId} is not recorded (yet)`, 'ContainerNotFound');
       const env = row.envSealed ? (JSON.parse(decryptSecret(keys, row.envSealed)) as Record<string, string>) : {};
       const { image, command, ports, volumes, cpuLimit, memoryLimitMb } = row.spec;
       return { tenantId, containerId, name: row.name, image, command, ports, volumes, env, cpuLimit, memoryLimitMb };

@@ -15,20 +15,22 @@ export function createRunLog(db: Database) {
   /** A writer bound to the current activity; chunks keep their order within the run. */
   function forCurrentActivity(tenantId: string): RunLogWriter {
     const info = Context.current().info;
+    const execution = info.workflowExecution;
+    if (!execution) throw new Error('run output can only be written from a workflow activity');
     return {
       async write(stream, data) {
         if (!data) return;
         await db.transaction(async (tx) => {
           await tx.insert(runLogs).values({
             tenantId,
-            workflowId: info.workflowExecution.workflowId,
-            runId: info.workflowExecution.runId,
+            workflowId: execution.workflowId,
+            runId: execution.runId,
             activityId: info.activityId,
             attempt: info.attempt,
             stream,
             data,
           });
-          await tx.execute(sql`select pg_notify(${RUN_LOG_CHANNEL}, ${info.workflowExecution.workflowId})`);
+          await tx.execute(sql`select pg_notify(${RUN_LOG_CHANNEL}, ${execution.workflowId})`);
         });
       },
     };

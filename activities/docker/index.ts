@@ -45,7 +45,7 @@ export function createDockerActivities({ docker, runLog }: { docker: Docker; run
     return docker.getContainer(info.Id);
   }
 
-  return {
+  const activities = {
     /** Fails without retry when the image is neither on the node nor pullable. */
     async ensureImage({ image }: { image: string }): Promise<{ imageId: string }> {
       try {
@@ -87,7 +87,12 @@ export function createDockerActivities({ docker, runLog }: { docker: Docker; run
       }
     },
 
-    async startContainer({ containerId }: ContainerRef): Promise<void> {
+    /**
+     * Starts the container; given its spec, first re-creates it if it is missing, so a run
+     * retried after its compensation removed the container converges instead of failing.
+     */
+    async startContainer({ containerId, spec }: ContainerRef & { spec?: DockerContainerSpec }): Promise<void> {
+      if (spec && !(await find(containerId))) await activities.createContainer(spec);
       const container = await require(containerId);
       try {
         await container.start();
@@ -176,6 +181,7 @@ export function createDockerActivities({ docker, runLog }: { docker: Docker; run
       return { bytes };
     },
   };
+  return activities;
 }
 
 export type DockerActivities = ReturnType<typeof createDockerActivities>;

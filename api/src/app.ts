@@ -3,7 +3,8 @@ import { bodyLimit } from 'hono/body-limit';
 import { secureHeaders } from 'hono/secure-headers';
 import { randomUUID } from 'node:crypto';
 import { getConnInfo } from '@hono/node-server/conninfo';
-import { authenticate } from './auth/middleware';
+import { cors } from 'hono/cors';
+import { authenticate, authenticateWith } from './auth/middleware';
 import type { AppDeps } from './deps';
 import { errorBody, onError, PayloadTooLargeError } from './errors';
 import { createRouter } from './router';
@@ -48,10 +49,17 @@ export function createApp(deps: AppDeps) {
     }),
   );
 
-  for (const prefix of ['/api/runs', '/api/nodes', '/api/blueprints', '/api/containers', '/api/api-keys', '/api/members', '/api/audit', '/api/codec']) {
+  for (const prefix of ['/api/runs', '/api/nodes', '/api/blueprints', '/api/containers', '/api/api-keys', '/api/members', '/api/audit']) {
     app.use(prefix, authenticate);
     app.use(`${prefix}/*`, authenticate);
   }
+  // Temporal's UI calls the codec from the browser: CORS first (preflights carry no
+  // credentials), and no CSRF token, since decoding and encoding change nothing.
+  app.use(
+    '/api/codec/*',
+    cors({ origin: deps.config.codecCorsOrigins, credentials: true, allowHeaders: ['content-type', 'authorization', 'x-namespace'], allowMethods: ['POST', 'OPTIONS'] }),
+    authenticateWith({ csrf: false }),
+  );
 
   const routes = app
     .route('/api/auth', authRoutes())

@@ -23,6 +23,6 @@ describe('GET /api/health', () => {
   it('serves the OpenAPI description', async () => {
     const res = await platform.request('/api/openapi.json');
     expect(res.status).toBe(200);
-    expect((await res.json()).openapi).toBe('3.1.0');
+    expect(((await res.json()) as { openapi: string }).openapi).toBe('3.1.0');
   });
 });

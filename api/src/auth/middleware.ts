@@ -12,9 +12,10 @@ const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
 /**
  * Resolves the caller from `Authorization: Bearer kls_…` or the session cookie. Cookie-borne
- * requests that change state must echo the session's CSRF token in `X-CSRF-Token`.
+ * requests that change state must echo the session's CSRF token in `X-CSRF-Token`; `csrf:
+ * false` is only for POSTs without side effects (the payload codec).
  */
-export const authenticate = createMiddleware<AppEnv>(async (c, next) => {
+export const authenticateWith = ({ csrf }: { csrf: boolean }) => createMiddleware<AppEnv>(async (c, next) => {
   const { db } = c.get('deps');
   const authorization = c.req.header('authorization');
   if (authorization) {
@@ -40,7 +41,7 @@ export const authenticate = createMiddleware<AppEnv>(async (c, next) => {
   const session = await validateSessionToken(db, token);
   if (!session) throw new UnauthorizedError('session expired or signed out');
   if (!session.twoFactorVerified) throw new UnauthorizedError('two-factor verification required');
-  if (!SAFE_METHODS.has(c.req.method)) {
+  if (csrf && !SAFE_METHODS.has(c.req.method)) {
     const presented = c.req.header(CSRF_HEADER);
     if (!presented || !safeEqual(presented, session.csrfToken)) throw new ForbiddenError(`missing or wrong ${CSRF_HEADER} header`);
   }
@@ -57,6 +58,8 @@ export const authenticate = createMiddleware<AppEnv>(async (c, next) => {
   c.set('principal', principal);
   return next();
 });
+
+export const authenticate = authenticateWith({ csrf: true });
 
 /** Route guard: 403 naming the missing permission. */
 export function requirePermission(...needed: Permission[]) {

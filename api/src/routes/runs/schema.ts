@@ -1,0 +1,90 @@
+import { z } from '@hono/zod-openapi';
+import { RUN_STATUSES } from '../../services/temporal-decoding';
+
+export const RunIdParams = z.object({
+  workflowId: z
+    .string()
+    .min(1)
+    .max(1000)
+    .openapi({ param: { name: 'workflowId', in: 'path' }, description: 'URL-encoded workflow id, e.g. container%2F…%2Fcreate' }),
+});
+export const RunIdQuery = z.object({ runId: z.string().uuid().optional() });
+
+const RunErrorSchema: z.ZodType = z.lazy(() =>
+  z.object({ message: z.string(), type: z.string().nullable(), nonRetryable: z.boolean(), cause: RunErrorSchema.nullable() }),
+);
+
+export const RunSummarySchema = z
+  .object({
+    workflowId: z.string(),
+    runId: z.string(),
+    operation: z.string().nullable(),
+    workflowType: z.string(),
+    status: z.string(),
+    startedAt: z.string().nullable(),
+    closedAt: z.string().nullable(),
+    durationMs: z.number().nullable(),
+    resources: z.array(z.string()),
+    actor: z.string().nullable(),
+  })
+  .openapi('RunSummary');
+
+export const RunStepSchema = z
+  .object({
+    id: z.string(),
+    kind: z.enum(['activity', 'timer', 'signal', 'update', 'child']),
+    name: z.string(),
+    state: z.string(),
+    attempts: z.number(),
+    scheduledAt: z.string().nullable(),
+    startedAt: z.string().nullable(),
+    endedAt: z.string().nullable(),
+    taskQueue: z.string().nullable(),
+    input: z.unknown().optional(),
+    output: z.unknown().optional(),
+    error: RunErrorSchema.nullable(),
+    nextAt: z.string().nullable(),
+  })
+  .openapi('RunStep');
+
+export const RunDetailSchema = RunSummarySchema.extend({
+  taskQueue: z.string().nullable(),
+  historyLength: z.number(),
+  input: z.unknown().optional(),
+  result: z.unknown().optional(),
+  error: RunErrorSchema.nullable(),
+  steps: z.array(RunStepSchema),
+  waitingFor: z.array(z.object({ kind: z.enum(['retry', 'timer']), step: z.string(), until: z.string().nullable() })),
+  payloadsVisible: z.boolean(),
+  temporalUiUrl: z.string(),
+  actions: z.object({ cancel: z.boolean(), terminate: z.boolean(), retry: z.boolean(), rerun: z.boolean() }),
+}).openapi('RunDetail');
+
+export const ListRunsQuery = z.object({
+  status: z.enum(RUN_STATUSES).optional(),
+  operation: z
+    .string()
+    .regex(/^[a-z]+\.[a-z-]+$/, 'an operation name like container.create')
+    .optional(),
+  resource: z
+    .string()
+    .regex(/^[a-z]+:[A-Za-z0-9._/-]+$/, 'a resource reference like container:<id>')
+    .optional(),
+  from: z.iso.datetime({ offset: true }).optional(),
+  to: z.iso.datetime({ offset: true }).optional(),
+  pageSize: z.coerce.number().int().min(1).max(200).default(50),
+  pageToken: z.string().max(4096).optional(),
+});
+
+export const ListRunsResponse = z.object({ items: z.array(RunSummarySchema), nextPageToken: z.string().nullable() }).openapi('RunList');
+
+export const StartRunBody = z
+  .object({ operation: z.string().openapi({ example: 'system.noop' }), input: z.record(z.string(), z.unknown()).default({}) })
+  .openapi('StartRun');
+
+export const TerminateBody = z.object({ reason: z.string().trim().min(1, 'a reason is required').max(500) });
+
+export const MessageBody = z.object({
+  name: z.string().min(1).max(200),
+  args: z.array(z.unknown()).max(20).default([]),
+});

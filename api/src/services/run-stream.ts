@@ -1,0 +1,164 @@
+import { EncryptionCodec } from '@keelson/common/codec';
+import { runLogs } from '@keelson/db/schema';
+import { and, asc, eq, gt } from 'drizzle-orm';
+import { hasPermission } from '../auth/middleware';
+import type { ServiceContext } from './context';
+import { runLogHub } from './run-log-hub';
+import { foldSteps } from './run-history';
+import { requireRun } from './runs-service';
+import { EVENT_NAMES, payloadDecoder, statusName, toDate } from './temporal-decoding';
+
+/** Position in a run's stream: the last history event id and the last output chunk id seen. */
+export interface StreamCursor {
+  history: number;
+  log: number;
+}
+
+export function parseCursor(raw: string | undefined | null): StreamCursor {
+  const m = /^(\d+)-(\d+)$/.exec(raw ?? '');
+  return m ? { history: Number(m[1]), log: Number(m[2]) } : { history: 0, log: 0 };
+}
+
+export const formatCursor = (c: StreamCursor) => `${c.history}-${c.log}`;
+
+export interface StreamEvent {
+  event: 'history' | 'steps' | 'log' | 'end';
+  id: string;
+  data: unknown;
+}
+
+const LOG_BATCH = 500;
+const POLL_MS = 2000;
+
+/**
+ * Streams one run: its history events and folded steps (long-polled from Temporal) and its
+ * output chunks (Postgres, woken by NOTIFY), in order, each stamped with the cursor a client
+ * resumes from. Ends after the run closes and its output is drained.
+ */
+export async function streamRun(
+  ctx: ServiceContext,
+  workflowId: string,
+  from: StreamCursor,
+  send: (e: StreamEvent) => Promise<void>,
+  signal: AbortSignal,
+): Promise<void> {
+  const { description } = await requireRun(ctx, workflowId);
+  const { temporal: client, config, db, pool } = ctx.deps;
+  const runId = description.runId;
+  const tenantId = ctx.principal.tenantId;
+  const decode = hasPermission(ctx.principal, 'workflow.payloads') ? payloadDecoder(new EncryptionCodec(ctx.deps.keys)) : undefined;
+  const cursor = { ...from };
+  let queue = Promise.resolve();
+  const emit = (event: StreamEvent['event'], data: unknown, advance: () => void) =>
+    (queue = queue.then(() => {
+      advance();
+      return send({ event, id: formatCursor(cursor), data });
+    }));
+
+  let historyDone = false;
+  let wakeLogs: () => void = () => {};
+
+  const events: Parameters<typeof foldSteps>[0] = [];
+  let lastPending = '';
+  const sendSteps = async (force: boolean) => {
+    const pending = (await client.workflow.getHandle(workflowId, runId).describe()).raw.pendingActivities ?? [];
+    const key = JSON.stringify(pending.map((p) => [p.activityId, p.attempt, p.state]));
+    if (!force && key === lastPending) return;
+    lastPending = key;
+    const last = events.at(-1);
+    const closed = last ? /^WorkflowExecution(Completed|Failed|Canceled|Terminated|TimedOut|ContinuedAsNew)$/.test(EVENT_NAMES[last.eventType ?? 0] ?? '') : false;
+    await emit('steps', { steps: await foldSteps(events, closed ? [] : pending, decode), closed }, () => {});
+  };
+
+  const history = async () => {
+    let token: Uint8Array | undefined;
+    try {
+      while (!signal.aborted) {
+        const res = await client.connection.withAbortSignal(signal, () =>
+          client.workflowService.getWorkflowExecutionHistory({
+            namespace: config.namespace,
+            execution: { workflowId, runId },
+            nextPageToken: token,
+            waitNewEvent: true,
+          }),
+        );
+        const batch = res.history?.events ?? [];
+        events.push(...batch);
+        const fresh = batch.filter((e) => Number(e.eventId) > cursor.history);
+        if (fresh.length) {
+          const lastId = Number(fresh.at(-1)!.eventId);
+          await emit(
+            'history',
+            { events: fresh.map((e) => ({ eventId: Number(e.eventId), eventType: EVENT_NAMES[e.eventType ?? 0], time: toDate(e.eventTime)?.toISOString() })) },
+            () => (cursor.history = lastId),
+          );
+        }
+        if (batch.length) await sendSteps(true);
+        if (!res.nextPageToken?.length) break;
+        token = res.nextPageToken;
+      }
+    } finally {
+      historyDone = true;
+      wakeLogs();
+    }
+  };
+
+  // Retries change pending activities without adding history events; describe shows them.
+  const pendingWatch = async () => {
+    while (!signal.aborted && !historyDone) {
+      await sleep(POLL_MS, signal);
+      if (!historyDone && events.length) await sendSteps(false).catch(() => {});
+    }
+  };
+
+  const logs = async () => {
+    const unsubscribe = runLogHub(pool).subscribe(workflowId, () => wakeLogs());
+    try {
+      for (;;) {
+        const doneBeforeRead = historyDone;
+        const rows = await db
+          .select()
+          .from(runLogs)
+          .where(and(eq(runLogs.tenantId, tenantId), eq(runLogs.workflowId, workflowId), gt(runLogs.id, cursor.log)))
+          .orderBy(asc(runLogs.id))
+          .limit(LOG_BATCH);
+        for (const r of rows) {
+          await emit(
+            'log',
+            { id: r.id, runId: r.runId, activityId: r.activityId, attempt: r.attempt, stream: r.stream, data: r.data, at: r.createdAt.toISOString() },
+            () => (cursor.log = r.id),
+          );
+        }
+        if (signal.aborted || (doneBeforeRead && rows.length < LOG_BATCH)) return;
+        if (rows.length === LOG_BATCH) continue;
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, POLL_MS);
+          wakeLogs = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+          signal.addEventListener('abort', () => wakeLogs(), { once: true });
+        });
+      }
+    } finally {
+      unsubscribe();
+    }
+  };
+
+  try {
+    await Promise.all([history(), logs(), pendingWatch()]);
+  } catch (err) {
+    if (!signal.aborted) throw err;
+  }
+  if (signal.aborted) return;
+  const final = await client.workflow.getHandle(workflowId, runId).describe();
+  await emit('end', { status: statusName(final.raw.workflowExecutionInfo?.status), runId }, () => {});
+  await queue;
+}
+
+function sleep(ms: number, signal: AbortSignal) {
+  return new Promise<void>((resolve) => {
+    const t = setTimeout(resolve, ms);
+    signal.addEventListener('abort', () => (clearTimeout(t), resolve()), { once: true });
+  });
+}

@@ -1,0 +1,318 @@
+import { TaskQueue } from '@keelson/common/constants';
+import { readRunAttributes, runSearchAttributes } from '@keelson/common/search-attributes';
+import { EncryptionCodec } from '@keelson/common/codec';
+import { writeAudit } from '@keelson/db';
+import {
+  WorkflowExecutionAlreadyStartedError,
+  WorkflowNotFoundError,
+  WorkflowUpdateFailedError,
+  type WorkflowHandle,
+} from '@temporalio/client';
+import { decodeTypedSearchAttributes } from '@temporalio/common/lib/converter/payload-search-attributes';
+import { temporal } from '@temporalio/proto';
+import Long from 'long';
+import { randomUUID } from 'node:crypto';
+import { ConflictError, NotFoundError, ValidationError } from '../errors';
+import { hasPermission } from '../auth/middleware';
+import { auditActor, type ServiceContext } from './context';
+import { foldFailure, foldSteps, type RunError, type RunStep } from './run-history';
+import { EVENT_NAMES, payloadDecoder, statusName, toDate, type RunStatus } from './temporal-decoding';
+
+export interface RunSummary {
+  workflowId: string;
+  runId: string;
+  operation: string | null;
+  workflowType: string;
+  status: RunStatus | 'Unknown';
+  startedAt: string | null;
+  closedAt: string | null;
+  durationMs: number | null;
+  resources: string[];
+  actor: string | null;
+}
+
+export interface RunDetail extends RunSummary {
+  taskQueue: string | null;
+  historyLength: number;
+  input?: unknown;
+  result?: unknown;
+  error: RunError | null;
+  steps: RunStep[];
+  /** What the run is blocked on right now: retry backoffs and timers. */
+  waitingFor: Array<{ kind: 'retry' | 'timer'; step: string; until: string | null }>;
+  /** Permissions-aware: whether inputs/outputs were decoded for this caller. */
+  payloadsVisible: boolean;
+  temporalUiUrl: string;
+  actions: { cancel: boolean; terminate: boolean; retry: boolean; rerun: boolean };
+}
+
+export interface StartedRun {
+  workflowId: string;
+  runId: string;
+  operation: string;
+}
+
+export interface ListRunsFilter {
+  status?: RunStatus;
+  operation?: string;
+  resource?: string;
+  from?: string;
+  to?: string;
+  pageSize: number;
+  pageToken?: string;
+}
+
+const CLOSED_FAILED = new Set(['Failed', 'TimedOut', 'Canceled', 'Terminated']);
+
+/** Single-quoted visibility literal; values are already validated, this guards the quotes. */
+const q = (v: string) => `'${v.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
+
+export function buildVisibilityQuery(tenantId: string, f: Omit<ListRunsFilter, 'pageSize' | 'pageToken'>): string {
+  const clauses = [`KeelsonTenant = ${q(tenantId)}`];
+  if (f.status) clauses.push(`ExecutionStatus = ${q(f.status)}`);
+  if (f.operation) clauses.push(`KeelsonOperation = ${q(f.operation)}`);
+  if (f.resource) clauses.push(`KeelsonResources = ${q(f.resource)}`);
+  if (f.from) clauses.push(`StartTime >= ${q(new Date(f.from).toISOString())}`);
+  if (f.to) clauses.push(`StartTime <= ${q(new Date(f.to).toISOString())}`);
+  return clauses.join(' AND ');
+}
+
+/** Lists the caller's organization's runs; the tenant clause is always added here. */
+export async function listRuns(ctx: ServiceContext, filter: ListRunsFilter): Promise<{ items: RunSummary[]; nextPageToken: string | null }> {
+  const { temporal: client, config } = ctx.deps;
+  let nextPageToken: Uint8Array | undefined;
+  if (filter.pageToken) {
+    nextPageToken = Buffer.from(filter.pageToken, 'base64url');
+    if (nextPageToken.length === 0) throw new ValidationError('pageToken is not valid');
+  }
+  const res = await client.workflowService
+    .listWorkflowExecutions({
+      namespace: config.namespace,
+      pageSize: filter.pageSize,
+      nextPageToken,
+      query: buildVisibilityQuery(ctx.principal.tenantId, filter),
+    })
+    .catch((err: Error & { code?: number }) => {
+      // INVALID_ARGUMENT: a page token from another query or a stale one.
+      if (err.code === 3) throw new ValidationError(`invalid list request: ${err.message}`);
+      throw err;
+    });
+  const items = (res.executions ?? []).map(summaryFromInfo);
+  const token = res.nextPageToken?.length ? Buffer.from(res.nextPageToken).toString('base64url') : null;
+  return { items, nextPageToken: token };
+}
+
+function summaryFromInfo(info: temporal.api.workflow.v1.IWorkflowExecutionInfo): RunSummary {
+  const attrs = readRunAttributes(decodeTypedSearchAttributes(info.searchAttributes?.indexedFields));
+  const startedAt = toDate(info.startTime);
+  const closedAt = toDate(info.closeTime);
+  return {
+    workflowId: info.execution?.workflowId ?? '',
+    runId: info.execution?.runId ?? '',
+    operation: attrs.operation ?? null,
+    workflowType: info.type?.name ?? '',
+    status: statusName(info.status),
+    startedAt: startedAt?.toISOString() ?? null,
+    closedAt: closedAt?.toISOString() ?? null,
+    durationMs: startedAt && closedAt ? closedAt.getTime() - startedAt.getTime() : null,
+    resources: attrs.resources ?? [],
+    actor: attrs.actor ?? null,
+  };
+}
+
+/**
+ * Finds a run of the caller's tenant. A run of another tenant, or none, is the same 404, so a
+ * caller cannot learn that another organization's run exists.
+ */
+export async function requireRun(ctx: ServiceContext, workflowId: string, runId?: string) {
+  const handle = ctx.deps.temporal.workflow.getHandle(workflowId, runId);
+  try {
+    const description = await handle.describe();
+    if (readRunAttributes(description.typedSearchAttributes).tenantId !== ctx.principal.tenantId) throw new NotFoundError('run');
+    return { handle, description };
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError || (err as { code?: number }).code === 5) throw new NotFoundError('run');
+    throw err;
+  }
+}
+
+export async function fetchEvents(handle: WorkflowHandle) {
+  return (await handle.fetchHistory()).events ?? [];
+}
+
+export async function getRun(ctx: ServiceContext, workflowId: string, runId?: string): Promise<RunDetail> {
+  const { description } = await requireRun(ctx, workflowId, runId);
+  const events = await fetchEvents(ctx.deps.temporal.workflow.getHandle(workflowId, description.runId));
+  const payloadsVisible = hasPermission(ctx.principal, 'workflow.payloads');
+  const decode = payloadsVisible ? payloadDecoder(new EncryptionCodec(ctx.deps.keys)) : undefined;
+  const pending = description.raw.pendingActivities ?? [];
+  const steps = await foldSteps(events, pending, decode);
+
+  const summary = summaryFromInfo(description.raw.workflowExecutionInfo ?? {});
+  const started = events.find((e) => EVENT_NAMES[e.eventType ?? 0] === 'WorkflowExecutionStarted')?.workflowExecutionStartedEventAttributes;
+  const last = events.at(-1);
+  const completed = last?.workflowExecutionCompletedEventAttributes;
+  const failure = last?.workflowExecutionFailedEventAttributes?.failure ?? null;
+  const detail: RunDetail = {
+    ...summary,
+    taskQueue: description.taskQueue ?? null,
+    historyLength: events.length,
+    error: foldFailure(failure) ?? (summary.status === 'TimedOut' ? { message: 'run timed out', type: 'Timeout', nonRetryable: true, cause: null } : null),
+    steps,
+    waitingFor: steps
+      .filter((s) => s.nextAt && (s.state === 'retrying' || s.state === 'scheduled' || s.state === 'waiting'))
+      .map((s) => ({ kind: s.kind === 'timer' ? ('timer' as const) : ('retry' as const), step: s.name, until: s.nextAt })),
+    payloadsVisible,
+    temporalUiUrl: `${ctx.deps.config.temporalUiUrl}/namespaces/${encodeURIComponent(ctx.deps.config.namespace)}/workflows/${encodeURIComponent(workflowId)}/${description.runId}/history`,
+    actions: {
+      cancel: summary.status === 'Running' && hasPermission(ctx.principal, 'workflow.cancel'),
+      terminate: summary.status === 'Running' && hasPermission(ctx.principal, 'workflow.terminate'),
+      retry: CLOSED_FAILED.has(summary.status) && hasPermission(ctx.principal, 'workflow.retry'),
+      rerun: summary.status !== 'Running' && hasPermission(ctx.principal, 'workflow.start'),
+    },
+  };
+  if (decode) {
+    detail.input = started?.input?.payloads?.length ? (await decode(started.input.payloads))[0] : undefined;
+    detail.result = completed?.result?.payloads?.length ? (await decode(completed.result.payloads))[0] : undefined;
+  }
+  return detail;
+}
+
+export interface StartRunSpec {
+  operation: string;
+  workflowType: string;
+  workflowId: string;
+  /** Workflow input without tenant and actor; those are added from the caller. */
+  input: Record<string, unknown>;
+  resources: string[];
+}
+
+/** Starts a workflow for the caller's tenant with Keelson's search attributes, and audits it. */
+export async function startWorkflowRun(ctx: ServiceContext, spec: StartRunSpec): Promise<StartedRun> {
+  const { tenantId, actor } = ctx.principal;
+  try {
+    const handle = await ctx.deps.temporal.workflow.start(spec.workflowType, {
+      taskQueue: TaskQueue.core,
+      workflowId: spec.workflowId,
+      args: [{ ...spec.input, tenantId, actor }],
+      typedSearchAttributes: runSearchAttributes({ tenantId, operation: spec.operation, resources: spec.resources, actor }),
+      workflowIdConflictPolicy: 'FAIL',
+      workflowIdReusePolicy: 'ALLOW_DUPLICATE_FAILED_ONLY',
+    });
+    await writeAudit(ctx.deps.db, {
+      ...auditActor(ctx),
+      action: 'run.start',
+      resourceType: 'run',
+      resourceId: spec.workflowId,
+      details: { operation: spec.operation, runId: handle.firstExecutionRunId, resources: spec.resources },
+    });
+    return { workflowId: spec.workflowId, runId: handle.firstExecutionRunId, operation: spec.operation };
+  } catch (err) {
+    if (err instanceof WorkflowExecutionAlreadyStartedError) {
+      throw new ConflictError(`a run with id ${spec.workflowId} already exists`);
+    }
+    throw err;
+  }
+}
+
+async function audit(ctx: ServiceContext, action: string, workflowId: string, details: Record<string, unknown> = {}) {
+  await writeAudit(ctx.deps.db, { ...auditActor(ctx), action, resourceType: 'run', resourceId: workflowId, details });
+}
+
+export async function cancelRun(ctx: ServiceContext, workflowId: string, runId?: string): Promise<void> {
+  const { handle, description } = await requireRun(ctx, workflowId, runId);
+  if (description.status.name !== 'RUNNING') throw new ConflictError(`run is ${description.status.name.toLowerCase()}, not running`);
+  await handle.cancel();
+  await audit(ctx, 'run.cancel', workflowId, { runId: description.runId });
+}
+
+export async function terminateRun(ctx: ServiceContext, workflowId: string, reason: string, runId?: string): Promise<void> {
+  const { handle, description } = await requireRun(ctx, workflowId, runId);
+  if (description.status.name !== 'RUNNING') throw new ConflictError(`run is ${description.status.name.toLowerCase()}, not running`);
+  await handle.terminate(`${reason} (by ${ctx.principal.actor})`);
+  await audit(ctx, 'run.terminate', workflowId, { runId: description.runId, reason });
+}
+
+/**
+ * Retries a failed run from where it failed: resets it to the workflow task that scheduled the
+ * step that failed, so completed steps keep their results and that step runs again.
+ */
+export async function retryRun(ctx: ServiceContext, workflowId: string, runId?: string): Promise<{ runId: string }> {
+  const { description } = await requireRun(ctx, workflowId, runId);
+  const status = statusName(description.raw.workflowExecutionInfo?.status);
+  if (!CLOSED_FAILED.has(status)) throw new ConflictError(`only failed, timed out, canceled or terminated runs can be retried; this one is ${status.toLowerCase()}`);
+  const events = await fetchEvents(ctx.deps.temporal.workflow.getHandle(workflowId, description.runId));
+  const resetTo = findResetPoint(events);
+  if (!resetTo) throw new ConflictError('run has no completed workflow task to retry from');
+  const res = await ctx.deps.temporal.workflowService.resetWorkflowExecution({
+    namespace: ctx.deps.config.namespace,
+    workflowExecution: { workflowId, runId: description.runId },
+    reason: `retry from failure by ${ctx.principal.actor}`,
+    workflowTaskFinishEventId: Long.fromNumber(resetTo),
+    requestId: randomUUID(),
+    resetReapplyType: temporal.api.enums.v1.ResetReapplyType.RESET_REAPPLY_TYPE_SIGNAL,
+  });
+  await audit(ctx, 'run.retry', workflowId, { fromRunId: description.runId, runId: res.runId, resetEventId: String(resetTo) });
+  return { runId: res.runId ?? '' };
+}
+
+/**
+ * The WorkflowTaskCompleted event that scheduled the first step which failed for good; if no
+ * step failed (a workflow-level error, a timeout), the last completed workflow task.
+ */
+export function findResetPoint(events: temporal.api.history.v1.IHistoryEvent[]): number | null {
+  const scheduledBy = new Map<string, number>();
+  for (const e of events) {
+    const a = e.activityTaskScheduledEventAttributes;
+    if (a) scheduledBy.set(String(e.eventId), Number(a.workflowTaskCompletedEventId));
+    const failed = e.activityTaskFailedEventAttributes ?? e.activityTaskTimedOutEventAttributes;
+    if (failed) {
+      const wft = scheduledBy.get(String(failed.scheduledEventId));
+      if (wft) return wft;
+    }
+  }
+  const lastCompleted = [...events].reverse().find((e) => EVENT_NAMES[e.eventType ?? 0] === 'WorkflowTaskCompleted');
+  return lastCompleted ? Number(lastCompleted.eventId) : null;
+}
+
+/** Starts a new run of the same operation with the same input, as the current caller. */
+export async function rerun(ctx: ServiceContext, workflowId: string, runId?: string): Promise<StartedRun> {
+  const { description } = await requireRun(ctx, workflowId, runId);
+  if (description.status.name === 'RUNNING') throw new ConflictError('run is still running');
+  const events = await fetchEvents(ctx.deps.temporal.workflow.getHandle(workflowId, description.runId));
+  const started = events[0]?.workflowExecutionStartedEventAttributes;
+  const [input] = await payloadDecoder(new EncryptionCodec(ctx.deps.keys))(started?.input?.payloads ?? []);
+  const attrs = readRunAttributes(description.typedSearchAttributes);
+  const base = workflowId.replace(/\/rerun-[a-z0-9]+$/, '');
+  const { tenantId: _t, actor: _a, ...rest } = (input ?? {}) as Record<string, unknown>;
+  return startWorkflowRun(ctx, {
+    operation: attrs.operation ?? description.type,
+    workflowType: description.type,
+    workflowId: `${base}/rerun-${randomUUID().slice(0, 8)}`,
+    input: rest,
+    resources: attrs.resources ?? [],
+  });
+}
+
+export async function signalRun(ctx: ServiceContext, workflowId: string, name: string, args: unknown[], runId?: string): Promise<void> {
+  const { handle, description } = await requireRun(ctx, workflowId, runId);
+  if (description.status.name !== 'RUNNING') throw new ConflictError('run is not running');
+  await handle.signal(name, ...args);
+  await audit(ctx, 'run.signal', workflowId, { name });
+}
+
+/** Sends a Workflow Update (approve, reject, …); a validator's rejection is a 409 naming why. */
+export async function updateRun(ctx: ServiceContext, workflowId: string, name: string, args: unknown[], runId?: string): Promise<unknown> {
+  const { handle, description } = await requireRun(ctx, workflowId, runId);
+  if (description.status.name !== 'RUNNING') throw new ConflictError('run is not running');
+  try {
+    const result = await handle.executeUpdate(name, { args: args as [unknown] });
+    await audit(ctx, 'run.update', workflowId, { name });
+    return result;
+  } catch (err) {
+    if (err instanceof WorkflowUpdateFailedError) throw new ConflictError(`update ${name} was rejected: ${err.cause?.message ?? err.message}`);
+    const grpc = err as { code?: number; message?: string };
+    if (grpc.code === 5 || grpc.code === 3) throw new ConflictError(`update ${name} was rejected: ${grpc.message}`);
+    throw err;
+  }
+}

@@ -1,0 +1,66 @@
+import { defaultPayloadConverter, type Payload, type PayloadCodec } from '@temporalio/common';
+import { temporal } from '@temporalio/proto';
+
+/** Decodes payloads (codec, then JSON) into plain values; unreadable ones become a marker. */
+export type DecodePayloads = (payloads: Payload[]) => Promise<unknown[]>;
+
+export function payloadDecoder(codec: PayloadCodec): DecodePayloads {
+  return async (payloads) => {
+    const decoded = await codec.decode(payloads);
+    return decoded.map((p) => {
+      try {
+        return defaultPayloadConverter.fromPayload(p);
+      } catch {
+        return { unreadable: true };
+      }
+    });
+  };
+}
+
+const EventType = temporal.api.enums.v1.EventType;
+/** `EVENT_TYPE_ACTIVITY_TASK_SCHEDULED` → `ActivityTaskScheduled`, indexed by enum value. */
+export const EVENT_NAMES: Record<number, string> = Object.fromEntries(
+  Object.entries(EventType)
+    .filter(([, v]) => typeof v === 'number')
+    .map(([k, v]) => [
+      v,
+      k
+        .replace(/^EVENT_TYPE_/, '')
+        .toLowerCase()
+        .replace(/(^|_)([a-z])/g, (_, __, c: string) => c.toUpperCase()),
+    ]),
+);
+
+const Status = temporal.api.enums.v1.WorkflowExecutionStatus;
+export const RUN_STATUSES = ['Running', 'Completed', 'Failed', 'Canceled', 'Terminated', 'ContinuedAsNew', 'TimedOut'] as const;
+export type RunStatus = (typeof RUN_STATUSES)[number];
+
+export function statusName(status: number | null | undefined): RunStatus | 'Unknown' {
+  switch (status) {
+    case Status.WORKFLOW_EXECUTION_STATUS_RUNNING:
+      return 'Running';
+    case Status.WORKFLOW_EXECUTION_STATUS_COMPLETED:
+      return 'Completed';
+    case Status.WORKFLOW_EXECUTION_STATUS_FAILED:
+      return 'Failed';
+    case Status.WORKFLOW_EXECUTION_STATUS_CANCELED:
+      return 'Canceled';
+    case Status.WORKFLOW_EXECUTION_STATUS_TERMINATED:
+      return 'Terminated';
+    case Status.WORKFLOW_EXECUTION_STATUS_CONTINUED_AS_NEW:
+      return 'ContinuedAsNew';
+    case Status.WORKFLOW_EXECUTION_STATUS_TIMED_OUT:
+      return 'TimedOut';
+    default:
+      return 'Unknown';
+  }
+}
+
+/** Protobuf timestamps arrive as {seconds: Long, nanos}; Dates pass through. */
+export function toDate(t: unknown): Date | null {
+  if (!t) return null;
+  if (t instanceof Date) return t;
+  const ts = t as { seconds?: { toNumber(): number } | number | null; nanos?: number | null };
+  const seconds = typeof ts.seconds === 'number' ? ts.seconds : (ts.seconds?.toNumber() ?? 0);
+  return new Date(seconds * 1000 + Math.floor((ts.nanos ?? 0) / 1e6));
+}
