@@ -1,5 +1,28 @@
+import { FixedWindowLimiter } from '../../auth/rate-limit';
 import { createRouter } from '../../router';
+import { loginRoute } from './login';
+import { logoutRoute } from './logout';
+import { meRoute } from './me';
+import { totpDisableRoute } from './totp-disable';
+import { totpEnableRoute } from './totp-enable';
+import { totpSetupRoute } from './totp-setup';
+import { totpVerifyRoute } from './totp-verify';
 
+/**
+ * /api/auth: sign-in, sign-out, the caller, TOTP. Not behind `authenticate` as a whole (login and
+ * the second step come before a full session); each route that needs it applies it itself.
+ */
 export function authRoutes() {
-  return createRouter();
+  // One per app: failed password and code attempts, keyed so they never collide.
+  const limiter = new FixedWindowLimiter();
+  return createRouter()
+    .route('/', loginRoute(limiter))
+    .route('/', totpVerifyRoute(limiter))
+    .route('/', logoutRoute())
+    .route('/', meRoute())
+    .route('/', totpSetupRoute())
+    .route('/', totpEnableRoute())
+    .route('/', totpDisableRoute(limiter));
 }
+
+export type AuthRoutes = ReturnType<typeof authRoutes>;

@@ -1,0 +1,143 @@
+import type { Role } from '@keelson/common/permissions';
+import { hashPassword, writeAudit, type Database, type Executor, type Transaction } from '@keelson/db';
+import { memberships, sessions, tenants, users } from '@keelson/db/schema';
+import { and, asc, count, eq, sql } from 'drizzle-orm';
+import type { Principal, RequestMeta } from '../context';
+import { ConflictError, ForbiddenError, NotFoundError } from '../errors';
+import { auditActor } from './audit-service';
+
+const memberColumns = {
+  userId: users.id,
+  email: users.email,
+  name: users.name,
+  role: memberships.role,
+  joinedAt: memberships.createdAt,
+};
+
+export async function listMembers(db: Executor, tenantId: string) {
+  return db
+    .select(memberColumns)
+    .from(memberships)
+    .innerJoin(users, eq(users.id, memberships.userId))
+    .where(eq(memberships.tenantId, tenantId))
+    .orderBy(asc(memberships.createdAt), asc(users.email));
+}
+
+/**
+ * Adds a person to the caller's organization, creating their user if the email is new. An
+ * existing user keeps their own name and password: an admin of one organization must not be able
+ * to change how a member of another signs in.
+ */
+export async function addMember(
+  db: Database,
+  principal: Principal,
+  meta: RequestMeta,
+  input: { email: string; name: string; role: Role; password: string },
+) {
+  if (input.role === 'owner') requireOwner(principal, 'grant the owner role');
+  // Hash outside the transaction: scrypt is slow and must not hold locks.
+  const passwordHash = await hashPassword(input.password);
+  return db.transaction(async (tx) => {
+    await lockTenant(tx, principal.tenantId);
+    const [inserted] = await tx
+      .insert(users)
+      .values({ email: input.email, name: input.name, passwordHash })
+      .onConflictDoNothing()
+      .returning({ id: users.id });
+    const userCreated = inserted !== undefined;
+    const [user] = await tx.select({ id: users.id }).from(users).where(eq(sql`lower(${users.email})`, input.email.toLowerCase()));
+    if (!user) throw new Error(`user ${input.email} neither inserted nor found`);
+
+    const [membership] = await tx
+      .insert(memberships)
+      .values({ tenantId: principal.tenantId, userId: user.id, role: input.role })
+      .onConflictDoNothing()
+      .returning({ userId: memberships.userId });
+    if (!membership) throw new ConflictError(`${input.email} is already a member`);
+
+    await writeAudit(tx, {
+      ...auditActor(principal, meta),
+      action: 'member.add',
+      resourceType: 'member',
+      resourceId: user.id,
+      details: { email: input.email, role: input.role, userCreated },
+    });
+    return (await findMember(tx, principal.tenantId, user.id))!;
+  });
+}
+
+export async function changeMemberRole(db: Database, principal: Principal, meta: RequestMeta, userId: string, role: Role) {
+  return db.transaction(async (tx) => {
+    await lockTenant(tx, principal.tenantId);
+    const member = await findMember(tx, principal.tenantId, userId);
+    if (!member) throw new NotFoundError('member');
+    if (member.role === role) return member;
+    if (member.role === 'owner' || role === 'owner') requireOwner(principal, role === 'owner' ? 'grant the owner role' : 'change an owner’s role');
+    if (member.role === 'owner') await requireAnotherOwner(tx, principal.tenantId, 'demote');
+
+    await tx
+      .update(memberships)
+      .set({ role })
+      .where(and(eq(memberships.tenantId, principal.tenantId), eq(memberships.userId, userId)));
+    await writeAudit(tx, {
+      ...auditActor(principal, meta),
+      action: 'member.update_role',
+      resourceType: 'member',
+      resourceId: userId,
+      details: { email: member.email, from: member.role, to: role },
+    });
+    return { ...member, role };
+  });
+}
+
+/** Removes the membership and signs the person out of this organization. */
+export async function removeMember(db: Database, principal: Principal, meta: RequestMeta, userId: string): Promise<void> {
+  await db.transaction(async (tx) => {
+    await lockTenant(tx, principal.tenantId);
+    const member = await findMember(tx, principal.tenantId, userId);
+    if (!member) throw new NotFoundError('member');
+    if (member.role === 'owner') {
+      requireOwner(principal, 'remove an owner');
+      await requireAnotherOwner(tx, principal.tenantId, 'remove');
+    }
+
+    await tx.delete(memberships).where(and(eq(memberships.tenantId, principal.tenantId), eq(memberships.userId, userId)));
+    await tx.delete(sessions).where(and(eq(sessions.tenantId, principal.tenantId), eq(sessions.userId, userId)));
+    await writeAudit(tx, {
+      ...auditActor(principal, meta),
+      action: 'member.remove',
+      resourceType: 'member',
+      resourceId: userId,
+      details: { email: member.email, role: member.role },
+    });
+  });
+}
+
+async function findMember(tx: Executor, tenantId: string, userId: string) {
+  const [member] = await tx
+    .select(memberColumns)
+    .from(memberships)
+    .innerJoin(users, eq(users.id, memberships.userId))
+    .where(and(eq(memberships.tenantId, tenantId), eq(memberships.userId, userId)));
+  return member;
+}
+
+/**
+ * Serializes membership changes within one organization, so two concurrent demotions cannot
+ * both see "another owner remains" and leave none.
+ */
+async function lockTenant(tx: Transaction, tenantId: string): Promise<void> {
+  await tx.select({ id: tenants.id }).from(tenants).where(eq(tenants.id, tenantId)).for('update');
+}
+
+function requireOwner(principal: Principal, what: string): void {
+  if (principal.role !== 'owner') throw new ForbiddenError(`only an owner may ${what}`);
+}
+
+async function requireAnotherOwner(tx: Executor, tenantId: string, verb: string): Promise<void> {
+  const [row] = await tx
+    .select({ owners: count() })
+    .from(memberships)
+    .where(and(eq(memberships.tenantId, tenantId), eq(memberships.role, 'owner')));
+  if ((row?.owners ?? 0) <= 1) throw new ConflictError(`cannot ${verb} the last owner; make someone else an owner first`);
+}
