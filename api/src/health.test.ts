@@ -23,6 +23,11 @@ describe('GET /api/health', () => {
   it('serves the OpenAPI description', async () => {
     const res = await platform.request('/api/openapi.json');
     expect(res.status).toBe(200);
-    expect(((await res.json()) as { openapi: string }).openapi).toBe('3.1.0');
+    const doc = (await res.json()) as { openapi: string; paths: Record<string, unknown>; components: { schemas: Record<string, unknown> } };
+    expect(doc.openapi).toBe('3.1.0');
+    expect(Object.keys(doc.paths)).toEqual(
+      expect.arrayContaining(['/api/runs', '/api/runs/{workflowId}', '/api/runs/{workflowId}/stream', '/api/containers', '/api/auth/login', '/api/api-keys']),
+    );
+    expect(doc.components.schemas).toHaveProperty('RunError');
   });
 });

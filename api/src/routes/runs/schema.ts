@@ -10,9 +10,17 @@ export const RunIdParams = z.object({
 });
 export const RunIdQuery = z.object({ runId: z.string().uuid().optional() });
 
-const RunErrorSchema: z.ZodType = z.lazy(() =>
-  z.object({ message: z.string(), type: z.string().nullable(), nonRetryable: z.boolean(), cause: RunErrorSchema.nullable() }),
-);
+/** An error and its cause chain (a named component, so the recursion is a $ref in OpenAPI). */
+const RunErrorSchema = z
+  .object({
+    message: z.string(),
+    type: z.string().nullable(),
+    nonRetryable: z.boolean(),
+    get cause(): z.ZodNullable<typeof RunErrorSchema> {
+      return RunErrorSchema.nullable();
+    },
+  })
+  .openapi('RunError');
 
 export const RunSummarySchema = z
   .object({
