@@ -64,6 +64,8 @@ export interface TestPlatform {
   db: DbHandle['db'];
   pool: pg.Pool;
   dbUrl: string;
+  /** This platform's core task queue, for worker processes a test spawns itself. */
+  coreTaskQueue: string;
   temporal: Client;
   deps: AppDeps;
   app: ReturnType<typeof createApp>;
@@ -87,12 +89,14 @@ export async function createTestPlatform(): Promise<TestPlatform> {
   const address = inject('temporalAddress');
   const connection = await Connection.connect({ address });
   const temporal = new Client({ connection, namespace: 'default', dataConverter: keelsonDataConverter(TEST_KEYS) });
+  // Test files share one Temporal namespace; a queue of their own keeps their workers apart.
+  const coreTaskQueue = `core-${randomBytes(4).toString('hex')}`;
   const deps: AppDeps = {
     db: database.db,
     pool: database.pool,
     temporal,
     keys: TEST_KEYS,
-    config: { namespace: 'default', cookieSecure: false, codecCorsOrigins: ['http://localhost:8233'], temporalUiUrl: 'http://localhost:8233' },
+    config: { namespace: 'default', coreTaskQueue, cookieSecure: false, codecCorsOrigins: ['http://localhost:8233'], temporalUiUrl: 'http://localhost:8233' },
   };
   const app = createApp(deps);
   const docker = new Docker({ socketPath: '/var/run/docker.sock' });
@@ -111,6 +115,7 @@ export async function createTestPlatform(): Promise<TestPlatform> {
     db: database.db,
     pool: database.pool,
     dbUrl: database.url,
+    coreTaskQueue,
     temporal,
     deps,
     app,
@@ -162,6 +167,7 @@ export async function createTestPlatform(): Promise<TestPlatform> {
           namespace: 'default',
           db: database.db,
           keys: TEST_KEYS,
+          coreTaskQueue,
           workflowBundle: { codePath: inject('workflowBundlePath') },
         }),
       );

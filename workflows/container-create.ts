@@ -28,7 +28,8 @@ const dockerCalls = { startToCloseTimeout: '30s', retry: { maximumAttempts: 5, i
 const logCapture = { startToCloseTimeout: '2m', heartbeatTimeout: '20s' } as const;
 const dbCalls = { startToCloseTimeout: '30s', retry: { maximumAttempts: 10, initialInterval: '500ms', maximumInterval: '10s' } } as const;
 
-const db = proxyActivities<ContainerDbActivities>({ taskQueue: TaskQueue.core, ...dbCalls });
+// Core activities run on the workflow's own task queue (no taskQueue given).
+const db = proxyActivities<ContainerDbActivities>(dbCalls);
 
 /**
  * Create a container on its node from the spec recorded for it: check the image, create (or

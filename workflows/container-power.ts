@@ -17,8 +17,8 @@ export interface ContainerPowerInput extends RunContext {
 
 const dockerCalls = { startToCloseTimeout: '2m', retry: { maximumAttempts: 5, initialInterval: '1s' } } as const;
 const logCapture = { startToCloseTimeout: '1m', heartbeatTimeout: '20s' } as const;
+// Core activities run on the workflow's own task queue (no taskQueue given).
 const db = proxyActivities<ContainerDbActivities>({
-  taskQueue: TaskQueue.core,
   startToCloseTimeout: '30s',
   retry: { maximumAttempts: 10, initialInterval: '500ms', maximumInterval: '10s' },
 });

@@ -10,8 +10,8 @@ export interface ContainerRemoveInput extends RunContext {
 }
 
 const dockerCalls = { startToCloseTimeout: '2m', retry: { maximumAttempts: 5, initialInterval: '1s' } } as const;
+// Core activities run on the workflow's own task queue (no taskQueue given).
 const db = proxyActivities<ContainerDbActivities>({
-  taskQueue: TaskQueue.core,
   startToCloseTimeout: '30s',
   retry: { maximumAttempts: 10, initialInterval: '500ms', maximumInterval: '10s' },
 });

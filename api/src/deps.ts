@@ -15,6 +15,8 @@ export interface AppDeps {
 
 export interface AppConfig {
   namespace: string;
+  /** Task queue workflows are started on (KEELSON_CORE_TASK_QUEUE). */
+  coreTaskQueue: string;
   cookieSecure: boolean;
   codecCorsOrigins: string[];
   temporalUiUrl: string;

@@ -6,7 +6,11 @@
 export const TEMPORAL_NAMESPACE_DEFAULT = 'default';
 
 export const TaskQueue = {
-  /** Orchestration and activities that only need Postgres or the API's own services. */
+  /**
+   * Default name of the queue for orchestration and activities that only need Postgres. It is
+   * configuration (KEELSON_CORE_TASK_QUEUE), so deployments sharing a namespace stay apart;
+   * workflows never name it: their core activities run on their own task queue.
+   */
   core: 'core',
   /** Host-bound activities for one Docker node, served by a worker running on that host. */
   node: (nodeId: string) => `node-${nodeId}`,

@@ -25,6 +25,8 @@ export const keyRingSetting = z.string({ error: 'is required (e.g. k1:<32 random
 export const temporalSettings = {
   TEMPORAL_ADDRESS: z.string().default('127.0.0.1:7233'),
   TEMPORAL_NAMESPACE: z.string().default('default'),
+  /** The core task queue; the API starts workflows on it and the core worker serves it. */
+  KEELSON_CORE_TASK_QUEUE: z.string().regex(/^[\w.-]+$/).default('core'),
 };
 
 export const databaseUrlSetting = z.url({ error: 'must be a postgres:// URL' });

@@ -15,6 +15,7 @@ export function loadWorkerEnv(source: NodeJS.ProcessEnv = process.env) {
       /** Whether this process also serves the core task queue. */
       KEELSON_CORE_WORKER: z.enum(['true', 'false']).default('true').transform((v) => v === 'true'),
       DOCKER_SOCKET: z.string().default('/var/run/docker.sock'),
+      KEELSON_LOG_LEVEL: z.enum(['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR']).default('WARN'),
     },
     source,
   );

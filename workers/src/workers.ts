@@ -20,6 +20,8 @@ export interface WorkerDeps {
   namespace: string;
   db: Database;
   keys: KeyRing;
+  /** The core task queue (KEELSON_CORE_TASK_QUEUE); defaults to `core`. */
+  coreTaskQueue?: string;
   /** A prebuilt bundle (tests, production images); when absent the worker bundles at start. */
   workflowBundle?: WorkerOptions['workflowBundle'];
 }
@@ -30,7 +32,7 @@ export function createCoreWorker(deps: WorkerDeps): Promise<Worker> {
   return Worker.create({
     connection: deps.connection,
     namespace: deps.namespace,
-    taskQueue: TaskQueue.core,
+    taskQueue: deps.coreTaskQueue ?? TaskQueue.core,
     ...(deps.workflowBundle ? { workflowBundle: deps.workflowBundle } : { workflowsPath: WORKFLOWS_PATH }),
     dataConverter: keelsonDataConverter(deps.keys),
     activities: {

@@ -27,6 +27,8 @@ const PowerInput = ContainerRef.extend({ stopTimeoutSeconds: z.number().int().mi
 
 export const NoopInput = z.object({
   echo: z.array(z.string().max(10_000)).max(1000).optional(),
+  sleepSeconds: z.number().int().min(0).max(86_400).optional(),
+  waitForApproval: z.boolean().optional(),
   failWith: z.string().max(500).optional(),
 });
 

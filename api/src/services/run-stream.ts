@@ -113,6 +113,7 @@ export async function streamRun(
 
   const logs = async () => {
     const unsubscribe = runLogHub(pool).subscribe(workflowId, () => wakeLogs());
+    signal.addEventListener('abort', () => wakeLogs(), { once: true });
     try {
       for (;;) {
         const doneBeforeRead = historyDone;
@@ -137,7 +138,6 @@ export async function streamRun(
             clearTimeout(timer);
             resolve();
           };
-          signal.addEventListener('abort', () => wakeLogs(), { once: true });
         });
       }
     } finally {

@@ -1,4 +1,3 @@
-import { TaskQueue } from '@keelson/common/constants';
 import { readRunAttributes, runSearchAttributes } from '@keelson/common/search-attributes';
 import { EncryptionCodec } from '@keelson/common/codec';
 import { writeAudit } from '@keelson/db';
@@ -192,7 +191,7 @@ export async function startWorkflowRun(ctx: ServiceContext, spec: StartRunSpec):
   const { tenantId, actor } = ctx.principal;
   try {
     const handle = await ctx.deps.temporal.workflow.start(spec.workflowType, {
-      taskQueue: TaskQueue.core,
+      taskQueue: ctx.deps.config.coreTaskQueue,
       workflowId: spec.workflowId,
       args: [{ ...spec.input, tenantId, actor }],
       typedSearchAttributes: runSearchAttributes({ tenantId, operation: spec.operation, resources: spec.resources, actor }),
