@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Temporal's CLI (with its dev server), built from the Go module proxy into .tools/bin.
 #   scripts/temporal.sh install                 build it if missing; print its path
-#   scripts/temporal.sh run [--port P] [--ui-port U|--headless] [--db FILE]
+#   scripts/temporal.sh run [--port P] [--ui-port U|--headless] [--db FILE] [--ui-codec-endpoint URL]
 #                                               run the dev server in the foreground with
 #                                               Keelson's search attributes registered
 set -euo pipefail
@@ -27,18 +27,19 @@ case "${1:-}" in
   run)
     shift
     install
-    port=7233 ui=(--headless) db="$root/.data/temporal.db"
+    port=7233 ui=(--headless) db="$root/.data/temporal.db" codec=()
     while [ $# -gt 0 ]; do
       case "$1" in
         --port) port=$2; shift 2 ;;
         --ui-port) ui=(--ui-port "$2"); shift 2 ;;
         --headless) ui=(--headless); shift ;;
         --db) db=$2; shift 2 ;;
+        --ui-codec-endpoint) codec=(--ui-codec-endpoint "$2"); shift 2 ;;
         *) echo "temporal.sh: unknown option $1" >&2; exit 2 ;;
       esac
     done
     mkdir -p "$(dirname "$db")"
-    exec "$bin" server start-dev --ip 127.0.0.1 --port "$port" "${ui[@]}" --db-filename "$db" \
+    exec "$bin" server start-dev --ip 127.0.0.1 --port "$port" "${ui[@]}" ${codec[@]+"${codec[@]}"} --db-filename "$db" \
       --log-level warn \
       --search-attribute KeelsonTenant=Keyword \
       --search-attribute KeelsonOperation=Keyword \
@@ -46,7 +47,7 @@ case "${1:-}" in
       --search-attribute KeelsonActor=Keyword
     ;;
   *)
-    echo "usage: scripts/temporal.sh install | run [--port P] [--ui-port U|--headless] [--db FILE]" >&2
+    echo "usage: scripts/temporal.sh install | run [--port P] [--ui-port U|--headless] [--db FILE] [--ui-codec-endpoint URL]" >&2
     exit 2
     ;;
 esac

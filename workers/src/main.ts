@@ -1,6 +1,6 @@
 import { connectDb } from '@keelson/db';
 import { reportNodeHealth } from '@keelson/activities';
-import { NativeConnection, type Worker } from '@temporalio/worker';
+import { DefaultLogger, NativeConnection, Runtime, type Worker } from '@temporalio/worker';
 import Docker from 'dockerode';
 import { loadWorkerEnv } from './env';
 import { createCoreWorker, createNodeWorker } from './workers';
@@ -10,10 +10,12 @@ import { createCoreWorker, createNodeWorker } from './workers';
  * KEELSON_NODE_IDS. Stateless; run as many as needed.
  */
 const env = loadWorkerEnv();
+// The SDK logs each bundling step and state change at INFO; warnings and errors are what matter.
+Runtime.install({ logger: new DefaultLogger(env.KEELSON_LOG_LEVEL) });
 const { db, close } = connectDb(env.DATABASE_URL, { max: 5 });
 const connection = await NativeConnection.connect({ address: env.TEMPORAL_ADDRESS });
 const docker = new Docker({ socketPath: env.DOCKER_SOCKET });
-const base = { connection, namespace: env.TEMPORAL_NAMESPACE, db, keys: env.KEELSON_ENCRYPTION_KEYS };
+const base = { connection, namespace: env.TEMPORAL_NAMESPACE, db, keys: env.KEELSON_ENCRYPTION_KEYS, coreTaskQueue: env.KEELSON_CORE_TASK_QUEUE };
 
 const workers: Worker[] = [];
 if (env.KEELSON_CORE_WORKER) workers.push(await createCoreWorker(base));

@@ -1,0 +1,74 @@
+/**
+ * The API process: validated settings, Postgres, a Temporal client with Keelson's payload codec,
+ * and the Hono app served over HTTP. Stateless; run as many as needed behind a load balancer.
+ */
+import { serve } from '@hono/node-server';
+import { keelsonDataConverter } from '@keelson/common/temporal';
+import { connectDb } from '@keelson/db';
+import { Client, Connection } from '@temporalio/client';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createApp } from './app';
+import { loadApiEnv } from './env';
+import { runLogHub } from './services/run-log-hub';
+
+/** How long open requests (SSE streams, long polls) get to finish before they are cut. */
+const SHUTDOWN_GRACE_MS = 5_000;
+
+const log = (fields: Record<string, unknown>) => console.log(JSON.stringify({ time: new Date().toISOString(), ...fields }));
+
+const env = loadApiEnv();
+const database = connectDb(env.DATABASE_URL, { max: 10 });
+const connection = await Connection.connect({ address: env.TEMPORAL_ADDRESS });
+const temporal = new Client({
+  connection,
+  namespace: env.TEMPORAL_NAMESPACE,
+  dataConverter: keelsonDataConverter(env.KEELSON_ENCRYPTION_KEYS),
+});
+
+const app = createApp({
+  db: database.db,
+  pool: database.pool,
+  temporal,
+  keys: env.KEELSON_ENCRYPTION_KEYS,
+  config: {
+    namespace: env.TEMPORAL_NAMESPACE,
+    coreTaskQueue: env.KEELSON_CORE_TASK_QUEUE,
+    cookieSecure: env.COOKIE_SECURE,
+    codecCorsOrigins: env.CODEC_CORS_ORIGINS,
+    temporalUiUrl: env.TEMPORAL_UI_URL,
+  },
+});
+
+const server = serve({ fetch: app.fetch, hostname: env.HOST, port: env.PORT }, (info: AddressInfo) => {
+  const host = info.family === 'IPv6' ? `[${info.address}]` : info.address;
+  log({ level: 'info', msg: 'api listening', url: `http://${host}:${info.port}`, temporal: env.TEMPORAL_ADDRESS, namespace: env.TEMPORAL_NAMESPACE });
+}) as Server;
+server.once('error', (err) => {
+  log({ level: 'error', msg: 'api server failed', error: err.message });
+  process.exit(1);
+});
+
+let stopping = false;
+async function shutdown(signal: string) {
+  if (stopping) return;
+  stopping = true;
+  log({ level: 'info', msg: 'api shutting down', signal });
+  // A second signal, or a shutdown that hangs, ends the process anyway.
+  setTimeout(() => process.exit(1), SHUTDOWN_GRACE_MS + 5_000).unref();
+  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+  server.closeIdleConnections();
+  const cut = setTimeout(() => server.closeAllConnections(), SHUTDOWN_GRACE_MS);
+  await closed;
+  clearTimeout(cut);
+  await runLogHub(database.pool).close();
+  await Promise.allSettled([connection.close(), database.close()]);
+  log({ level: 'info', msg: 'api stopped' });
+  process.exit(0);
+}
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, () => {
+    if (stopping) process.exit(1);
+    void shutdown(signal);
+  });
+}
