@@ -1,0 +1,131 @@
+import { containers, nodes } from '@keelson/db/schema';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestPlatform, type SignedIn, type TestPlatform } from './platform';
+import { waitForRun } from './runs';
+
+/**
+ * One organization can neither list, read, stream nor act on another's runs, API keys,
+ * nodes, blueprints or containers: every such request is a 404 (or an empty list), and none
+ * of them starts anything.
+ */
+describe('tenant isolation', () => {
+  let p: TestPlatform;
+  let a: SignedIn;
+  let b: SignedIn;
+  let aRun: { workflowId: string };
+  let aWaiting: { workflowId: string };
+  let aKeyId: string;
+  let aContainerId: string;
+  let aBlueprintId: string;
+  let aNodeId: string;
+
+  beforeAll(async () => {
+    p = await createTestPlatform();
+    await p.startCoreWorker();
+    a = await p.signIn({ tenantId: (await p.createTenant()).id, role: 'owner' });
+    b = await p.signIn({ tenantId: (await p.createTenant()).id, role: 'owner' });
+
+    const start = async (input: object) =>
+      (await (await p.request('/api/runs', { headers: a.headers, body: { operation: 'system.noop', input } })).json()) as { workflowId: string };
+    aRun = await start({ echo: ['a-only'] });
+    aWaiting = await start({ waitForApproval: true });
+    await waitForRun(p, aRun.workflowId);
+
+    const key = await p.request('/api/api-keys', { headers: a.headers, body: { name: 'a-key', scopes: ['workflow.read'] } });
+    aKeyId = ((await key.json()) as { apiKey: { id: string } }).apiKey.id;
+
+    const bp = await p.request('/api/blueprints', { headers: a.headers, body: { name: 'a-bp', image: 'keelson/busybox:latest' } });
+    aBlueprintId = ((await bp.json()) as { id: string }).id;
+    // A node and a container record, written directly: reaching them through the API is what is tested.
+    const [node] = await p.db.insert(nodes).values({ tenantId: a.tenantId, name: 'a-node', endpoint: 'unix:///var/run/docker.sock' }).returning();
+    aNodeId = node!.id;
+    const [c] = await p.db
+      .insert(containers)
+      .values({
+        tenantId: a.tenantId,
+        nodeId: aNodeId,
+        name: 'a-container',
+        state: 'running',
+        spec: { image: 'keelson/busybox:latest', command: [], ports: [], volumes: [], envKeys: [], cpuLimit: null, memoryLimitMb: null },
+      })
+      .returning();
+    aContainerId = c!.id;
+  });
+  afterAll(() => p.close());
+
+  const run = (id: string, suffix = '') => `/api/runs/${encodeURIComponent(id)}${suffix}`;
+
+  it("does not list another organization's runs, even when filtering for them", async () => {
+    const mine = (await (await p.request('/api/runs', { headers: a.headers })).json()) as { items: Array<{ workflowId: string }> };
+    for (let i = 0; i < 30 && !mine.items.some((r) => r.workflowId === aRun.workflowId); i++) {
+      await new Promise((r) => setTimeout(r, 200));
+      Object.assign(mine, await (await p.request('/api/runs', { headers: a.headers })).json());
+    }
+    expect(mine.items.map((r) => r.workflowId)).toContain(aRun.workflowId);
+    for (const query of ['', '?operation=system.noop', `?resource=${encodeURIComponent('container:' + aContainerId)}`, '?status=Running']) {
+      const theirs = (await (await p.request(`/api/runs${query}`, { headers: b.headers })).json()) as { items: unknown[] };
+      expect(theirs.items, query).toEqual([]);
+    }
+  });
+
+  it("answers 404 for reading, streaming or acting on another organization's run", async () => {
+    expect((await p.request(run(aRun.workflowId), { headers: b.headers })).status).toBe(404);
+    expect((await p.request(run(aRun.workflowId, '/stream'), { headers: b.headers })).status).toBe(404);
+    for (const [suffix, body] of [
+      ['/cancel', undefined],
+      ['/terminate', { reason: 'x' }],
+      ['/retry', undefined],
+      ['/rerun', undefined],
+      ['/signal', { name: 'note', args: ['from b'] }],
+      ['/update', { name: 'approve', args: [{ by: 'b' }] }],
+    ] as const) {
+      const res = await p.request(run(aWaiting.workflowId, suffix), { method: 'POST', headers: b.headers, body });
+      expect(res.status, suffix).toBe(404);
+    }
+    // Still waiting, untouched: nothing B sent reached it.
+    const d = (await (await p.request(run(aWaiting.workflowId), { headers: a.headers })).json()) as { status: string; steps: Array<{ kind: string }> };
+    expect(d.status).toBe('Running');
+    expect(d.steps.map((s) => s.kind)).toEqual(['timer']); // its own approval deadline, nothing from B
+  });
+
+  it("does not expose another organization's API keys, nodes, blueprints, containers, members or audit rows", async () => {
+    const lists: Array<[string, (body: unknown) => unknown[]]> = [
+      ['/api/api-keys', (x) => (x as { items: unknown[] }).items],
+      ['/api/nodes', (x) => (x as { items: unknown[] }).items],
+      ['/api/blueprints', (x) => (x as { items: unknown[] }).items],
+      ['/api/containers', (x) => (x as { items: unknown[] }).items],
+    ];
+    for (const [url, items] of lists) {
+      expect(items(await (await p.request(url, { headers: b.headers })).json()), url).toEqual([]);
+    }
+    const members = (await (await p.request('/api/members', { headers: b.headers })).json()) as { items: Array<{ email: string }> };
+    expect(members.items.map((m) => m.email)).toEqual([b.email]);
+    const audit = JSON.stringify(await (await p.request('/api/audit', { headers: b.headers })).json());
+    expect(audit).not.toContain(aRun.workflowId);
+    expect(audit).not.toContain(aBlueprintId);
+
+    expect((await p.request(`/api/api-keys/${aKeyId}`, { method: 'DELETE', headers: b.headers })).status).toBe(404);
+    expect((await p.request(`/api/nodes/${aNodeId}`, { headers: b.headers })).status).toBe(404);
+    expect((await p.request(`/api/blueprints/${aBlueprintId}`, { headers: b.headers })).status).toBe(404);
+    expect((await p.request(`/api/blueprints/${aBlueprintId}`, { method: 'DELETE', headers: b.headers })).status).toBe(404);
+    expect((await p.request(`/api/containers/${aContainerId}`, { headers: b.headers })).status).toBe(404);
+    expect((await p.request(`/api/containers/${aContainerId}/actions`, { headers: b.headers, body: { action: 'stop' } })).status).toBe(404);
+    expect((await p.request(`/api/containers/${aContainerId}`, { method: 'DELETE', headers: b.headers })).status).toBe(404);
+    expect((await p.request('/api/runs', { headers: b.headers, body: { operation: 'container.stop', input: { containerId: aContainerId } } })).status).toBe(404);
+
+    // B cannot build on A's node or blueprint either.
+    const create = await p.request('/api/containers', { headers: b.headers, body: { name: 'sneaky', nodeId: aNodeId, blueprintId: aBlueprintId } });
+    expect(create.status).toBe(400);
+    expect((await p.request(`/api/api-keys`, { headers: a.headers })).status).toBe(200);
+    const aKeys = (await (await p.request('/api/api-keys', { headers: a.headers })).json()) as { items: Array<{ id: string; revokedAt: string | null }> };
+    expect(aKeys.items.find((k) => k.id === aKeyId)?.revokedAt).toBeNull();
+  });
+
+  it("an API key of one organization cannot reach another's runs", async () => {
+    const bKey = await p.createApiKey({ tenantId: b.tenantId, scopes: ['workflow.read', 'workflow.cancel', 'workflow.payloads'] });
+    const auth = { authorization: `Bearer ${bKey}` };
+    expect((await p.request(run(aRun.workflowId), { headers: auth })).status).toBe(404);
+    expect((await p.request(run(aWaiting.workflowId, '/cancel'), { method: 'POST', headers: auth })).status).toBe(404);
+    expect(((await (await p.request('/api/runs', { headers: auth })).json()) as { items: unknown[] }).items).toEqual([]);
+  });
+});
