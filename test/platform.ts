@@ -25,7 +25,9 @@ try {
   // already installed in this worker process
 }
 
-export const TEST_KEYS: KeyRing = parseKeyRing(`test1:${Buffer.alloc(32, 7).toString('base64')}`);
+/** KEELSON_ENCRYPTION_KEYS for worker processes a test spawns. */
+export const TEST_KEY_SPEC = `test1:${Buffer.alloc(32, 7).toString('base64')}`;
+export const TEST_KEYS: KeyRing = parseKeyRing(TEST_KEY_SPEC);
 
 /** A database of its own for one test file, cloned from the migrated template. */
 export async function createTestDb(): Promise<DbHandle & { url: string; drop(): Promise<void> }> {
