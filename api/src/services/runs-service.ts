@@ -8,14 +8,14 @@ import {
   type WorkflowHandle,
 } from '@temporalio/client';
 import { decodeTypedSearchAttributes } from '@temporalio/common/lib/converter/payload-search-attributes';
-import { temporal } from '@temporalio/proto';
+import type { temporal as proto } from '@temporalio/proto';
 import Long from 'long';
 import { randomUUID } from 'node:crypto';
 import { ConflictError, NotFoundError, ValidationError } from '../errors';
 import { hasPermission } from '../auth/middleware';
 import { auditActor, type ServiceContext } from './context';
 import { foldFailure, foldSteps, type RunError, type RunStep } from './run-history';
-import { EVENT_NAMES, payloadDecoder, statusName, toDate, type RunStatus } from './temporal-decoding';
+import { EVENT_NAMES, payloadDecoder, statusName, temporal, toDate, type RunStatus } from './temporal-decoding';
 
 export interface RunSummary {
   workflowId: string;
@@ -101,7 +101,7 @@ export async function listRuns(ctx: ServiceContext, filter: ListRunsFilter): Pro
   return { items, nextPageToken: token };
 }
 
-function summaryFromInfo(info: temporal.api.workflow.v1.IWorkflowExecutionInfo): RunSummary {
+function summaryFromInfo(info: proto.api.workflow.v1.IWorkflowExecutionInfo): RunSummary {
   const attrs = readRunAttributes(decodeTypedSearchAttributes(info.searchAttributes?.indexedFields));
   const startedAt = toDate(info.startTime);
   const closedAt = toDate(info.closeTime);
@@ -259,7 +259,7 @@ export async function retryRun(ctx: ServiceContext, workflowId: string, runId?: 
  * The WorkflowTaskCompleted event that scheduled the first step which failed for good; if no
  * step failed (a workflow-level error, a timeout), the last completed workflow task.
  */
-export function findResetPoint(events: temporal.api.history.v1.IHistoryEvent[]): number | null {
+export function findResetPoint(events: proto.api.history.v1.IHistoryEvent[]): number | null {
   const scheduledBy = new Map<string, number>();
   for (const e of events) {
     const a = e.activityTaskScheduledEventAttributes;

@@ -1,5 +1,9 @@
 import { defaultPayloadConverter, type Payload, type PayloadCodec } from '@temporalio/common';
-import { temporal } from '@temporalio/proto';
+import proto from '@temporalio/proto';
+
+// @temporalio/proto is CommonJS without static named exports: Node's ESM loader only sees its
+// default export, so the namespace is taken from there.
+export const { temporal } = proto;
 
 /** Decodes payloads (codec, then JSON) into plain values; unreadable ones become a marker. */
 export type DecodePayloads = (payloads: Payload[]) => Promise<unknown[]>;
