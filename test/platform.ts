@@ -52,6 +52,11 @@ export async function createTestDb(): Promise<DbHandle & { url: string; drop(): 
   };
 }
 
+function externalDb(url: string): DbHandle & { url: string; drop(): Promise<void> } {
+  const handle = connectDb(url, { max: 10 });
+  return { ...handle, url, drop: () => handle.close() };
+}
+
 export interface SignedIn {
   userId: string;
   tenantId: string;
@@ -85,9 +90,12 @@ export interface TestPlatform {
   close(): Promise<void>;
 }
 
-/** The real API, real Postgres, real Temporal and (on request) real workers, for one test file. */
-export async function createTestPlatform(): Promise<TestPlatform> {
-  const database = await createTestDb();
+/**
+ * The real API, real Postgres, real Temporal and (on request) real workers, for one test file.
+ * `databaseUrl` points it at a database the test manages itself (e.g. embedded PGlite).
+ */
+export async function createTestPlatform(opts: { databaseUrl?: string } = {}): Promise<TestPlatform> {
+  const database = opts.databaseUrl ? externalDb(opts.databaseUrl) : await createTestDb();
   const address = inject('temporalAddress');
   const connection = await Connection.connect({ address });
   const temporal = new Client({ connection, namespace: 'default', dataConverter: keelsonDataConverter(TEST_KEYS) });

@@ -1,6 +1,6 @@
 import { encryptSecret } from '@keelson/common/codec';
 import { resourceRef, WorkflowId, WorkflowType } from '@keelson/common/constants';
-import { writeAudit } from '@keelson/db';
+import { writeAudit, type Executor } from '@keelson/db';
 import { containers, type ContainerSpec } from '@keelson/db/schema';
 import { and, asc, eq, ne, notInArray } from 'drizzle-orm';
 import { randomUUID } from 'node:crypto';
@@ -118,13 +118,13 @@ export async function createContainer(ctx: ServiceContext, input: CreateContaine
       workflowId: WorkflowId.containerCreate(row.id),
       input: { containerId: row.id, nodeId: node.id, logCaptureSeconds: input.logCaptureSeconds },
       resources: [resourceRef('container', row.id), resourceRef('node', node.id)],
-    });
+    }, tx);
     return { container: presentContainer(row), run };
   });
 }
 
 /** Host ports already claimed by another live Keelson container on the node → 409. */
-async function assertPortsFree(tx: Parameters<Parameters<ServiceContext['deps']['db']['transaction']>[0]>[0], nodeId: string, ports: number[]) {
+async function assertPortsFree(tx: Executor, nodeId: string, ports: number[]) {
   if (!ports.length) return;
   const live = await tx
     .select({ name: containers.name, spec: containers.spec })

@@ -1,6 +1,6 @@
 import { readRunAttributes, runSearchAttributes } from '@keelson/common/search-attributes';
 import { EncryptionCodec } from '@keelson/common/codec';
-import { writeAudit } from '@keelson/db';
+import { writeAudit, type Executor } from '@keelson/db';
 import {
   WorkflowExecutionAlreadyStartedError,
   WorkflowNotFoundError,
@@ -186,8 +186,11 @@ export interface StartRunSpec {
   resources: string[];
 }
 
-/** Starts a workflow for the caller's tenant with Keelson's search attributes, and audits it. */
-export async function startWorkflowRun(ctx: ServiceContext, spec: StartRunSpec): Promise<StartedRun> {
+/**
+ * Starts a workflow for the caller's tenant with Keelson's search attributes, and audits it —
+ * through `tx` when the start is part of a larger mutation, so its audit row commits with it.
+ */
+export async function startWorkflowRun(ctx: ServiceContext, spec: StartRunSpec, tx: Executor = ctx.deps.db): Promise<StartedRun> {
   const { tenantId, actor } = ctx.principal;
   try {
     const handle = await ctx.deps.temporal.workflow.start(spec.workflowType, {
@@ -198,7 +201,7 @@ export async function startWorkflowRun(ctx: ServiceContext, spec: StartRunSpec):
       workflowIdConflictPolicy: 'FAIL',
       workflowIdReusePolicy: 'ALLOW_DUPLICATE_FAILED_ONLY',
     });
-    await writeAudit(ctx.deps.db, {
+    await writeAudit(tx, {
       ...auditActor(ctx),
       action: 'run.start',
       resourceType: 'run',
