@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Temporal's CLI (with its dev server), built from the Go module proxy into .tools/bin.
 #   scripts/temporal.sh install                 build it if missing; print its path
-#   scripts/temporal.sh run [--port P] [--ui-port U|--headless] [--db FILE] [--ui-codec-endpoint URL]
+#   scripts/temporal.sh run [--port P] [--ui-port U|--headless] [--db FILE|memory] [--ui-codec-endpoint URL]
 #                                               run the dev server in the foreground with
 #                                               Keelson's search attributes registered
+#                                               (`--db memory`: nothing on disk, for benchmarks)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 version=v1.5.1   # v1.6+ carry a replace directive and cannot be `go install`ed
@@ -38,8 +39,12 @@ case "${1:-}" in
         *) echo "temporal.sh: unknown option $1" >&2; exit 2 ;;
       esac
     done
-    mkdir -p "$(dirname "$db")"
-    exec "$bin" server start-dev --ip 127.0.0.1 --port "$port" "${ui[@]}" ${codec[@]+"${codec[@]}"} --db-filename "$db" \
+    store=()
+    if [ "$db" != memory ]; then
+      mkdir -p "$(dirname "$db")"
+      store=(--db-filename "$db")
+    fi
+    exec "$bin" server start-dev --ip 127.0.0.1 --port "$port" "${ui[@]}" ${codec[@]+"${codec[@]}"} ${store[@]+"${store[@]}"} \
       --log-level warn \
       --search-attribute KeelsonTenant=Keyword \
       --search-attribute KeelsonOperation=Keyword \
@@ -47,7 +52,7 @@ case "${1:-}" in
       --search-attribute KeelsonActor=Keyword
     ;;
   *)
-    echo "usage: scripts/temporal.sh install | run [--port P] [--ui-port U|--headless] [--db FILE] [--ui-codec-endpoint URL]" >&2
+    echo "usage: scripts/temporal.sh install | run [--port P] [--ui-port U|--headless] [--db FILE|memory] [--ui-codec-endpoint URL]" >&2
     exit 2
     ;;
 esac

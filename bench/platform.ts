@@ -1,0 +1,276 @@
+/**
+ * Everything the benchmark runs against, in this process where it can be: a Temporal dev server
+ * (a child process, unless TEMPORAL_ADDRESS names one), a fresh Postgres database, the core
+ * worker, and the API served over real HTTP on an ephemeral port.
+ */
+import { serve } from '@hono/node-server';
+import { createApp } from '@keelson/api';
+import { generateApiKey } from '@keelson/api/auth/api-keys';
+import type { AppDeps } from '@keelson/api/deps';
+import { runLogHub } from '@keelson/api/services/run-log-hub';
+import { parseKeyRing } from '@keelson/common/codec';
+import { keelsonDataConverter } from '@keelson/common/temporal';
+import { connectDb, migrateDb } from '@keelson/db';
+import { apiKeys, tenants } from '@keelson/db/schema';
+import { createCoreWorker, WORKFLOWS_PATH } from '@keelson/workers/workers';
+import { Client, Connection } from '@temporalio/client';
+import { bundleWorkflowCode, NativeConnection, type Worker } from '@temporalio/worker';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import type { Server } from 'node:http';
+import { createConnection, type AddressInfo } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import pg from 'pg';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+
+/** The dev server the bench starts when TEMPORAL_ADDRESS is unset; not the tests' port (17233). */
+const BENCH_TEMPORAL_PORT = 17243;
+const DEFAULT_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/postgres';
+/** Benchmark databases carry the pid, so leftovers of killed runs can be recognised and dropped. */
+const benchDbName = (pid: number) => `keelson_bench_${pid}`;
+
+export const BENCH_SCOPES = ['workflow.read', 'workflow.start', 'workflow.payloads'];
+
+export interface BenchPlatform {
+  /** `http://127.0.0.1:<port>` of the served API. */
+  baseUrl: string;
+  /** Headers that authenticate as the seeded API key. */
+  auth: Record<string, string>;
+  tenantId: string;
+  /** The actor the API records for the key (`apikey:<id>`); raw starts pass the same. */
+  actor: string;
+  /** The API's own Temporal client (Keelson's data converter); raw starts use it too. */
+  client: Client;
+  /**
+   * The core task queue of this run: the API starts on it, the worker serves it. Unique per run,
+   * so a shared Temporal (TEMPORAL_ADDRESS) with its own `core` worker never takes these runs.
+   */
+  coreTaskQueue: string;
+  /** Postgres of the benchmark database, for reading run-log rows and LISTENing directly. */
+  dbUrl: string;
+  temporalAddress: string;
+  /** What was started for this run and what was reused, for the report. */
+  notes: string[];
+  /** Stops and drops everything above, in reverse order; safe to call more than once. */
+  close(): Promise<void>;
+}
+
+const log = (msg: string) => process.stderr.write(`bench │ ${msg}\n`);
+
+export async function startBenchPlatform(): Promise<BenchPlatform> {
+  const cleanups: Array<() => Promise<unknown>> = [];
+  const notes: string[] = [];
+  let closing: Promise<void> | undefined;
+  // Idempotent: a signal and the end of the run may both ask.
+  const close = () =>
+    (closing ??= (async () => {
+      for (const fn of cleanups.reverse()) await fn().catch((err: Error) => log(`cleanup: ${err.message}`));
+    })());
+  try {
+    const temporal = await startTemporal(notes);
+    cleanups.push(temporal.stop);
+
+    const adminUrl = process.env.BENCH_DATABASE_URL ?? DEFAULT_DATABASE_URL;
+    const dbUrl = await createDatabase(adminUrl);
+    cleanups.push(() => dropDatabases(adminUrl, (name) => name === benchDbName(process.pid)));
+
+    // Separate pools, as in production where the API and the worker are separate processes.
+    const apiDb = connectDb(dbUrl, { max: 10 });
+    cleanups.push(() => apiDb.close());
+    const workerDb = connectDb(dbUrl, { max: 10 });
+    cleanups.push(() => workerDb.close());
+    await migrateDb(apiDb.db);
+
+    const [tenant] = await apiDb.db.insert(tenants).values({ slug: 'bench', name: 'Benchmark' }).returning({ id: tenants.id });
+    const key = generateApiKey();
+    const [row] = await apiDb.db
+      .insert(apiKeys)
+      .values({ tenantId: tenant!.id, name: 'bench', prefix: key.prefix, secretHash: key.secretHash, scopes: BENCH_SCOPES })
+      .returning({ id: apiKeys.id });
+
+    const coreTaskQueue = `core-bench-${randomBytes(4).toString('hex')}`;
+    const keys = parseKeyRing(`bench:${randomBytes(32).toString('base64')}`);
+    const connection = await Connection.connect({ address: temporal.address });
+    cleanups.push(() => connection.close());
+    const client = new Client({ connection, namespace: 'default', dataConverter: keelsonDataConverter(keys) });
+
+    log('bundling workflows…');
+    const { code } = await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: quietLogger });
+    const native = await NativeConnection.connect({ address: temporal.address });
+    cleanups.push(() => native.close());
+    const worker = await createCoreWorker({ connection: native, namespace: 'default', db: workerDb.db, keys, coreTaskQueue, workflowBundle: { code } });
+    const running = worker.run();
+    cleanups.push(() => stopWorker(worker, running));
+
+    const deps: AppDeps = {
+      db: apiDb.db,
+      pool: apiDb.pool,
+      temporal: client,
+      keys,
+      config: { namespace: 'default', coreTaskQueue, cookieSecure: false, codecCorsOrigins: [], temporalUiUrl: 'http://localhost:8233' },
+    };
+    const app = createApp(deps);
+    const server = await new Promise<Server>((resolve) => {
+      const s = serve({ fetch: app.fetch, hostname: '127.0.0.1', port: 0 }, () => resolve(s as Server)) as Server;
+    });
+    cleanups.push(() => runLogHub(apiDb.pool).close());
+    cleanups.push(
+      () =>
+        new Promise<void>((resolve) => {
+          server.close(() => resolve());
+          server.closeAllConnections();
+        }),
+    );
+    const { port } = server.address() as AddressInfo;
+
+    return {
+      baseUrl: `http://127.0.0.1:${port}`,
+      auth: { authorization: `Bearer ${key.key}` },
+      tenantId: tenant!.id,
+      actor: `apikey:${row!.id}`,
+      client,
+      coreTaskQueue,
+      dbUrl,
+      temporalAddress: temporal.address,
+      notes,
+      close,
+    };
+  } catch (err) {
+    await close();
+    throw err;
+  }
+}
+
+async function stopWorker(worker: Worker, running: Promise<void>) {
+  if (worker.getState() === 'RUNNING') worker.shutdown();
+  await running;
+}
+
+async function startTemporal(notes: string[]): Promise<{ address: string; stop: () => Promise<void> }> {
+  const external = process.env.TEMPORAL_ADDRESS;
+  if (external) {
+    notes.push(`Temporal: ${external} (TEMPORAL_ADDRESS)`);
+    return { address: external, stop: async () => {} };
+  }
+  const address = `127.0.0.1:${BENCH_TEMPORAL_PORT}`;
+  if (await isListening(BENCH_TEMPORAL_PORT)) {
+    // Most likely the dev server of an earlier bench that was killed before it could stop it.
+    notes.push(`Temporal: reused what already listens on ${address} (not started, not stopped by this run)`);
+    return { address, stop: async () => {} };
+  }
+  const firstBuild = !existsSync(`${root}.tools/bin/temporal.version`);
+  log(firstBuild ? 'starting the Temporal dev server (building the CLI first: a few minutes)…' : 'starting the Temporal dev server…');
+  const child = spawn('bash', [`${root}scripts/temporal.sh`, 'run', '--port', String(BENCH_TEMPORAL_PORT), '--db', 'memory'], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+    detached: true, // its own process group, so stopping it also stops the server that bash execs
+  });
+  // Until it listens, its output (the CLI build, start-up errors) is shown; afterwards only kept,
+  // to explain an unexpected exit: its warnings while shutting down are expected noise.
+  let ready = false;
+  let stopping = false;
+  let tail = '';
+  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => {
+    if (!ready) process.stderr.write(chunk);
+    else tail = (tail + chunk).slice(-4000);
+  });
+  const exited = new Promise<number | null>((resolve) =>
+    child.once('exit', (code) => {
+      if (ready && !stopping) log(`the Temporal dev server exited (code ${code}) during the run; its last output:\n${tail}`);
+      resolve(code);
+    }),
+  );
+  const stop = () => {
+    stopping = true;
+    return stopChild(child, exited);
+  };
+  try {
+    await waitForPort(BENCH_TEMPORAL_PORT, firstBuild ? 900_000 : 90_000, exited);
+    ready = true;
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  notes.push(`Temporal: in-memory dev server started on ${address} (fresh, nothing on disk)`);
+  return { address, stop };
+}
+
+async function stopChild(child: ChildProcess, exited: Promise<number | null>) {
+  if (child.exitCode !== null || child.signalCode !== null || !child.pid) return;
+  process.kill(-child.pid, 'SIGTERM');
+  const timer = setTimeout(() => child.pid && process.kill(-child.pid, 'SIGKILL'), 10_000);
+  await exited;
+  clearTimeout(timer);
+}
+
+async function waitForPort(port: number, timeoutMs: number, exited: Promise<number | null>) {
+  let exitCode: number | null | undefined;
+  void exited.then((code) => (exitCode = code));
+  const until = Date.now() + timeoutMs;
+  while (Date.now() < until) {
+    if (exitCode !== undefined) throw new Error(`the Temporal dev server exited (code ${exitCode}) before it listened on ${port}`);
+    if (await isListening(port)) return;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`the Temporal dev server did not listen on ${port} within ${timeoutMs / 1000}s`);
+}
+
+function isListening(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = createConnection({ host: '127.0.0.1', port });
+    socket.once('connect', () => (socket.destroy(), resolve(true)));
+    socket.once('error', () => resolve(false));
+  });
+}
+
+async function createDatabase(adminUrl: string): Promise<string> {
+  // Databases of killed runs: their pid is gone.
+  await dropDatabases(adminUrl, (name) => {
+    const pid = Number(/^keelson_bench_(\d+)$/.exec(name)?.[1]);
+    return Boolean(pid) && !isAlive(pid);
+  });
+  const name = benchDbName(process.pid);
+  const admin = new pg.Client({ connectionString: adminUrl });
+  await admin.connect();
+  try {
+    await admin.query(`drop database if exists ${name} with (force)`);
+    await admin.query(`create database ${name}`);
+  } finally {
+    await admin.end();
+  }
+  const url = new URL(adminUrl);
+  url.pathname = `/${name}`;
+  return url.toString();
+}
+
+async function dropDatabases(adminUrl: string, match: (name: string) => boolean) {
+  const admin = new pg.Client({ connectionString: adminUrl });
+  await admin.connect();
+  try {
+    const { rows } = await admin.query<{ datname: string }>(`select datname from pg_database where datname like 'keelson_bench_%'`);
+    for (const { datname } of rows.filter((r) => match(r.datname))) {
+      await admin.query(`drop database if exists "${datname}" with (force)`);
+    }
+  } finally {
+    await admin.end();
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const quietLogger = {
+  trace() {},
+  debug() {},
+  info() {},
+  log() {},
+  warn: console.warn,
+  error: console.error,
+};

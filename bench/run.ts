@@ -1,0 +1,195 @@
+/**
+ * `npm run bench`: Keelson's performance figures against the raw baselines
+ * measured in the same run. Progress goes to stderr; the table and, as the last line, a one-line
+ * JSON summary go to stdout; the summary is also written to bench/results/.
+ * See bench/README.md for what each figure means and how to run it.
+ */
+import { Runtime, DefaultLogger } from '@temporalio/worker';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { measureOutputStream, type StreamResult } from './output-stream';
+import { startBenchPlatform, type BenchPlatform } from './platform';
+import { measureStarts, type StartResult } from './starts';
+import { round } from './stats';
+
+const USAGE = `usage: npm run bench -- [options]
+  --n N               measured starts per side (Keelson API, raw client)   default 200
+  --concurrency C     starts in flight at once                              default 8
+  --batch B           starts per batch; the sides alternate batches         default 50
+  --warmup W          unmeasured starts per side first                      default 20
+  --stream-runs R     runs measured for output-to-stream latency            default 20
+  --stream-lines L    lines each of those runs writes                       default 20
+  --stream-gate-ms G  start delay that lets the stream open before output  default 250`;
+
+const { values } = parseArgs({
+  options: {
+    n: { type: 'string', default: '200' },
+    concurrency: { type: 'string', default: '8' },
+    batch: { type: 'string', default: '50' },
+    warmup: { type: 'string', default: '20' },
+    'stream-runs': { type: 'string', default: '20' },
+    'stream-lines': { type: 'string', default: '20' },
+    'stream-gate-ms': { type: 'string', default: '250' },
+    help: { type: 'boolean', default: false },
+  },
+});
+if (values.help) {
+  console.log(USAGE);
+  process.exit(0);
+}
+
+function positiveInt(name: keyof typeof values, min = 1): number {
+  const raw = String(values[name]);
+  const v = Number(raw);
+  if (!Number.isInteger(v) || v < min) {
+    console.error(`bench: --${name} must be an integer ≥ ${min}, got "${raw}"\n${USAGE}`);
+    process.exit(2);
+  }
+  return v;
+}
+
+const params = {
+  n: positiveInt('n'),
+  concurrency: positiveInt('concurrency'),
+  batch: positiveInt('batch'),
+  warmup: positiveInt('warmup', 0),
+  streamRuns: positiveInt('stream-runs'),
+  streamLines: positiveInt('stream-lines'),
+  streamGateMs: positiveInt('stream-gate-ms', 0),
+};
+
+const progress = (msg: string) => process.stderr.write(`bench │ ${msg}\n`);
+
+Runtime.install({ logger: new DefaultLogger('WARN') });
+
+const began = performance.now();
+let platform: BenchPlatform | undefined;
+let stopping = false;
+let stoppingSince = 0;
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, () => {
+    if (stopping) {
+      // Ctrl-C reaches this process both from the terminal and relayed by npm and tsx; only a
+      // later one means "force".
+      if (performance.now() - stoppingSince > 2000) process.exit(130);
+      return;
+    }
+    stopping = true;
+    stoppingSince = performance.now();
+    progress(`${signal}: cleaning up (again to force)…`);
+    // While the platform is still starting, the run stops (and cleans up) as soon as it is up.
+    if (platform) void platform.close().finally(() => process.exit(130));
+  });
+}
+
+try {
+  platform = await startBenchPlatform();
+  if (stopping) throw new Error('interrupted');
+  progress(`ready in ${((performance.now() - began) / 1000).toFixed(1)}s: API ${platform.baseUrl}, Temporal ${platform.temporalAddress}`);
+
+  const starts = await measureStarts(
+    platform,
+    { n: params.n, concurrency: params.concurrency, batch: params.batch, warmup: params.warmup },
+    progress,
+  );
+  const stream = await measureOutputStream(
+    platform,
+    { runs: params.streamRuns, lines: params.streamLines, warmupRuns: 2, gateMs: params.streamGateMs },
+    progress,
+  );
+
+  const summary = buildSummary(starts, stream, platform.notes, (performance.now() - began) / 1000);
+  console.log(table(starts, stream, platform.notes));
+  const resultsDir = fileURLToPath(new URL('./results/', import.meta.url));
+  mkdirSync(resultsDir, { recursive: true });
+  const file = `${resultsDir}${summary.at.replace(/[:.]/g, '-')}.json`;
+  writeFileSync(file, `${JSON.stringify(summary, null, 2)}\n`);
+  progress(`written to ${file}`);
+  console.log(JSON.stringify(summary));
+} catch (err) {
+  // After a signal, requests fail because the server is going away; that is not news.
+  if (!stopping) console.error(`bench: ${(err as Error).stack ?? err}`);
+  process.exitCode = 1;
+} finally {
+  await platform?.close();
+}
+// Some handles (the SDK's native runtime) keep the event loop alive after everything is closed.
+process.exit(stopping ? 130 : (process.exitCode ?? 0));
+
+function buildSummary(starts: StartResult, stream: StreamResult, notes: string[], durationS: number) {
+  const side = (s: StartResult['keelson']) => ({
+    throughput: round(s.throughput, 1),
+    p50Ms: round(s.latency.p50),
+    p99Ms: round(s.latency.p99),
+    meanMs: round(s.latency.mean),
+    maxMs: round(s.latency.max),
+    samples: s.latency.samples,
+    batchThroughput: s.batchThroughput.map((t) => round(t, 1)),
+  });
+  const lat = (l: StreamResult['sse']) => ({ p50Ms: round(l.p50), p99Ms: round(l.p99), minMs: round(l.min), maxMs: round(l.max), samples: l.samples });
+  return {
+    bench: 'keelson',
+    schema: 1,
+    at: new Date().toISOString(),
+    machine: { cpus: cpus().length, node: process.version, platform: `${process.platform}-${process.arch}` },
+    params,
+    start: {
+      keelson: side(starts.keelson),
+      raw: side(starts.raw),
+      rawAttributes: side(starts.rawAttributes),
+      ratio: {
+        throughput: round(starts.keelson.throughput / starts.raw.throughput),
+        p50: round(starts.keelson.latency.p50 / starts.raw.latency.p50),
+        p99: round(starts.keelson.latency.p99 / starts.raw.latency.p99),
+      },
+      /** Keelson against a raw start carrying the same search attributes: the API's own cost. */
+      ratioToRawAttributes: {
+        throughput: round(starts.keelson.throughput / starts.rawAttributes.throughput),
+        p50: round(starts.keelson.latency.p50 / starts.rawAttributes.latency.p50),
+        p99: round(starts.keelson.latency.p99 / starts.rawAttributes.latency.p99),
+      },
+    },
+    outputStream: {
+      sse: lat(stream.sse),
+      notify: lat(stream.notify),
+      ratio: { p50: round(stream.sse.p50 / stream.notify.p50), p99: round(stream.sse.p99 / stream.notify.p99) },
+      excludedLines: stream.excluded,
+    },
+    notes,
+    durationS: round(durationS, 1),
+  };
+}
+
+function table(starts: StartResult, stream: StreamResult, notes: string[]): string {
+  const f = (v: number, d = 1) => (Number.isFinite(v) ? v.toFixed(d) : '—');
+  const row = (label: string, ...cells: string[]) => `  ${label.padEnd(26)}${cells.map((c) => c.padStart(14)).join('')}`;
+  const k = starts.keelson;
+  const r = starts.raw;
+  const ra = starts.rawAttributes;
+  const range = (t: number[]) => `${f(Math.min(...t), 0)}–${f(Math.max(...t), 0)}`;
+  const s = stream.sse;
+  const nfy = stream.notify;
+  return [
+    '',
+    `Keelson bench — ${cpus().length} CPUs, Node ${process.version}`,
+    '',
+    `Start a no-op workflow: n=${params.n} per side, concurrency ${params.concurrency}, batches of ${params.batch} taking turns, warm-up ${params.warmup}`,
+    row('', 'Keelson API', 'raw client', 'raw + attrs', 'Keelson/raw', 'K/(raw+attrs)'),
+    row('throughput (starts/s)', f(k.throughput), f(r.throughput), f(ra.throughput), f(k.throughput / r.throughput, 2), f(k.throughput / ra.throughput, 2)),
+    row('latency p50 (ms)', f(k.latency.p50, 2), f(r.latency.p50, 2), f(ra.latency.p50, 2), f(k.latency.p50 / r.latency.p50, 2), f(k.latency.p50 / ra.latency.p50, 2)),
+    row('latency p99 (ms)', f(k.latency.p99, 2), f(r.latency.p99, 2), f(ra.latency.p99, 2), f(k.latency.p99 / r.latency.p99, 2), f(k.latency.p99 / ra.latency.p99, 2)),
+    row('throughput per batch', range(k.batchThroughput), range(r.batchThroughput), range(ra.batchThroughput)),
+    '',
+    `Output line → SSE stream: ${params.streamRuns} runs × ${params.streamLines} lines, one run at a time` +
+      (stream.excluded ? ` (${stream.excluded} lines written before the stream listened, left out)` : ''),
+    row('', 'SSE stream', 'LISTEN (raw)', 'SSE/raw'),
+    row('latency p50 (ms)', f(s.p50, 2), f(nfy.p50, 2), f(s.p50 / nfy.p50, 2)),
+    row('latency p99 (ms)', f(s.p99, 2), f(nfy.p99, 2), f(s.p99 / nfy.p99, 2)),
+    row('latency max (ms)', f(s.max, 2), f(nfy.max, 2), ''),
+    '',
+    ...notes.map((n) => `  ${n}`),
+    '',
+  ].join('\n');
+}
