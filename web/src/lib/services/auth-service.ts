@@ -1,0 +1,13 @@
+import { request, type Fetch } from '$lib/api/request';
+import type { Me, SignedIn } from '$lib/api/types';
+
+export const signIn = (fetch: Fetch, credentials: { email: string; password: string }) =>
+  request<SignedIn>(fetch, '/auth/login', { method: 'POST', body: credentials });
+
+/** The second sign-in step when the account has two-factor authentication on. */
+export const verifyTotp = (fetch: Fetch, code: string) => request<SignedIn>(fetch, '/auth/totp/verify', { method: 'POST', body: { code } });
+
+/** The caller; an ApiError with status 401 when signed out. */
+export const fetchMe = (fetch: Fetch) => request<Me>(fetch, '/auth/me');
+
+export const signOut = (fetch: Fetch) => request<void>(fetch, '/auth/logout', { method: 'POST' });

@@ -1,0 +1,15 @@
+import { request, type Fetch } from '$lib/api/request';
+import type { Container, ContainerAction, Items, StartedRun } from '$lib/api/types';
+
+export const fetchContainers = (fetch: Fetch, signal?: AbortSignal) => request<Items<Container>>(fetch, '/containers', { signal });
+
+/** Records the container and starts its `container.create` run. */
+export const createContainer = (fetch: Fetch, input: { name: string; nodeId: string; blueprintId: string }) =>
+  request<{ container: Container; run: StartedRun }>(fetch, '/containers', { method: 'POST', body: input });
+
+/** Starts a start/stop/restart run. */
+export const runContainerAction = (fetch: Fetch, id: string, action: ContainerAction) =>
+  request<StartedRun>(fetch, `/containers/${encodeURIComponent(id)}/actions`, { method: 'POST', body: { action } });
+
+/** Starts a `container.remove` run. */
+export const removeContainer = (fetch: Fetch, id: string) => request<StartedRun>(fetch, `/containers/${encodeURIComponent(id)}`, { method: 'DELETE' });

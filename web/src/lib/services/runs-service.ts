@@ -1,0 +1,47 @@
+import { apiUrl, request, type Fetch } from '$lib/api/request';
+import type { Items, Operation, RunDetail, RunList, StartedRun } from '$lib/api/types';
+
+export interface RunFilters {
+  status?: string;
+  operation?: string;
+  resource?: string;
+  pageToken?: string;
+  pageSize?: number;
+}
+
+/** The filters the runs list keeps in its URL. */
+export function runFiltersFromUrl(params: URLSearchParams): RunFilters {
+  const get = (k: string) => params.get(k)?.trim() || undefined;
+  return { status: get('status'), operation: get('operation'), resource: get('resource'), pageToken: get('pageToken') };
+}
+
+/** The path of a run (`/runs/<encoded id>`): the id contains slashes, so it is one encoded segment. */
+const runPath = (workflowId: string) => `/runs/${encodeURIComponent(workflowId)}`;
+
+export const fetchRuns = (fetch: Fetch, filters: RunFilters, signal?: AbortSignal) =>
+  request<RunList>(fetch, '/runs', { query: { ...filters }, signal });
+
+/** What a run page's load depends on: `invalidate(RUN_DEPENDENCY)` reloads the run. */
+export const RUN_DEPENDENCY = 'keelson:run';
+
+export const fetchRun = (fetch: Fetch, workflowId: string) => request<RunDetail>(fetch, runPath(workflowId));
+
+/** The run's live stream (Server-Sent Events); follow it with `createRunStream`. */
+export const runStreamUrl = (workflowId: string) => apiUrl(`${runPath(workflowId)}/stream`);
+
+export const cancelRun = (fetch: Fetch, workflowId: string) => request<{ ok: true }>(fetch, `${runPath(workflowId)}/cancel`, { method: 'POST' });
+
+export const terminateRun = (fetch: Fetch, workflowId: string, reason: string) =>
+  request<{ ok: true }>(fetch, `${runPath(workflowId)}/terminate`, { method: 'POST', body: { reason } });
+
+/** Retries a failed run from the step that failed: a new run of the same workflow id. */
+export const retryRun = (fetch: Fetch, workflowId: string) =>
+  request<{ workflowId: string; runId: string }>(fetch, `${runPath(workflowId)}/retry`, { method: 'POST' });
+
+/** A new run of the same operation with the same input, under a new workflow id. */
+export const rerunRun = (fetch: Fetch, workflowId: string) => request<StartedRun>(fetch, `${runPath(workflowId)}/rerun`, { method: 'POST' });
+
+export const fetchOperations = (fetch: Fetch) => request<Items<Operation>>(fetch, '/runs/operations');
+
+export const startRun = (fetch: Fetch, operation: string, input: Record<string, unknown>) =>
+  request<StartedRun>(fetch, '/runs', { method: 'POST', body: { operation, input } });
