@@ -457,6 +457,8 @@ if (web.kind === 'none') {
     // adapter-node assumes https unless told the public origin; CSRF checks on forms need it right.
     ORIGIN: process.env.ORIGIN ?? webUrl,
     API_URL: apiUrl,
+    // The API accepts bodies up to 1 MiB; the proxy in front of it must not refuse them first.
+    BODY_SIZE_LIMIT: '1M',
   });
   await step('web app', () => waitUntil('web app', () => isListening(ports.web), 60_000, webChild));
   webStatus = webUrl;

@@ -5,6 +5,7 @@ import { randomUUID } from 'node:crypto';
 import { getConnInfo } from '@hono/node-server/conninfo';
 import { cors } from 'hono/cors';
 import { authenticate, authenticateWith } from './auth/middleware';
+import { clientIp } from './client-ip';
 import type { AppDeps } from './deps';
 import { errorBody, onError, PayloadTooLargeError } from './errors';
 import { createRouter } from './router';
@@ -24,17 +25,18 @@ const MAX_BODY_BYTES = 1024 * 1024;
 /** The whole HTTP API under /api. Stateless: every dependency arrives in `deps`. */
 export function createApp(deps: AppDeps) {
   const app = createRouter();
+  const trustedProxies = new Set(deps.config.trustedProxies ?? []);
 
   app.use('*', async (c, next) => {
     c.set('requestId', c.req.header('x-request-id')?.slice(0, 100) || randomUUID());
     c.set('deps', deps);
-    let ip: string | null = null;
+    let remote: string | null = null;
     try {
-      ip = getConnInfo(c).remote.address ?? null;
+      remote = getConnInfo(c).remote.address ?? null;
     } catch {
-      ip = null; // app.request() in tests has no socket
+      remote = null; // app.request() in tests has no socket
     }
-    c.set('meta', { ip, userAgent: c.req.header('user-agent') ?? null });
+    c.set('meta', { ip: clientIp(remote, c.req.header('x-forwarded-for'), trustedProxies), userAgent: c.req.header('user-agent') ?? null });
     await next();
     c.header('X-Request-Id', c.get('requestId'));
   });

@@ -20,6 +20,8 @@ export interface AppConfig {
   cookieSecure: boolean;
   codecCorsOrigins: string[];
   temporalUiUrl: string;
+  /** Peers whose X-Forwarded-For is believed (the web app's server, a load balancer). */
+  trustedProxies?: string[];
   /** Failed logins allowed per (ip, email) per window before 429. */
   loginRateLimit?: { max: number; windowMs: number };
 }

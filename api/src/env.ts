@@ -13,6 +13,11 @@ export function loadApiEnv(source: NodeJS.ProcessEnv = process.env) {
       CODEC_CORS_ORIGINS: z.string().default('http://localhost:8233').transform((s) => s.split(',').filter(Boolean)),
       /** Base URL of Temporal's UI, for links from a run to the same run there. */
       TEMPORAL_UI_URL: z.string().default('http://localhost:8233'),
+      /** Peers whose X-Forwarded-For names the client (default: this host, where the web app runs). */
+      TRUSTED_PROXIES: z
+        .string()
+        .default('127.0.0.1,::1,::ffff:127.0.0.1')
+        .transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean)),
       /** Secure cookies need HTTPS; turn off only for plain-HTTP development. */
       COOKIE_SECURE: z.enum(['true', 'false']).default('false').transform((v) => v === 'true'),
     },

@@ -36,6 +36,7 @@ const app = createApp({
     coreTaskQueue: env.KEELSON_CORE_TASK_QUEUE,
     cookieSecure: env.COOKIE_SECURE,
     codecCorsOrigins: env.CODEC_CORS_ORIGINS,
+    trustedProxies: env.TRUSTED_PROXIES,
     temporalUiUrl: env.TEMPORAL_UI_URL,
   },
 });

@@ -56,6 +56,9 @@ export async function streamRun(
     }));
 
   let historyDone = false;
+  /** Aborted when the history ends, so the pending-activity watcher stops at once. */
+  const closed = new AbortController();
+  const watching = AbortSignal.any([signal, closed.signal]);
   let wakeLogs: () => void = () => {};
 
   const events: Parameters<typeof foldSteps>[0] = [];
@@ -99,14 +102,15 @@ export async function streamRun(
       }
     } finally {
       historyDone = true;
+      closed.abort();
       wakeLogs();
     }
   };
 
   // Retries change pending activities without adding history events; describe shows them.
   const pendingWatch = async () => {
-    while (!signal.aborted && !historyDone) {
-      await sleep(POLL_MS, signal);
+    while (!watching.aborted) {
+      await sleep(POLL_MS, watching);
       if (!historyDone && events.length) await sendSteps(false).catch(() => {});
     }
   };
