@@ -36,10 +36,17 @@ export default async function setup(project: TestProject) {
     if (!(await isListening(port))) {
       mkdirSync(`${root}/.cache`, { recursive: true });
       temporal = spawn('bash', [`${root}/scripts/temporal.sh`, 'run', '--port', String(port), '--db', `${root}/.cache/temporal-test.db`], {
-        stdio: ['ignore', 'ignore', 'inherit'],
+        stdio: ['ignore', 'ignore', 'pipe'],
         detached: true,
       });
-      await waitFor(() => isListening(port), 240_000, 'Temporal dev server');
+      // Its output matters until it listens (a first CLI build, a start-up error); after that
+      // only its shutdown chatter would follow.
+      let listening = false;
+      temporal.stderr!.on('data', (chunk: Buffer) => {
+        if (!listening) process.stderr.write(chunk);
+      });
+      await waitFor(() => isListening(port), 900_000, 'Temporal dev server');
+      listening = true;
     }
   }
 
