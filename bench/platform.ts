@@ -10,7 +10,7 @@ import type { AppDeps } from '@keelson/api/deps';
 import { runLogHub } from '@keelson/api/services/run-log-hub';
 import { parseKeyRing } from '@keelson/common/codec';
 import { keelsonDataConverter } from '@keelson/common/temporal';
-import { connectDb, migrateDb } from '@keelson/db';
+import { connectDb, createScratchDatabase, dropOrphanedScratchDatabases, dropScratchDatabases, migrateDb, scratchPrefix } from '@keelson/db';
 import { apiKeys, tenants } from '@keelson/db/schema';
 import { createCoreWorker, WORKFLOWS_PATH } from '@keelson/workers/workers';
 import { Client, Connection } from '@temporalio/client';
@@ -21,7 +21,6 @@ import { existsSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { createConnection, type AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import pg from 'pg';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 
@@ -29,7 +28,9 @@ const root = fileURLToPath(new URL('..', import.meta.url));
 const BENCH_TEMPORAL_PORT = 17243;
 const DEFAULT_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/postgres';
 /** Benchmark databases carry the pid, so leftovers of killed runs can be recognised and dropped. */
-const benchDbName = (pid: number) => `keelson_bench_${pid}`;
+/** The bench's scratch database: kind `bench`, named after this process. */
+const BENCH_DB_KIND = 'bench';
+const benchDbName = `${scratchPrefix(BENCH_DB_KIND)}db`;
 
 export const BENCH_SCOPES = ['workflow.read', 'workflow.start', 'workflow.payloads'];
 
@@ -73,8 +74,9 @@ export async function startBenchPlatform(): Promise<BenchPlatform> {
     cleanups.push(temporal.stop);
 
     const adminUrl = process.env.BENCH_DATABASE_URL ?? DEFAULT_DATABASE_URL;
-    const dbUrl = await createDatabase(adminUrl);
-    cleanups.push(() => dropDatabases(adminUrl, (name) => name === benchDbName(process.pid)));
+    await dropOrphanedScratchDatabases(adminUrl, BENCH_DB_KIND);
+    const dbUrl = await createScratchDatabase(adminUrl, benchDbName);
+    cleanups.push(() => dropScratchDatabases(adminUrl, BENCH_DB_KIND, (name) => name === benchDbName));
 
     // Separate pools, as in production where the API and the worker are separate processes.
     const apiDb = connectDb(dbUrl, { max: 10 });
@@ -222,48 +224,6 @@ function isListening(port: number): Promise<boolean> {
     socket.once('connect', () => (socket.destroy(), resolve(true)));
     socket.once('error', () => resolve(false));
   });
-}
-
-async function createDatabase(adminUrl: string): Promise<string> {
-  // Databases of killed runs: their pid is gone.
-  await dropDatabases(adminUrl, (name) => {
-    const pid = Number(/^keelson_bench_(\d+)$/.exec(name)?.[1]);
-    return Boolean(pid) && !isAlive(pid);
-  });
-  const name = benchDbName(process.pid);
-  const admin = new pg.Client({ connectionString: adminUrl });
-  await admin.connect();
-  try {
-    await admin.query(`drop database if exists ${name} with (force)`);
-    await admin.query(`create database ${name}`);
-  } finally {
-    await admin.end();
-  }
-  const url = new URL(adminUrl);
-  url.pathname = `/${name}`;
-  return url.toString();
-}
-
-async function dropDatabases(adminUrl: string, match: (name: string) => boolean) {
-  const admin = new pg.Client({ connectionString: adminUrl });
-  await admin.connect();
-  try {
-    const { rows } = await admin.query<{ datname: string }>(`select datname from pg_database where datname like 'keelson_bench_%'`);
-    for (const { datname } of rows.filter((r) => match(r.datname))) {
-      await admin.query(`drop database if exists "${datname}" with (force)`);
-    }
-  } finally {
-    await admin.end();
-  }
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 const quietLogger = {

@@ -3,11 +3,10 @@ import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import pg from 'pg';
 import type { TestProject } from 'vitest/node';
-import { connectDb, migrateDb } from '../db/src/index';
+import { connectDb, createScratchDatabase, dropOrphanedScratchDatabases, dropScratchDatabases, migrateDb } from '../db/src/index';
 import { WORKFLOWS_PATH } from '../workers/src/workers';
-import { ADMIN_DATABASE_URL, templateDbName, testDbPrefix } from './config';
+import { ADMIN_DATABASE_URL, TEST_DB_KIND, templateDbName, testDbPrefix } from './config';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 
@@ -63,49 +62,18 @@ export default async function setup(project: TestProject) {
   project.provide('testDbPrefix', testDbPrefix(process.pid));
 
   return async () => {
-    await dropDatabases((name) => name.startsWith(testDbPrefix(process.pid)));
+    await dropScratchDatabases(ADMIN_DATABASE_URL, TEST_DB_KIND, (name) => name.startsWith(testDbPrefix(process.pid)));
     if (temporal?.pid) process.kill(-temporal.pid, 'SIGTERM');
   };
 }
 
 async function createTemplateDatabase(): Promise<string> {
-  // Databases left by interrupted runs: their pid is gone.
-  await dropDatabases((name) => {
-    const pid = Number(/^keelson_t_(\d+)_/.exec(name)?.[1]);
-    return Boolean(pid) && !isAlive(pid);
-  });
+  await dropOrphanedScratchDatabases(ADMIN_DATABASE_URL, TEST_DB_KIND);
   const name = templateDbName(process.pid);
-  const admin = new pg.Client({ connectionString: ADMIN_DATABASE_URL });
-  await admin.connect();
-  await admin.query(`create database ${name}`).finally(() => admin.end());
-  const url = new URL(ADMIN_DATABASE_URL);
-  url.pathname = `/${name}`;
-  const handle = connectDb(url.toString(), { max: 1 });
+  const handle = connectDb(await createScratchDatabase(ADMIN_DATABASE_URL, name), { max: 1 });
   await migrateDb(handle.db);
   await handle.close();
   return name;
-}
-
-async function dropDatabases(match: (name: string) => boolean) {
-  const admin = new pg.Client({ connectionString: ADMIN_DATABASE_URL });
-  await admin.connect();
-  try {
-    const { rows } = await admin.query<{ datname: string }>(`select datname from pg_database where datname like 'keelson_t_%'`);
-    for (const { datname } of rows.filter((r) => match(r.datname))) {
-      await admin.query(`drop database if exists "${datname}" with (force)`);
-    }
-  } finally {
-    await admin.end();
-  }
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 function isListening(port: number): Promise<boolean> {

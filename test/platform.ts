@@ -1,13 +1,13 @@
 import { parseKeyRing, type KeyRing } from '@keelson/common/codec';
 import type { Role } from '@keelson/common/permissions';
 import { keelsonDataConverter } from '@keelson/common/temporal';
-import { connectDb, hashPassword, type DbHandle } from '@keelson/db';
+import { connectDb, createScratchDatabase, dropScratchDatabases, hashPassword, type DbHandle } from '@keelson/db';
 import { memberships, nodes, tenants, users } from '@keelson/db/schema';
 import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime, type Worker } from '@temporalio/worker';
 import Docker from 'dockerode';
 import { randomBytes, randomUUID } from 'node:crypto';
-import pg from 'pg';
+import type pg from 'pg';
 import { inject } from 'vitest';
 import { createApp } from '../api/src/app';
 import { generateApiKey } from '../api/src/auth/api-keys';
@@ -16,7 +16,7 @@ import { runLogHub } from '../api/src/services/run-log-hub';
 import type { AppDeps } from '../api/src/deps';
 import { apiKeys } from '../db/schema/tenancy';
 import { createCoreWorker, createNodeWorker } from '../workers/src/workers';
-import { ADMIN_DATABASE_URL } from './config';
+import { ADMIN_DATABASE_URL, TEST_DB_KIND } from './config';
 
 // Worker state changes and workflow failures under test are expected; keep the output readable.
 try {
@@ -32,22 +32,14 @@ export const TEST_KEYS: KeyRing = parseKeyRing(TEST_KEY_SPEC);
 /** A database of its own for one test file, cloned from the migrated template. */
 export async function createTestDb(): Promise<DbHandle & { url: string; drop(): Promise<void> }> {
   const name = `${inject('testDbPrefix')}${randomBytes(6).toString('hex')}`;
-  const admin = new pg.Client({ connectionString: ADMIN_DATABASE_URL });
-  await admin.connect();
-  await admin.query(`create database ${name} template ${inject('templateDb')}`);
-  await admin.end();
-  const url = new URL(ADMIN_DATABASE_URL);
-  url.pathname = `/${name}`;
-  const handle = connectDb(url.toString(), { max: 10 });
+  const url = await createScratchDatabase(ADMIN_DATABASE_URL, name, inject('templateDb'));
+  const handle = connectDb(url, { max: 10 });
   return {
     ...handle,
-    url: url.toString(),
+    url,
     async drop() {
       await handle.close();
-      const a = new pg.Client({ connectionString: ADMIN_DATABASE_URL });
-      await a.connect();
-      await a.query(`drop database if exists ${name} with (force)`);
-      await a.end();
+      await dropScratchDatabases(ADMIN_DATABASE_URL, TEST_DB_KIND, (n) => n === name);
     },
   };
 }

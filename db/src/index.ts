@@ -2,4 +2,5 @@ export * from './audit';
 export * from './client';
 export * from './migrate';
 export * from './password';
+export * from './scratch-databases';
 export * from './seed';

@@ -35,6 +35,11 @@ export interface RunStep {
 
 const iso = (t: unknown) => toDate(t)?.toISOString() ?? null;
 
+/** A step with nothing known yet but what `init` says. */
+function newStep(init: Pick<RunStep, 'id' | 'kind' | 'name'> & Partial<RunStep>): RunStep {
+  return { state: 'scheduled', attempts: 0, scheduledAt: null, startedAt: null, endedAt: null, taskQueue: null, error: null, nextAt: null, ...init };
+}
+
 /** Maps a protobuf failure and its cause chain to a plain error. */
 export function foldFailure(f: ProtoFailure | null | undefined): RunError | null {
   if (!f) return null;
@@ -71,20 +76,14 @@ export async function foldSteps(
     switch (EVENT_NAMES[e.eventType ?? 0]) {
       case 'ActivityTaskScheduled': {
         const a = e.activityTaskScheduledEventAttributes!;
-        const step: RunStep = {
+        const step = newStep({
           id: a.activityId ?? key,
           kind: 'activity',
           name: a.activityType?.name ?? 'activity',
-          state: 'scheduled',
-          attempts: 0,
           scheduledAt: at,
-          startedAt: null,
-          endedAt: null,
           taskQueue: a.taskQueue?.name ?? null,
           input: await payload(a.input),
-          error: null,
-          nextAt: null,
-        };
+        });
         byScheduledId.set(key, step);
         steps.push(step);
         break;
@@ -122,7 +121,7 @@ export async function foldSteps(
       case 'TimerStarted': {
         const a = e.timerStartedEventAttributes!;
         const seconds = Number(a.startToFireTimeout?.seconds ?? 0);
-        const step: RunStep = {
+        const step = newStep({
           id: a.timerId ?? key,
           kind: 'timer',
           name: `timer ${seconds}s`,
@@ -130,11 +129,8 @@ export async function foldSteps(
           attempts: 1,
           scheduledAt: at,
           startedAt: at,
-          endedAt: null,
-          taskQueue: null,
-          error: null,
           nextAt: at ? new Date(Date.parse(at) + seconds * 1000).toISOString() : null,
-        };
+        });
         timers.set(step.id, step);
         steps.push(step);
         break;
@@ -148,26 +144,25 @@ export async function foldSteps(
       }
       case 'WorkflowExecutionSignaled': {
         const a = e.workflowExecutionSignaledEventAttributes!;
-        steps.push({
-          id: `signal-${key}`,
-          kind: 'signal',
-          name: a.signalName ?? 'signal',
-          state: 'completed',
-          attempts: 1,
-          scheduledAt: at,
-          startedAt: at,
-          endedAt: at,
-          taskQueue: null,
-          input: await payload(a.input),
-          error: null,
-          nextAt: null,
-        });
+        steps.push(
+          newStep({
+            id: `signal-${key}`,
+            kind: 'signal',
+            name: a.signalName ?? 'signal',
+            state: 'completed',
+            attempts: 1,
+            scheduledAt: at,
+            startedAt: at,
+            endedAt: at,
+            input: await payload(a.input),
+          }),
+        );
         break;
       }
       case 'WorkflowExecutionUpdateAccepted': {
         const a = e.workflowExecutionUpdateAcceptedEventAttributes!;
         const id = a.protocolInstanceId ?? key;
-        const step: RunStep = {
+        const step = newStep({
           id,
           kind: 'update',
           name: a.acceptedRequest?.input?.name ?? 'update',
@@ -175,12 +170,8 @@ export async function foldSteps(
           attempts: 1,
           scheduledAt: at,
           startedAt: at,
-          endedAt: null,
-          taskQueue: null,
           input: await payload(a.acceptedRequest?.input?.args),
-          error: null,
-          nextAt: null,
-        };
+        });
         updates.set(id, step);
         steps.push(step);
         break;
@@ -196,20 +187,15 @@ export async function foldSteps(
       }
       case 'StartChildWorkflowExecutionInitiated': {
         const a = e.startChildWorkflowExecutionInitiatedEventAttributes!;
-        const step: RunStep = {
+        const step = newStep({
           id: a.workflowId ?? key,
           kind: 'child',
           name: a.workflowType?.name ?? 'child workflow',
-          state: 'scheduled',
           attempts: 1,
           scheduledAt: at,
-          startedAt: null,
-          endedAt: null,
           taskQueue: a.taskQueue?.name ?? null,
           input: await payload(a.input),
-          error: null,
-          nextAt: null,
-        };
+        });
         byScheduledId.set(key, step);
         steps.push(step);
         break;
