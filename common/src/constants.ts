@@ -71,3 +71,7 @@ export const DockerLabel = {
   tenant: 'io.keelson.tenant',
   container: 'io.keelson.container',
 } as const;
+
+/** Temporal's run statuses as the runs API names them. */
+export const RUN_STATUSES = ['Running', 'Completed', 'Failed', 'Canceled', 'Terminated', 'ContinuedAsNew', 'TimedOut'] as const;
+export type RunStatus = (typeof RUN_STATUSES)[number] | 'Unknown';

@@ -1,5 +1,6 @@
 import { readRunAttributes, runSearchAttributes } from '@keelson/common/search-attributes';
 import { EncryptionCodec } from '@keelson/common/codec';
+import type { RunStatus } from '@keelson/common/constants';
 import { writeAudit, type Executor } from '@keelson/db';
 import {
   WorkflowExecutionAlreadyStartedError,
@@ -15,14 +16,14 @@ import { ConflictError, NotFoundError, ValidationError } from '../errors';
 import { hasPermission } from '../auth/middleware';
 import { auditActor, type ServiceContext } from './context';
 import { foldFailure, foldSteps, type RunError, type RunStep } from './run-history';
-import { EVENT_NAMES, payloadDecoder, statusName, temporal, toDate, type RunStatus } from './temporal-decoding';
+import { EVENT_NAMES, payloadDecoder, statusName, temporal, toDate } from './temporal-decoding';
 
 export interface RunSummary {
   workflowId: string;
   runId: string;
   operation: string | null;
   workflowType: string;
-  status: RunStatus | 'Unknown';
+  status: RunStatus;
   startedAt: string | null;
   closedAt: string | null;
   durationMs: number | null;
@@ -52,7 +53,7 @@ export interface StartedRun {
 }
 
 export interface ListRunsFilter {
-  status?: RunStatus;
+  status?: Exclude<RunStatus, 'Unknown'>;
   operation?: string;
   resource?: string;
   from?: string;

@@ -1,4 +1,5 @@
 import { defaultPayloadConverter, type Payload, type PayloadCodec } from '@temporalio/common';
+import { type RunStatus } from '@keelson/common/constants';
 import proto from '@temporalio/proto';
 
 // @temporalio/proto is CommonJS without static named exports: Node's ESM loader only sees its
@@ -36,10 +37,7 @@ export const EVENT_NAMES: Record<number, string> = Object.fromEntries(
 );
 
 const Status = temporal.api.enums.v1.WorkflowExecutionStatus;
-export const RUN_STATUSES = ['Running', 'Completed', 'Failed', 'Canceled', 'Terminated', 'ContinuedAsNew', 'TimedOut'] as const;
-export type RunStatus = (typeof RUN_STATUSES)[number];
-
-export function statusName(status: number | null | undefined): RunStatus | 'Unknown' {
+export function statusName(status: number | null | undefined): RunStatus {
   switch (status) {
     case Status.WORKFLOW_EXECUTION_STATUS_RUNNING:
       return 'Running';

@@ -1,5 +1,5 @@
 import { z } from '@hono/zod-openapi';
-import { RUN_STATUSES } from '../../services/temporal-decoding';
+import { RUN_STATUSES } from '@keelson/common/constants';
 
 export const RunIdParams = z.object({
   workflowId: z

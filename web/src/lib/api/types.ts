@@ -1,6 +1,7 @@
 /**
- * The API's response shapes, as the web app uses them. The source of truth is the API's zod
- * schemas (api/src/routes/<resource>/schema.ts, served as /api/openapi.json); keep these in step.
+ * The API's response shapes, as the web app uses them. Run shapes are the API's own types;
+ * the rest mirror the API's zod schemas (api/src/routes/<resource>/schema.ts, served as
+ * /api/openapi.json) — keep those in step.
  */
 
 export interface User {
@@ -34,65 +35,19 @@ export interface Me {
   csrfToken: string | null;
 }
 
-export const RUN_STATUSES = ['Running', 'Completed', 'Failed', 'Canceled', 'Terminated', 'ContinuedAsNew', 'TimedOut'] as const;
-export type RunStatus = (typeof RUN_STATUSES)[number] | 'Unknown';
+// Run shapes come from the API itself (type-only: nothing of the API is bundled).
+import type { RunStatus } from '@keelson/common/constants';
+import type { RunSummary } from '../../../../api/src/services/runs-service';
+import type { RunStep } from '../../../../api/src/services/run-history';
 
-export interface RunSummary {
-  workflowId: string;
-  runId: string;
-  operation: string | null;
-  workflowType: string;
-  status: RunStatus;
-  startedAt: string | null;
-  closedAt: string | null;
-  durationMs: number | null;
-  resources: string[];
-  actor: string | null;
-}
+export { RUN_STATUSES } from '@keelson/common/constants';
+export type { RunStatus, RunStep, RunSummary };
+export type { RunDetail } from '../../../../api/src/services/runs-service';
+export type { RunError, StepState } from '../../../../api/src/services/run-history';
 
 export interface RunList {
   items: RunSummary[];
   nextPageToken: string | null;
-}
-
-/** An error and its cause chain. */
-export interface RunError {
-  message: string;
-  type: string | null;
-  nonRetryable: boolean;
-  cause: RunError | null;
-}
-
-export type StepState = 'scheduled' | 'running' | 'retrying' | 'completed' | 'failed' | 'timed_out' | 'canceled' | 'waiting';
-
-export interface RunStep {
-  id: string;
-  kind: 'activity' | 'timer' | 'signal' | 'update' | 'child';
-  name: string;
-  state: StepState | (string & {});
-  attempts: number;
-  scheduledAt: string | null;
-  startedAt: string | null;
-  endedAt: string | null;
-  taskQueue: string | null;
-  input?: unknown;
-  output?: unknown;
-  error: RunError | null;
-  /** When the next attempt (or the timer) is due. */
-  nextAt: string | null;
-}
-
-export interface RunDetail extends RunSummary {
-  taskQueue: string | null;
-  historyLength: number;
-  input?: unknown;
-  result?: unknown;
-  error: RunError | null;
-  steps: RunStep[];
-  waitingFor: Array<{ kind: 'retry' | 'timer'; step: string; until: string | null }>;
-  payloadsVisible: boolean;
-  temporalUiUrl: string;
-  actions: { cancel: boolean; terminate: boolean; retry: boolean; rerun: boolean };
 }
 
 export interface StartedRun {
