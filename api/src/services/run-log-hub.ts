@@ -15,6 +15,20 @@ export class RunLogHub {
 
   constructor(private readonly pool: pg.Pool) {}
 
+  private readonly onNotification = (msg: pg.Notification) => {
+    for (const wake of this.listeners.get(msg.payload ?? '') ?? []) wake();
+  };
+
+  private readonly onError = () => {
+    if (this.client) this.drop(this.client);
+  };
+
+  /** Gives the connection back without the hub's listeners; once pooled, it is not the hub's. */
+  private detach(client: pg.PoolClient) {
+    client.off('notification', this.onNotification);
+    client.off('error', this.onError);
+  }
+
   subscribe(workflowId: string, wake: Wake): () => void {
     let set = this.listeners.get(workflowId);
     if (!set) this.listeners.set(workflowId, (set = new Set()));
@@ -29,16 +43,19 @@ export class RunLogHub {
   private ensureListening(): Promise<void> {
     if (this.client) return Promise.resolve();
     this.connecting ??= (async () => {
+      let client: pg.PoolClient | undefined;
       try {
-        const client = await this.pool.connect();
-        client.on('notification', (msg) => {
-          for (const wake of this.listeners.get(msg.payload ?? '') ?? []) wake();
-        });
-        client.on('error', () => this.drop(client));
+        client = await this.pool.connect();
+        client.on('notification', this.onNotification);
+        client.on('error', this.onError);
         await client.query(`LISTEN ${RUN_LOG_CHANNEL}`);
         this.client = client;
       } catch {
         // Readers keep polling; the next subscribe tries again.
+        if (client) {
+          this.detach(client);
+          client.release(true);
+        }
       } finally {
         this.connecting = null;
       }
@@ -46,18 +63,21 @@ export class RunLogHub {
     return this.connecting;
   }
 
+  /** A broken LISTEN connection is destroyed, once; the next subscribe opens another. */
   private drop(client: pg.PoolClient) {
-    if (this.client === client) this.client = null;
+    if (this.client !== client) return;
+    this.client = null;
+    this.detach(client);
     client.release(true);
   }
 
   async close(): Promise<void> {
     const client = this.client;
+    if (!client) return;
     this.client = null;
-    if (client) {
-      await client.query(`UNLISTEN ${RUN_LOG_CHANNEL}`).catch(() => {});
-      client.release();
-    }
+    this.detach(client);
+    await client.query(`UNLISTEN ${RUN_LOG_CHANNEL}`).catch(() => {});
+    client.release();
   }
 }
 
