@@ -3,7 +3,7 @@
 #   tsx api/src/server.ts                                      the API (HOST/PORT)
 #   tsx workers/src/main.ts                                    a worker (core and/or node queues)
 #   sh -c 'tsx db/src/migrate-cli.ts && tsx db/src/seed-cli.ts' schema and first admin (one-shot)
-#   node web/build                                             the web app (PORT, API_URL, ORIGIN)
+#   node web/server.js                                         the web app (PORT, API_URL, ORIGIN)
 # The TypeScript sources run through tsx, as in development, so there is no separate compile step.
 
 FROM node:20-bookworm-slim AS build

@@ -451,7 +451,8 @@ if (web.kind === 'none') {
       await shutdown(1, 'web-build');
     }
   }
-  const webChild = service('web', process.execPath, ['web/build'], {
+  // web/server.js: adapter-node's handler plus the WebSocket relay the container terminal needs.
+  const webChild = service('web', process.execPath, ['web/server.js'], {
     HOST: '127.0.0.1',
     PORT: String(ports.web),
     // adapter-node assumes https unless told the public origin; CSRF checks on forms need it right.

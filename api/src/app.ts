@@ -3,6 +3,7 @@ import { bodyLimit } from 'hono/body-limit';
 import { secureHeaders } from 'hono/secure-headers';
 import { randomUUID } from 'node:crypto';
 import { getConnInfo } from '@hono/node-server/conninfo';
+import { createNodeWebSocket } from '@hono/node-ws';
 import { cors } from 'hono/cors';
 import { authenticate, authenticateWith } from './auth/middleware';
 import { clientIp } from './client-ip';
@@ -15,9 +16,11 @@ import { authRoutes } from './routes/auth/index';
 import { blueprintsRoutes } from './routes/blueprints/index';
 import { codecRoutes } from './routes/codec/index';
 import { containersRoutes } from './routes/containers/index';
+import { containerTerminalRoutes } from './routes/containers/terminal';
 import { membersRoutes } from './routes/members/index';
 import { nodesRoutes } from './routes/nodes/index';
 import { runsRoutes } from './routes/runs/index';
+import { createTerminalSessions } from './services/terminal-service';
 
 export const API_VERSION = '0.1.0';
 const MAX_BODY_BYTES = 1024 * 1024;
@@ -26,6 +29,10 @@ const MAX_BODY_BYTES = 1024 * 1024;
 export function createApp(deps: AppDeps) {
   const app = createRouter();
   const trustedProxies = new Set(deps.config.trustedProxies ?? []);
+  // WebSocket handshakes (the container terminal) go through this app's middleware too.
+  const { upgradeWebSocket, injectWebSocket, wss } = createNodeWebSocket({ app });
+  wss.options.maxPayload = MAX_BODY_BYTES;
+  const terminals = createTerminalSessions();
 
   app.use('*', async (c, next) => {
     c.set('requestId', c.req.header('x-request-id')?.slice(0, 100) || randomUUID());
@@ -69,6 +76,7 @@ export function createApp(deps: AppDeps) {
     .route('/api/nodes', nodesRoutes())
     .route('/api/blueprints', blueprintsRoutes())
     .route('/api/containers', containersRoutes())
+    .route('/api/containers', containerTerminalRoutes({ upgradeWebSocket, sessions: terminals }))
     .route('/api/api-keys', apiKeysRoutes())
     .route('/api/members', membersRoutes())
     .route('/api/audit', auditRoutes())
@@ -90,7 +98,12 @@ export function createApp(deps: AppDeps) {
 
   app.notFound((c) => c.json(errorBody(c, 'not_found', `no route for ${c.req.method} ${c.req.path}`), 404));
   app.onError(onError);
-  return routes;
+  return Object.assign(routes, {
+    /** Serves WebSocket handshakes on the Node server that serves this app; call once per server. */
+    injectWebSocket,
+    /** Ends every open terminal and its shell, for a graceful stop. */
+    closeTerminals: () => terminals.closeAll(),
+  });
 }
 
 export type AppType = ReturnType<typeof createApp>;

@@ -45,6 +45,7 @@ const server = serve({ fetch: app.fetch, hostname: env.HOST, port: env.PORT }, (
   const host = info.family === 'IPv6' ? `[${info.address}]` : info.address;
   log({ level: 'info', msg: 'api listening', url: `http://${host}:${info.port}`, temporal: env.TEMPORAL_ADDRESS, namespace: env.TEMPORAL_NAMESPACE });
 }) as Server;
+app.injectWebSocket(server);
 server.once('error', (err) => {
   log({ level: 'error', msg: 'api server failed', error: err.message });
   process.exit(1);
@@ -59,6 +60,8 @@ async function shutdown(signal: string) {
   setTimeout(() => process.exit(1), SHUTDOWN_GRACE_MS + 5_000).unref();
   const closed = new Promise<void>((resolve) => server.close(() => resolve()));
   server.closeIdleConnections();
+  // Upgraded sockets are no longer the HTTP server's to cut: end the terminals (and their shells).
+  await app.closeTerminals();
   const cut = setTimeout(() => server.closeAllConnections(), SHUTDOWN_GRACE_MS);
   await closed;
   clearTimeout(cut);
