@@ -148,3 +148,54 @@ export type ContainerAction = 'start' | 'stop' | 'restart';
 export interface Items<T> {
   items: T[];
 }
+
+// Administration: members, API keys and the audit log (api/src/routes/{members,api-keys,audit}).
+import type { Permission, Role } from '@keelson/common/permissions';
+
+export { PERMISSIONS, ROLES } from '@keelson/common/permissions';
+export type { Permission, Role };
+
+export interface Member {
+  userId: string;
+  email: string;
+  name: string;
+  role: Role;
+  joinedAt: string;
+}
+
+export interface ApiKey {
+  id: string;
+  name: string;
+  /** The public part of the key (`kls_<prefix>_…`), for recognizing it. */
+  prefix: string;
+  scopes: Permission[];
+  expiresAt: string | null;
+  lastUsedAt: string | null;
+  revokedAt: string | null;
+  createdAt: string;
+}
+
+/** `POST /api/api-keys`: `key` is the full secret, in this answer only. */
+export interface CreatedApiKey {
+  key: string;
+  apiKey: ApiKey;
+}
+
+export interface AuditEntry {
+  id: number;
+  actorType: string;
+  actorId: string | null;
+  action: string;
+  resourceType: string;
+  resourceId: string | null;
+  ip: string | null;
+  userAgent: string | null;
+  details: Record<string, unknown>;
+  createdAt: string;
+}
+
+export interface AuditPage {
+  items: AuditEntry[];
+  /** Pass as `cursor` for the next page; null on the last page. */
+  nextCursor: string | null;
+}
