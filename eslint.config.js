@@ -1,6 +1,6 @@
 // ESLint flat config: TypeScript's recommended rules for the server-side workspaces, and the rule
 // that keeps workflow code deterministic (no Node built-ins, no I/O libraries in workflows/).
-// web/ is linted by its own tooling (svelte-check).
+// web/ is checked by its own tooling (svelte-check), except its end-to-end tests.
 import js from '@eslint/js';
 import { builtinModules } from 'node:module';
 import tseslint from 'typescript-eslint';
@@ -34,7 +34,8 @@ const workflowMessage =
 export default tseslint.config(
   {
     ignores: [
-      'web/**',
+      'web/*',
+      '!web/e2e',
       '**/node_modules/**',
       '.tools/**',
       '.data/**',
@@ -47,7 +48,7 @@ export default tseslint.config(
     ],
   },
   {
-    files: ['{common,db,workflows,activities,workers,api,bench,scripts,test}/**/*.ts', '*.ts', '*.js'],
+    files: ['{common,db,workflows,activities,workers,api,bench,scripts,test}/**/*.ts', 'web/e2e/**/*.ts', '*.ts', '*.js'],
     extends: [js.configs.recommended, ...tseslint.configs.recommended],
     languageOptions: {
       ecmaVersion: 2023,

@@ -6,6 +6,7 @@
 #   Temporal CLI      built once into .tools/bin (test/global-setup.ts starts the dev server)
 #   Docker engine     docker.io, dockerd and the local base images (scripts/docker.sh)
 #   PostgreSQL        answering on 127.0.0.1:5432 (started with pg_ctlcluster if it is installed but down)
+#   Chromium          Debian's chromium for the browser suites (web/e2e)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -41,7 +42,15 @@ if [ -z "${TEST_DATABASE_URL:-}" ] && ! pg_up; then
 fi
 took "PostgreSQL"
 
-# Browser suites (Playwright with Debian's chromium) will need it here:
-# command -v chromium >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+# Browser suites (web/e2e: playwright-core driving Debian's chromium; nothing can be downloaded).
+if ! command -v chromium >/dev/null; then
+  [ "$(id -u)" = 0 ] || { echo "test.sh: need root to install chromium (apt-get install -y chromium)" >&2; exit 1; }
+  step "installing chromium…"
+  if [ ! -f /var/lib/apt/lists/.keelson-updated ] || [ -z "$(ls /var/lib/apt/lists/*Packages 2>/dev/null)" ]; then
+    apt-get update -qq && touch /var/lib/apt/lists/.keelson-updated
+  fi
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+fi
+took "Chromium"
 
 exec npx vitest run "$@"
