@@ -4,7 +4,7 @@ import { auditLog } from '@keelson/db/schema';
 import { and, eq } from 'drizzle-orm';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import WebSocket from 'ws';
 import { createTestPlatform, type SignedIn, type TestPlatform } from '../../../../test/platform';
 import { waitForRun } from '../../../../test/runs';
@@ -140,12 +140,18 @@ describe('container terminal over a real WebSocket', () => {
 
   it('runs a shell: keystrokes in, output out, resized, audited, and gone once the socket closes', async () => {
     const t = await openTerminal();
+    // If an assertion fails, the session must still end, or the next test sees its shell.
+    onTestFinished(() => t.ws.terminate());
     t.ws.send(Buffer.from('echo hello-$((6*7))\n'));
     await t.waitFor('hello-42');
 
+    // The resize reaches Docker asynchronously: ask for the size until the new one shows.
     t.ws.send(JSON.stringify({ type: 'resize', cols: 120, rows: 40 }));
-    t.ws.send(Buffer.from('stty size\n'));
-    await t.waitFor('40 120');
+    await eventually(async () => {
+      t.ws.send(Buffer.from('stty size\n'));
+      await new Promise((r) => setTimeout(r, 300));
+      return t.output().includes('40 120');
+    }, 'the new terminal size');
 
     // A job in the background must end with the session too, not only the shell.
     t.ws.send(Buffer.from('sleep 4242 &\n'));
@@ -175,6 +181,7 @@ describe('container terminal over a real WebSocket', () => {
 
   it('ends the shell when the browser vanishes without a close frame', async () => {
     const t = await openTerminal();
+    onTestFinished(() => t.ws.terminate());
     t.ws.send(Buffer.from('echo ready\n'));
     await t.waitFor('ready');
     expect(await processes()).toContain('sh');
