@@ -5,6 +5,9 @@ export interface RunFilters {
   status?: string;
   operation?: string;
   resource?: string;
+  /** Started at or after / before these instants (ISO 8601). */
+  from?: string;
+  to?: string;
   pageToken?: string;
   pageSize?: number;
 }
@@ -12,7 +15,14 @@ export interface RunFilters {
 /** The filters the runs list keeps in its URL. */
 export function runFiltersFromUrl(params: URLSearchParams): RunFilters {
   const get = (k: string) => params.get(k)?.trim() || undefined;
-  return { status: get('status'), operation: get('operation'), resource: get('resource'), pageToken: get('pageToken') };
+  return {
+    status: get('status'),
+    operation: get('operation'),
+    resource: get('resource'),
+    from: get('from'),
+    to: get('to'),
+    pageToken: get('pageToken'),
+  };
 }
 
 /** The path of a run (`/runs/<encoded id>`): the id contains slashes, so it is one encoded segment. */
