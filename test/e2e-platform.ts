@@ -283,12 +283,41 @@ export function launchChromium(): Promise<Browser> {
   return chromium.launch({ executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS });
 }
 
+/**
+ * Chromium aborts in-flight requests with ERR_NETWORK_CHANGED whenever a network interface
+ * comes or goes, and the Docker engine under test adds and removes one with every container.
+ * A page load that lost requests that way is loaded again (a person would reload); any other
+ * failure is the test's to report.
+ */
+export async function withNetworkChangeRetry<T>(page: Page, attempt: () => Promise<T>, tries = 3): Promise<T> {
+  for (let i = 1; ; i++) {
+    let networkChanged = false;
+    const watch = (r: { failure(): { errorText: string } | null }) => {
+      if (r.failure()?.errorText.includes('ERR_NETWORK_CHANGED')) networkChanged = true;
+    };
+    page.on('requestfailed', watch);
+    try {
+      return await attempt();
+    } catch (err) {
+      if (!networkChanged || i >= tries) throw err;
+    } finally {
+      page.off('requestfailed', watch);
+    }
+  }
+}
+
 /** Signs in through the login page, as a person would, and waits for the runs list. */
 export async function signInThroughLoginPage(page: Page, baseUrl: string, user: { email: string; password: string }): Promise<void> {
-  await page.goto(`${baseUrl}/login`);
-  await page.getByTestId('login-email').fill(user.email);
-  await page.getByTestId('login-password').fill(user.password);
-  await page.getByTestId('login-submit').click();
-  await page.waitForURL((u) => u.pathname === '/runs');
-  await page.getByTestId('who').waitFor();
+  await withNetworkChangeRetry(page, async () => {
+    await page.goto(`${baseUrl}/login`);
+    // A retry may find the session already made by the attempt before.
+    await page.getByTestId('login-email').or(page.getByTestId('who')).first().waitFor({ timeout: 15_000 });
+    if (await page.getByTestId('login-email').isVisible()) {
+      await page.getByTestId('login-email').fill(user.email);
+      await page.getByTestId('login-password').fill(user.password);
+      await page.getByTestId('login-submit').click();
+    }
+    await page.waitForURL((u) => u.pathname === '/runs', { timeout: 15_000 });
+    await page.getByTestId('who').waitFor({ timeout: 15_000 });
+  });
 }
