@@ -78,14 +78,15 @@ describe('tenant isolation', () => {
       ['/rerun', undefined],
       ['/signal', { name: 'note', args: ['from b'] }],
       ['/update', { name: 'approve', args: [{ by: 'b' }] }],
+      ['/approval', { decision: 'approve' }],
     ] as const) {
       const res = await p.request(run(aWaiting.workflowId, suffix), { method: 'POST', headers: b.headers, body });
       expect(res.status, suffix).toBe(404);
     }
     // Still waiting, untouched: nothing B sent reached it.
-    const d = (await (await p.request(run(aWaiting.workflowId), { headers: a.headers })).json()) as { status: string; steps: Array<{ kind: string }> };
+    const d = (await (await p.request(run(aWaiting.workflowId), { headers: a.headers })).json()) as { status: string; steps: Array<{ kind: string; state: string }> };
     expect(d.status).toBe('Running');
-    expect(d.steps.map((s) => s.kind)).toEqual(['timer']); // its own approval deadline, nothing from B
+    expect(d.steps.map((s) => [s.kind, s.state])).toEqual([['approval', 'waiting']]); // its own question, nothing from B
   });
 
   it("does not expose another organization's API keys, nodes, blueprints, containers, members or audit rows", async () => {

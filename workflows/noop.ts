@@ -1,5 +1,6 @@
-import { ApplicationFailure, condition, defineSignal, defineUpdate, proxyActivities, setHandler, sleep } from '@temporalio/workflow';
+import { ApplicationFailure, defineSignal, proxyActivities, setHandler, sleep } from '@temporalio/workflow';
 import type { RunLogActivities } from '@keelson/activities/db/run-log';
+import { awaitApproval } from './approval';
 import type { RunContext } from './run-context';
 
 /**
@@ -12,7 +13,7 @@ export interface NoopInput extends RunContext {
   echo?: string[];
   /** Seconds to wait on a durable timer before finishing. */
   sleepSeconds?: number;
-  /** Wait (up to an hour) for the `approve` update before finishing. */
+  /** Ask for an approval (`approve` / `reject` updates, expiring after an hour) before finishing. */
   waitForApproval?: boolean;
   /** Fail with this message instead of completing. */
   failWith?: string;
@@ -25,42 +26,28 @@ export interface NoopResult {
   notes: string[];
 }
 
-export const approveUpdate = defineUpdate<{ approvedBy: string }, [{ by: string; comment?: string }]>('approve');
 export const noteSignal = defineSignal<[string]>('note');
 
 const APPROVAL_TIMEOUT = '1h';
 const runLog = proxyActivities<RunLogActivities>({ startToCloseTimeout: '30s' });
 
 export async function noop(input: NoopInput): Promise<NoopResult> {
-  let awaitingApproval = false;
   let approvedBy: string | null = null;
   const notes: string[] = [];
 
   setHandler(noteSignal, (text) => void notes.push(text));
-  setHandler(
-    approveUpdate,
-    ({ by }) => {
-      approvedBy = by;
-      return { approvedBy: by };
-    },
-    {
-      validator: (arg) => {
-        if (!awaitingApproval) throw new Error('this run is not waiting for an approval');
-        if (!arg?.by) throw new Error('approve needs { by }');
-      },
-    },
-  );
 
   if (input.echo?.length || input.failWith) {
     await runLog.echo({ tenantId: input.tenantId, lines: input.echo ?? [], failWith: input.failWith });
   }
   if (input.sleepSeconds) await sleep(input.sleepSeconds * 1000);
   if (input.waitForApproval) {
-    awaitingApproval = true;
-    if (!(await condition(() => approvedBy !== null, APPROVAL_TIMEOUT))) {
-      throw ApplicationFailure.nonRetryable(`no approval within ${APPROVAL_TIMEOUT}`, 'ApprovalTimedOut');
+    const decision = await awaitApproval({ prompt: 'Let this diagnostic run finish?', timeout: APPROVAL_TIMEOUT });
+    if (decision.outcome === 'expired') throw ApplicationFailure.nonRetryable(`no answer within ${APPROVAL_TIMEOUT}`, 'ApprovalExpired');
+    if (decision.outcome === 'rejected') {
+      throw ApplicationFailure.nonRetryable(`rejected by ${decision.by}${decision.comment ? `: ${decision.comment}` : ''}`, 'ApprovalRejected');
     }
-    awaitingApproval = false;
+    approvedBy = decision.by;
   }
   return { ok: true, echoed: input.echo?.length ?? 0, approvedBy, notes };
 }

@@ -83,6 +83,8 @@ describe('roles and organizations in the browser', () => {
     await openRun(page, waitingRun, 'Running');
     await page.getByTestId('action-cancel').waitFor();
     await page.getByTestId('action-terminate').waitFor();
+    await page.getByTestId('action-approve').waitFor();
+    await page.getByTestId('action-reject').waitFor();
     await navLink(page, 'containers').click();
     await containerRow(page).waitFor();
     expect(await containerRow(page).getByRole('button').count()).toBeGreaterThanOrEqual(4);
@@ -103,13 +105,44 @@ describe('roles and organizations in the browser', () => {
     expect(await actionButtons(page).count()).toBe(0);
 
     await openRun(page, waitingRun, 'Running');
+    // The viewer is told what the run waits for, but is offered no way to answer.
+    expect(await page.getByTestId('approval-prompt').innerText()).toMatch(/diagnostic run/);
     expect(await actionButtons(page).count()).toBe(0);
+    expect(await page.getByTestId('approval-comment').count()).toBe(0);
 
     await navLink(page, 'containers').click();
     await containerRow(page).getByTestId('container-state').and(page.locator('[data-state="running"]')).waitFor();
     expect(await containerRow(page).getByRole('button').count()).toBe(0);
     expect(await containerRow(page).getByTestId('open-terminal').count()).toBe(0);
     expect(await page.getByTestId('container-create-form').count()).toBe(0);
+  });
+
+  it('an operator approves a waiting run, and rejects another with a reason, from the run page', async () => {
+    const { page } = e2e;
+    const other = await e2e.api$<StartedRun>(apiA, '/api/runs', { body: { operation: 'system.noop', input: { waitForApproval: true } }, expect: 201 });
+    await e2e.signIn(users.operatorA);
+
+    await openRun(page, waitingRun, 'Running');
+    await page.getByTestId('approval-comment').fill('checked the output');
+    await page.getByTestId('action-approve').click();
+    await expect.poll(() => page.getByTestId('run-status').getAttribute('data-status'), { timeout: 15_000 }).toBe('Completed');
+    expect(await page.getByTestId('approval-request').count()).toBe(0);
+    await expect.poll(() => page.getByTestId('approval-decision').innerText()).toMatch(/Approved by user:\S+: “checked the output”/);
+
+    await openRun(page, other, 'Running');
+    await page.getByTestId('approval-comment').fill('wrong window');
+    await page.getByTestId('action-reject').click();
+    await expect.poll(() => page.getByTestId('run-status').getAttribute('data-status'), { timeout: 15_000 }).toBe('Failed');
+    await expect.poll(() => page.getByTestId('run-error').first().innerText()).toMatch(/rejected by user:\S+: wrong window/);
+    expect(await page.getByTestId('approval-decision').innerText()).toMatch(/Rejected by/);
+    const admin = await e2e.apiSession(tenantA, 'admin');
+    const audit = await e2e.api$<{ items: Array<{ action: string; resourceId: string; details: unknown }> }>(admin, '/api/audit?resourceType=run');
+    expect(audit.items).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ action: 'run.approve', resourceId: waitingRun.workflowId, details: expect.objectContaining({ comment: 'checked the output' }) }),
+        expect.objectContaining({ action: 'run.reject', resourceId: other.workflowId, details: expect.objectContaining({ comment: 'wrong window' }) }),
+      ]),
+    );
   });
 
   it("another organization's user never sees the first organization's runs or containers", async () => {

@@ -61,10 +61,10 @@ describe('a run page in the browser', () => {
     await saveScreenshot(page, 'run-page-disconnected');
 
     // Meanwhile the run goes on: it is approved (in-process, not over the stopped server) and ends.
-    const approved = await e2e.api$<{ result: unknown }>(api, `/api/runs/${encodeURIComponent(run.workflowId)}/update`, {
-      body: { name: 'approve', args: [{ by: 'e2e' }] },
+    const approved = await e2e.api$<{ outcome: string }>(api, `/api/runs/${encodeURIComponent(run.workflowId)}/approval`, {
+      body: { decision: 'approve' },
     });
-    expect(approved.result).toEqual({ approvedBy: 'e2e' });
+    expect(approved.outcome).toBe('approved');
     expect(await waitForRun(e2e.p, run.workflowId)).toBe('COMPLETED');
 
     // The API comes back on the same port: the page reconnects on its own and catches up.

@@ -1,3 +1,4 @@
+import { APPROVAL_MEMO, type ApprovalRequest } from '@keelson/common/approval';
 import type { temporal } from '@temporalio/proto';
 import { EVENT_NAMES, toDate, type DecodePayloads } from './temporal-decoding';
 
@@ -14,10 +15,10 @@ export interface RunError {
   cause: RunError | null;
 }
 
-/** One step of a run as an operator reads it: an activity, a timer, a signal or an update. */
+/** One step of a run as an operator reads it: an activity, a timer, a signal, an update, a question to a person. */
 export interface RunStep {
   id: string;
-  kind: 'activity' | 'timer' | 'signal' | 'update' | 'child';
+  kind: 'activity' | 'timer' | 'signal' | 'update' | 'child' | 'approval';
   name: string;
   state: StepState;
   attempts: number;
@@ -29,8 +30,10 @@ export interface RunStep {
   input?: unknown;
   output?: unknown;
   error: RunError | null;
-  /** When a retrying activity will next be attempted, or when a timer fires. */
+  /** When a retrying activity will next be attempted, when a timer fires, when an approval expires. */
   nextAt: string | null;
+  /** For an approval: what was asked and, once answered, the decision (visible to every reader). */
+  approval?: Pick<ApprovalRequest, 'prompt' | 'expiresAt' | 'decision'>;
 }
 
 const iso = (t: unknown) => toDate(t)?.toISOString() ?? null;
@@ -54,19 +57,29 @@ export function foldFailure(f: ProtoFailure | null | undefined): RunError | null
   return { message: f.message ?? '', type, nonRetryable: Boolean(app?.nonRetryable), cause: foldFailure(f.cause) };
 }
 
+const APPROVAL_STATE: Record<string, StepState> = { approved: 'completed', rejected: 'failed', expired: 'timed_out', canceled: 'canceled' };
+
 /**
  * Folds a history (and the pending-activity view from describe) into steps. Pure apart from
- * payload decoding, which is skipped unless `decode` is given.
+ * payload decoding: inputs and outputs are decoded only when `decode` is given (callers allowed
+ * to see payloads); `decodeMemo` reads Keelson's own run metadata (approval requests), which
+ * every reader of the run may see.
  */
 export async function foldSteps(
   events: HistoryEvent[],
   pending: PendingActivity[] = [],
   decode?: DecodePayloads,
+  decodeMemo?: DecodePayloads,
 ): Promise<RunStep[]> {
   const steps: RunStep[] = [];
   const byScheduledId = new Map<string, RunStep>();
   const timers = new Map<string, RunStep>();
   const updates = new Map<string, RunStep>();
+  const approvals = new Map<string, RunStep>();
+  // An approval's expiry is a timer the workflow starts in the same task as it asks; the
+  // approval step already says when it expires, so that timer is not shown on its own.
+  const askedInTask = new Map<string, RunStep>();
+  const expiryTimers = new Set<string>();
   const payload = async (p: temporal.api.common.v1.IPayloads | null | undefined) =>
     decode && p?.payloads?.length ? (await decode(p.payloads)).at(0) : undefined;
 
@@ -121,6 +134,11 @@ export async function foldSteps(
       case 'TimerStarted': {
         const a = e.timerStartedEventAttributes!;
         const seconds = Number(a.startToFireTimeout?.seconds ?? 0);
+        const asked = askedInTask.get(String(a.workflowTaskCompletedEventId));
+        if (asked?.nextAt && at && Math.abs(Date.parse(at) + seconds * 1000 - Date.parse(asked.nextAt)) < 5000) {
+          expiryTimers.add(a.timerId ?? key);
+          break;
+        }
         const step = newStep({
           id: a.timerId ?? key,
           kind: 'timer',
@@ -138,6 +156,7 @@ export async function foldSteps(
       case 'TimerFired':
       case 'TimerCanceled': {
         const a = e.timerFiredEventAttributes ?? e.timerCanceledEventAttributes;
+        if (expiryTimers.has(a?.timerId ?? '')) break;
         const step = timers.get(a?.timerId ?? '');
         if (step) Object.assign(step, { state: e.timerFiredEventAttributes ? 'completed' : 'canceled', endedAt: at, nextAt: null });
         break;
@@ -183,6 +202,28 @@ export async function foldSteps(
           const failure = foldFailure(a.outcome?.failure);
           Object.assign(step, { state: failure ? 'failed' : 'completed', endedAt: at, error: failure, output: await payload(a.outcome?.success) });
         }
+        break;
+      }
+      case 'WorkflowPropertiesModified': {
+        const field = e.workflowPropertiesModifiedEventAttributes?.upsertedMemo?.fields?.[APPROVAL_MEMO];
+        if (!field || !decodeMemo) break;
+        const request = (await decodeMemo([field]))[0] as ApprovalRequest | null;
+        if (!request?.id) break;
+        const step =
+          approvals.get(request.id) ??
+          newStep({ id: `approval-${request.id}`, kind: 'approval', name: request.prompt, attempts: 1, scheduledAt: request.requestedAt, startedAt: request.requestedAt });
+        if (!approvals.has(request.id)) {
+          approvals.set(request.id, step);
+          askedInTask.set(String(e.workflowPropertiesModifiedEventAttributes?.workflowTaskCompletedEventId), step);
+          steps.push(step);
+        }
+        const decided = request.decision;
+        Object.assign(step, {
+          state: decided ? APPROVAL_STATE[decided.outcome] ?? 'completed' : 'waiting',
+          endedAt: decided?.at ?? null,
+          nextAt: decided ? null : request.expiresAt,
+          approval: { prompt: request.prompt, expiresAt: request.expiresAt, decision: decided },
+        });
         break;
       }
       case 'StartChildWorkflowExecutionInitiated': {

@@ -46,7 +46,8 @@ export async function streamRun(
   const { temporal: client, config, db, pool } = ctx.deps;
   const runId = description.runId;
   const tenantId = ctx.principal.tenantId;
-  const decode = hasPermission(ctx.principal, 'workflow.payloads') ? payloadDecoder(new EncryptionCodec(ctx.deps.keys)) : undefined;
+  const decodeMemo = payloadDecoder(new EncryptionCodec(ctx.deps.keys));
+  const decode = hasPermission(ctx.principal, 'workflow.payloads') ? decodeMemo : undefined;
   const cursor = { ...from };
   let queue = Promise.resolve();
   const emit = (event: StreamEvent['event'], data: unknown, advance: () => void) =>
@@ -70,7 +71,7 @@ export async function streamRun(
     lastPending = key;
     const last = events.at(-1);
     const closed = last ? /^WorkflowExecution(Completed|Failed|Canceled|Terminated|TimedOut|ContinuedAsNew)$/.test(EVENT_NAMES[last.eventType ?? 0] ?? '') : false;
-    await emit('steps', { steps: await foldSteps(events, closed ? [] : pending, decode), closed }, () => {});
+    await emit('steps', { steps: await foldSteps(events, closed ? [] : pending, decode, decodeMemo), closed }, () => {});
   };
 
   const history = async () => {

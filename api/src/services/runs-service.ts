@@ -1,3 +1,4 @@
+import { ApprovalUpdate, type ApprovalAnswer, type ApprovalDecision } from '@keelson/common/approval';
 import { readRunAttributes, runSearchAttributes } from '@keelson/common/search-attributes';
 import { EncryptionCodec } from '@keelson/common/codec';
 import type { RunStatus } from '@keelson/common/constants';
@@ -38,12 +39,12 @@ export interface RunDetail extends RunSummary {
   result?: unknown;
   error: RunError | null;
   steps: RunStep[];
-  /** What the run is blocked on right now: retry backoffs and timers. */
-  waitingFor: Array<{ kind: 'retry' | 'timer'; step: string; until: string | null }>;
+  /** What the run is blocked on right now: retry backoffs, timers and approvals (`until` = when they expire). */
+  waitingFor: Array<{ kind: 'retry' | 'timer' | 'approval'; step: string; until: string | null }>;
   /** Permissions-aware: whether inputs/outputs were decoded for this caller. */
   payloadsVisible: boolean;
   temporalUiUrl: string;
-  actions: { cancel: boolean; terminate: boolean; retry: boolean; rerun: boolean };
+  actions: { cancel: boolean; terminate: boolean; retry: boolean; rerun: boolean; decide: boolean };
 }
 
 export interface StartedRun {
@@ -144,9 +145,10 @@ export async function getRun(ctx: ServiceContext, workflowId: string, runId?: st
   const { description } = await requireRun(ctx, workflowId, runId);
   const events = await fetchEvents(ctx.deps.temporal.workflow.getHandle(workflowId, description.runId));
   const payloadsVisible = hasPermission(ctx.principal, 'workflow.payloads');
-  const decode = payloadsVisible ? payloadDecoder(new EncryptionCodec(ctx.deps.keys)) : undefined;
+  const decodeMemo = payloadDecoder(new EncryptionCodec(ctx.deps.keys));
+  const decode = payloadsVisible ? decodeMemo : undefined;
   const pending = description.raw.pendingActivities ?? [];
-  const steps = await foldSteps(events, pending, decode);
+  const steps = await foldSteps(events, pending, decode, decodeMemo);
 
   const summary = summaryFromInfo(description.raw.workflowExecutionInfo ?? {});
   const started = events.find((e) => EVENT_NAMES[e.eventType ?? 0] === 'WorkflowExecutionStarted')?.workflowExecutionStartedEventAttributes;
@@ -160,8 +162,8 @@ export async function getRun(ctx: ServiceContext, workflowId: string, runId?: st
     error: foldFailure(failure) ?? (summary.status === 'TimedOut' ? { message: 'run timed out', type: 'Timeout', nonRetryable: true, cause: null } : null),
     steps,
     waitingFor: steps
-      .filter((s) => s.nextAt && (s.state === 'retrying' || s.state === 'scheduled' || s.state === 'waiting'))
-      .map((s) => ({ kind: s.kind === 'timer' ? ('timer' as const) : ('retry' as const), step: s.name, until: s.nextAt })),
+      .filter((s) => (s.kind === 'approval' && s.state === 'waiting') || (s.nextAt && (s.state === 'retrying' || s.state === 'scheduled' || s.state === 'waiting')))
+      .map((s) => ({ kind: s.kind === 'approval' || s.kind === 'timer' ? s.kind : ('retry' as const), step: s.name, until: s.nextAt })),
     payloadsVisible,
     temporalUiUrl: `${ctx.deps.config.temporalUiUrl}/namespaces/${encodeURIComponent(ctx.deps.config.namespace)}/workflows/${encodeURIComponent(workflowId)}/${description.runId}/history`,
     actions: {
@@ -169,6 +171,7 @@ export async function getRun(ctx: ServiceContext, workflowId: string, runId?: st
       terminate: summary.status === 'Running' && hasPermission(ctx.principal, 'workflow.terminate'),
       retry: CLOSED_FAILED.has(summary.status) && hasPermission(ctx.principal, 'workflow.retry'),
       rerun: summary.status !== 'Running' && hasPermission(ctx.principal, 'workflow.start'),
+      decide: summary.status === 'Running' && hasPermission(ctx.principal, 'workflow.signal'),
     },
   };
   if (decode) {
@@ -304,13 +307,36 @@ export async function signalRun(ctx: ServiceContext, workflowId: string, name: s
   await audit(ctx, 'run.signal', workflowId, { name });
 }
 
+/**
+ * Answers the approval the run is waiting for (see @keelson/common/approval), as the caller: the
+ * answer's `by` is always the caller's actor, whatever a client would like it to say.
+ */
+export async function decideApproval(
+  ctx: ServiceContext,
+  workflowId: string,
+  decision: keyof typeof ApprovalUpdate,
+  comment: string | undefined,
+  runId?: string,
+): Promise<ApprovalDecision> {
+  const answer: ApprovalAnswer = { by: ctx.principal.actor, ...(comment?.trim() ? { comment: comment.trim() } : {}) };
+  const audited = { action: `run.${decision}`, details: { comment: answer.comment ?? null } };
+  return (await updateRun(ctx, workflowId, ApprovalUpdate[decision], [answer], runId, audited)) as ApprovalDecision;
+}
+
 /** Sends a Workflow Update (approve, reject, …); a validator's rejection is a 409 naming why. */
-export async function updateRun(ctx: ServiceContext, workflowId: string, name: string, args: unknown[], runId?: string): Promise<unknown> {
+export async function updateRun(
+  ctx: ServiceContext,
+  workflowId: string,
+  name: string,
+  args: unknown[],
+  runId?: string,
+  audited: { action: string; details: Record<string, unknown> } = { action: 'run.update', details: {} },
+): Promise<unknown> {
   const { handle, description } = await requireRun(ctx, workflowId, runId);
   if (description.status.name !== 'RUNNING') throw new ConflictError('run is not running');
   try {
     const result = await handle.executeUpdate(name, { args: args as [unknown] });
-    await audit(ctx, 'run.update', workflowId, { name });
+    await audit(ctx, audited.action, workflowId, { name, ...audited.details });
     return result;
   } catch (err) {
     if (err instanceof WorkflowUpdateFailedError) throw new ConflictError(`update ${name} was rejected: ${err.cause?.message ?? err.message}`);

@@ -3,8 +3,8 @@ import { requirePermission } from '../../auth/middleware';
 import { createRouter } from '../../router';
 import { errorResponses, jsonBody, jsonResponse, StartedRunSchema } from '../../schemas';
 import { serviceContext } from '../../services/context';
-import { cancelRun, rerun, retryRun, signalRun, terminateRun, updateRun } from '../../services/runs-service';
-import { MessageBody, RunIdParams, RunIdQuery, TerminateBody } from './schema';
+import { cancelRun, decideApproval, rerun, retryRun, signalRun, terminateRun, updateRun } from '../../services/runs-service';
+import { ApprovalDecisionSchema, DecisionBody, MessageBody, RunIdParams, RunIdQuery, TerminateBody } from './schema';
 
 const request = { params: RunIdParams, query: RunIdQuery };
 const Accepted = z.object({ ok: z.literal(true) });
@@ -69,6 +69,17 @@ const update = createRoute({
   responses: { 200: jsonResponse(z.object({ result: z.unknown() }), 'The update result'), ...errorResponses },
 });
 
+const decide = createRoute({
+  method: 'post',
+  path: '/{workflowId}/approval',
+  tags: ['runs'],
+  summary: 'Approve or reject what the run is waiting for, as the caller',
+  description: 'Answers the approval request shown in the run\'s steps. 409 when the run is not waiting for one.',
+  middleware: [requirePermission('workflow.signal')] as const,
+  request: { ...request, body: jsonBody(DecisionBody) },
+  responses: { 200: jsonResponse(ApprovalDecisionSchema, 'The recorded decision'), ...errorResponses },
+});
+
 export const runActionsRoute = createRouter()
   .openapi(cancel, async (c) => {
     await cancelRun(serviceContext(c), c.req.valid('param').workflowId, c.req.valid('query').runId);
@@ -88,6 +99,10 @@ export const runActionsRoute = createRouter()
     const { name, args } = c.req.valid('json');
     await signalRun(serviceContext(c), c.req.valid('param').workflowId, name, args, c.req.valid('query').runId);
     return c.json({ ok: true as const }, 202);
+  })
+  .openapi(decide, async (c) => {
+    const { decision, comment } = c.req.valid('json');
+    return c.json(await decideApproval(serviceContext(c), c.req.valid('param').workflowId, decision, comment, c.req.valid('query').runId), 200);
   })
   .openapi(update, async (c) => {
     const { name, args } = c.req.valid('json');

@@ -14,7 +14,16 @@ interface Detail {
   input?: { echo?: string[] };
   result?: unknown;
   error: { type: string; message: string; cause: unknown } | null;
-  steps: Array<{ name: string; kind: string; state: string; attempts: number; input?: unknown; error: { type: string } | null }>;
+  steps: Array<{
+    name: string;
+    kind: string;
+    state: string;
+    attempts: number;
+    input?: unknown;
+    error: { type: string } | null;
+    nextAt?: string | null;
+    approval?: { prompt: string; expiresAt: string | null; decision: { outcome: string; by: string | null; comment: string | null } | null };
+  }>;
   waitingFor: Array<{ kind: string; until: string | null }>;
   payloadsVisible: boolean;
   actions: Record<string, boolean>;
@@ -69,7 +78,7 @@ describe('runs API', () => {
     const d = await detail(run.workflowId);
     expect(d).toMatchObject({ status: 'Completed', payloadsVisible: true, input: { echo: ['alpha', 'beta'] }, result: { ok: true, echoed: 2 } });
     expect(d.steps).toEqual([expect.objectContaining({ kind: 'activity', name: 'echo', state: 'completed', attempts: 1 })]);
-    expect(d.actions).toEqual({ cancel: false, terminate: false, retry: false, rerun: true });
+    expect(d.actions).toEqual({ cancel: false, terminate: false, retry: false, rerun: true, decide: false });
     expect(d.temporalUiUrl).toContain(encodeURIComponent(run.workflowId));
   });
 
@@ -113,7 +122,7 @@ describe('runs API', () => {
     expect(d).not.toHaveProperty('input');
     expect(d.steps[0]).not.toHaveProperty('input');
     expect(JSON.stringify(d)).not.toContain('secret-ish');
-    expect(d.actions).toEqual({ cancel: false, terminate: false, retry: false, rerun: false });
+    expect(d.actions).toEqual({ cancel: false, terminate: false, retry: false, rerun: false, decide: false });
   });
 
   it("keeps payloads encrypted in Temporal's history; the codec endpoint decodes them for those allowed", async () => {
@@ -195,24 +204,54 @@ describe('runs API', () => {
     );
   });
 
-  it('approves a waiting run through a validated update and delivers signals', async () => {
+  it('shows what a run asks a person, takes the answer from the caller, and delivers signals', async () => {
     const run = await start({ waitForApproval: true });
     const early = await post(path(run.workflowId, '/update'), { name: 'approve', args: [{}] });
     expect(early.status).toBe(409);
-    expect(((await early.json()) as { message: string }).message).toMatch(/needs \{ by \}|not waiting/);
+    expect(((await early.json()) as { message: string }).message).toMatch(/needs \{ by \}/);
+
+    // Waiting: an approval step with its prompt and expiry, for every reader of the run.
+    const asked = await detail(run.workflowId, viewer);
+    const question = asked.steps.find((s) => s.kind === 'approval');
+    expect(question).toMatchObject({ state: 'waiting', approval: { prompt: expect.stringMatching(/diagnostic run/), decision: null } });
+    expect(Date.parse(question!.approval!.expiresAt!) - Date.now()).toBeGreaterThan(59 * 60_000);
+    expect(asked.waitingFor).toEqual([{ kind: 'approval', step: question!.name, until: question!.approval!.expiresAt }]);
+    expect(asked.actions.decide).toBe(false);
+    expect((await post(path(run.workflowId, '/approval'), { decision: 'approve' }, viewer)).status).toBe(403);
+    expect((await detail(run.workflowId)).actions.decide).toBe(true);
+
     expect((await post(path(run.workflowId, '/signal'), { name: 'note', args: ['looks good'] })).status).toBe(202);
-    const approved = await post(path(run.workflowId, '/update'), { name: 'approve', args: [{ by: 'ops-lead' }] });
+    expect((await post(path(run.workflowId, '/approval'), { decision: 'maybe' })).status).toBe(400);
+    // `by` is the caller, whatever the body says.
+    const approved = await post(path(run.workflowId, '/approval'), { decision: 'approve', comment: ' ship it ', by: 'someone-else' });
     expect(approved.status).toBe(200);
-    expect(await approved.json()).toEqual({ result: { approvedBy: 'ops-lead' } });
+    expect(await approved.json()).toMatchObject({ outcome: 'approved', by: `user:${operator.userId}`, comment: 'ship it' });
     expect(await waitForRun(p, run.workflowId)).toBe('COMPLETED');
+    const again = await post(path(run.workflowId, '/approval'), { decision: 'reject' });
+    expect(again.status).toBe(409);
+
     const d = await detail(run.workflowId);
-    expect(d.result).toEqual({ ok: true, echoed: 0, approvedBy: 'ops-lead', notes: ['looks good'] });
+    expect(d.result).toEqual({ ok: true, echoed: 0, approvedBy: `user:${operator.userId}`, notes: ['looks good'] });
+    expect(d.waitingFor).toEqual([]);
     expect(d.steps.map((s) => [s.kind, s.name, s.state])).toEqual(
       expect.arrayContaining([
         ['signal', 'note', 'completed'],
         ['update', 'approve', 'completed'],
+        ['approval', question!.name, 'completed'],
       ]),
     );
+    expect(d.steps.find((s) => s.kind === 'approval')).toMatchObject({ nextAt: null, approval: { decision: { outcome: 'approved', comment: 'ship it' } } });
+  });
+
+  it('fails a run whose approval is rejected, with who and why', async () => {
+    const run = await start({ waitForApproval: true });
+    await expect.poll(async () => (await detail(run.workflowId)).waitingFor.map((w) => w.kind)).toEqual(['approval']);
+    const rejected = await post(path(run.workflowId, '/approval'), { decision: 'reject', comment: 'not today' });
+    expect(rejected.status).toBe(200);
+    expect(await waitForRun(p, run.workflowId)).toBe('FAILED');
+    const d = await detail(run.workflowId);
+    expect(d.error).toMatchObject({ type: 'ApprovalRejected', message: `rejected by user:${operator.userId}: not today` });
+    expect(d.steps.find((s) => s.kind === 'approval')).toMatchObject({ state: 'failed', approval: { decision: { outcome: 'rejected', comment: 'not today' } } });
   });
 
   it('re-runs a finished run with the same input; retries only failed runs', async () => {

@@ -37,10 +37,18 @@ export const RunSummarySchema = z
   })
   .openapi('RunSummary');
 
+const ApprovalDecisionSchema = z
+  .object({ outcome: z.enum(['approved', 'rejected', 'expired', 'canceled']), by: z.string().nullable(), comment: z.string().nullable(), at: z.string() })
+  .openapi('ApprovalDecision');
+
+const ApprovalSchema = z
+  .object({ prompt: z.string(), expiresAt: z.string().nullable(), decision: ApprovalDecisionSchema.nullable() })
+  .openapi('Approval', { description: 'A question the run asked a person, and the answer once given' });
+
 export const RunStepSchema = z
   .object({
     id: z.string(),
-    kind: z.enum(['activity', 'timer', 'signal', 'update', 'child']),
+    kind: z.enum(['activity', 'timer', 'signal', 'update', 'child', 'approval']),
     name: z.string(),
     state: z.string(),
     attempts: z.number(),
@@ -52,6 +60,7 @@ export const RunStepSchema = z
     output: z.unknown().optional(),
     error: RunErrorSchema.nullable(),
     nextAt: z.string().nullable(),
+    approval: ApprovalSchema.optional(),
   })
   .openapi('RunStep');
 
@@ -62,11 +71,18 @@ export const RunDetailSchema = RunSummarySchema.extend({
   result: z.unknown().optional(),
   error: RunErrorSchema.nullable(),
   steps: z.array(RunStepSchema),
-  waitingFor: z.array(z.object({ kind: z.enum(['retry', 'timer']), step: z.string(), until: z.string().nullable() })),
+  waitingFor: z.array(z.object({ kind: z.enum(['retry', 'timer', 'approval']), step: z.string(), until: z.string().nullable() })),
   payloadsVisible: z.boolean(),
   temporalUiUrl: z.string(),
-  actions: z.object({ cancel: z.boolean(), terminate: z.boolean(), retry: z.boolean(), rerun: z.boolean() }),
+  actions: z.object({ cancel: z.boolean(), terminate: z.boolean(), retry: z.boolean(), rerun: z.boolean(), decide: z.boolean() }),
 }).openapi('RunDetail');
+
+export const DecisionBody = z.object({
+  decision: z.enum(['approve', 'reject']),
+  comment: z.string().trim().max(1000).optional(),
+});
+
+export { ApprovalDecisionSchema };
 
 export const ListRunsQuery = z.object({
   status: z.enum(RUN_STATUSES).optional(),

@@ -44,6 +44,7 @@ export { RUN_STATUSES } from '@keelson/common/constants';
 export type { RunStatus, RunStep, RunSummary };
 export type { RunDetail } from '../../../../api/src/services/runs-service';
 export type { RunError, StepState } from '../../../../api/src/services/run-history';
+export type { ApprovalDecision } from '@keelson/common/approval';
 
 export interface RunList {
   items: RunSummary[];

@@ -1,5 +1,5 @@
 import { apiUrl, request, type Fetch } from '$lib/api/request';
-import type { Items, Operation, RunDetail, RunList, StartedRun } from '$lib/api/types';
+import type { ApprovalDecision, Items, Operation, RunDetail, RunList, StartedRun } from '$lib/api/types';
 
 export interface RunFilters {
   status?: string;
@@ -47,6 +47,10 @@ export const terminateRun = (fetch: Fetch, workflowId: string, reason: string) =
 /** Retries a failed run from the step that failed: a new run of the same workflow id. */
 export const retryRun = (fetch: Fetch, workflowId: string) =>
   request<{ workflowId: string; runId: string }>(fetch, `${runPath(workflowId)}/retry`, { method: 'POST' });
+
+/** Answers the approval the run waits for; the API records the signed-in user as who decided. */
+export const decideApproval = (fetch: Fetch, workflowId: string, decision: 'approve' | 'reject', comment: string) =>
+  request<ApprovalDecision>(fetch, `${runPath(workflowId)}/approval`, { method: 'POST', body: { decision, ...(comment.trim() ? { comment } : {}) } });
 
 /** A new run of the same operation with the same input, under a new workflow id. */
 export const rerunRun = (fetch: Fetch, workflowId: string) => request<StartedRun>(fetch, `${runPath(workflowId)}/rerun`, { method: 'POST' });
