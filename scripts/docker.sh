@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # A running Docker engine and Keelson's locally built base images (nothing can be pulled).
 #   scripts/docker.sh ensure    install docker.io if missing, start dockerd if not running,
-#                               build keelson/busybox:latest from Debian's busybox-static
+#                               build keelson/busybox:latest from Debian's busybox-static and
+#                               keelson/pve-guest:bookworm with debootstrap
 # Idempotent and quick when everything is already there.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -42,10 +43,18 @@ ensure_busybox_image() {
   rm -rf "$rootfs"
 }
 
+# The Debian guest (sshd, python3) behind the Proxmox simulator's VMs; the script is a no-op
+# while its inputs are unchanged.
+ensure_guest_image() {
+  command -v debootstrap >/dev/null || apt_install debootstrap
+  bash "$root/tools/proxmox-sim/guest/build-image.sh"
+}
+
 case "${1:-ensure}" in
   ensure)
     ensure_engine
     ensure_busybox_image
+    ensure_guest_image
     ;;
   *)
     echo "usage: scripts/docker.sh ensure" >&2
