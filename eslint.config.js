@@ -48,7 +48,7 @@ export default tseslint.config(
     ],
   },
   {
-    files: ['{common,db,workflows,activities,workers,api,bench,scripts,test}/**/*.ts', 'web/e2e/**/*.ts', '*.ts', '*.js'],
+    files: ['{common,db,workflows,activities,workers,api,bench,scripts,test,tools}/**/*.ts', 'web/e2e/**/*.ts', '*.ts', '*.js'],
     extends: [js.configs.recommended, ...tseslint.configs.recommended],
     languageOptions: {
       ecmaVersion: 2023,
