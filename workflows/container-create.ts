@@ -1,14 +1,8 @@
 import { TaskQueue } from '@keelson/common/constants';
-import {
-  ActivityFailure,
-  ApplicationFailure,
-  CancellationScope,
-  isCancellation,
-  log,
-  proxyActivities,
-} from '@temporalio/workflow';
+import { ApplicationFailure, CancellationScope, isCancellation, log, proxyActivities } from '@temporalio/workflow';
 import type { ContainerDbActivities } from '@keelson/activities/db/containers';
 import type { DockerActivities, DockerContainerSpec } from '@keelson/activities/docker/index';
+import { describeFailure, failureType } from './failures';
 import type { RunContext } from './run-context';
 
 export interface ContainerCreateInput extends RunContext {
@@ -68,20 +62,6 @@ export async function containerCreate(input: ContainerCreateInput): Promise<Cont
       });
     });
     if (isCancellation(err)) throw err;
-    throw ApplicationFailure.create({ type: failureType(err), message: reason, nonRetryable: true, cause: err as Error });
+    throw ApplicationFailure.create({ type: failureType(err, 'ContainerCreateFailed'), message: reason, nonRetryable: true, cause: err as Error });
   }
-}
-
-function rootCause(err: unknown): unknown {
-  return err instanceof ActivityFailure && err.cause ? err.cause : err;
-}
-
-function describeFailure(err: unknown): string {
-  const cause = rootCause(err);
-  return cause instanceof Error ? cause.message : String(cause);
-}
-
-function failureType(err: unknown): string {
-  const cause = rootCause(err);
-  return cause instanceof ApplicationFailure && cause.type ? cause.type : 'ContainerCreateFailed';
 }

@@ -1,13 +1,10 @@
 import { DockerLabel } from '@keelson/common/constants';
 import { nodes, runLogs } from '@keelson/db/schema';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { eq } from 'drizzle-orm';
-import { fileURLToPath } from 'node:url';
-import { afterAll, afterEach, beforeAll, describe, expect, it, inject } from 'vitest';
-import { createTestPlatform, TEST_KEY_SPEC, type SignedIn, type TestPlatform } from '../../test/platform';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { createTestPlatform, type SignedIn, type TestPlatform } from '../../test/platform';
 import { waitForRun } from '../../test/runs';
-
-const root = fileURLToPath(new URL('../..', import.meta.url));
+import { until, workerProcesses } from '../../test/worker-process';
 
 /**
  * The worker process is killed with SIGKILL in the middle of a container create and started
@@ -18,52 +15,9 @@ describe('a worker killed mid-operation', () => {
   let operator: SignedIn;
   let nodeId: string;
   let blueprintId: string;
-  const children = new Set<ChildProcess>();
-
-  async function startWorker(): Promise<ChildProcess> {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'workers/src/main.ts'], {
-      cwd: root,
-      env: {
-        ...process.env,
-        DATABASE_URL: p.dbUrl,
-        TEMPORAL_ADDRESS: inject('temporalAddress'),
-        KEELSON_ENCRYPTION_KEYS: TEST_KEY_SPEC,
-        KEELSON_CORE_TASK_QUEUE: p.coreTaskQueue,
-        KEELSON_NODE_IDS: nodeId,
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    children.add(child);
-    child.on('exit', () => children.delete(child));
-    let output = '';
-    await new Promise<void>((resolve, reject) => {
-      const onData = (chunk: Buffer) => {
-        output += chunk.toString();
-        if (output.includes('workers running')) resolve();
-      };
-      child.stdout!.on('data', onData);
-      child.stderr!.on('data', (c: Buffer) => (output += c.toString()));
-      child.once('exit', (code) => reject(new Error(`worker exited (${code}) before running:\n${output}`)));
-    });
-    return child;
-  }
-
-  function kill(child: ChildProcess) {
-    return new Promise<void>((resolve) => {
-      child.once('exit', () => resolve());
-      child.kill('SIGKILL');
-    });
-  }
-
-  async function until<T>(what: string, check: () => Promise<T | undefined | false>, timeoutMs = 60_000): Promise<T> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const value = await check();
-      if (value) return value;
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
+  const workers = workerProcesses(() => p);
+  const startWorker = () => workers.start({ KEELSON_NODE_IDS: nodeId });
+  const kill = workers.kill;
 
   const dockerContainers = (containerId: string) =>
     p.docker.listContainers({ all: true, filters: { label: [`${DockerLabel.container}=${containerId}`] } });
@@ -94,9 +48,7 @@ describe('a worker killed mid-operation', () => {
     blueprintId = ((await bp.json()) as { id: string }).id;
   });
 
-  afterEach(async () => {
-    for (const child of children) await kill(child);
-  });
+  afterEach(() => workers.killAll());
 
   afterAll(async () => {
     for (const c of await p.docker.listContainers({ all: true, filters: { label: [`${DockerLabel.managed}=true`, `io.keelson.name`] } })) {
