@@ -2,3 +2,6 @@ export { createContainerDbActivities, type ContainerDbActivities } from './db/co
 export { reportNodeHealth } from './db/nodes';
 export { createRunLog, createRunLogActivities, type RunLog, type RunLogActivities } from './db/run-log';
 export { createDockerActivities, dockerName, type DockerActivities, type DockerContainerSpec } from './docker/index';
+export { createReleaseDbActivities, type DeployPlan, type ReleaseDbActivities } from './db/releases';
+export { createDeployActivities, type DeployActivities, type EdgeProxy } from './deploy/index';
+export { createSourceCheckout, type SourceCheckout } from './git/index';

@@ -6,6 +6,7 @@
  *   schema and seed       migrations, the first organization and its admin
  *   encryption key        KEELSON_ENCRYPTION_KEYS, else one generated once into .data/encryption-keys
  *   local Docker node     registered as `local` when a Docker engine answers on /var/run/docker.sock
+ *   edge proxy            Caddy (admin on 127.0.0.1:2019) serving deployed apps on :8080, when installed
  *   worker, API, web      child processes, their output prefixed with their names
  *
  * Ctrl-C (or SIGTERM) stops everything in order. If any child exits on its own, the rest are
@@ -13,6 +14,7 @@
  *
  * Settings (all optional): TEMPORAL_ADDRESS, TEMPORAL_UI_URL, DATABASE_URL, KEELSON_ENCRYPTION_KEYS,
  * API_PORT (3000), WEB_PORT (5173), TEMPORAL_PORT (7233), TEMPORAL_UI_PORT (8233), PGLITE_PORT (5433),
+ * APPS_PORT (8080), CADDY_ADMIN_PORT (2019),
  * KEELSON_ADMIN_EMAIL, KEELSON_ADMIN_PASSWORD, KEELSON_ORG_SLUG, KEELSON_ORG_NAME, DOCKER_SOCKET.
  */
 import { randomBytes } from 'node:crypto';
@@ -40,7 +42,7 @@ const tsx = join(root, 'node_modules/.bin/tsx');
 
 const tty = process.stdout.isTTY;
 const paint = (code: number, s: string) => (tty ? `\x1b[${code}m${s}\x1b[0m` : s);
-const colors: Record<string, number> = { dev: 33, temporal: 36, worker: 35, api: 32, web: 34, 'web-build': 34 };
+const colors: Record<string, number> = { dev: 33, temporal: 36, caddy: 36, worker: 35, api: 32, web: 34, 'web-build': 34 };
 const width = Math.max(...Object.keys(colors).map((k) => k.length));
 const prefix = (name: string) => paint(colors[name] ?? 37, `${name.padEnd(width)} │`);
 const say = (msg: string) => console.log(`${prefix('dev')} ${msg}`);
@@ -66,6 +68,8 @@ const ports = {
   temporal: num('TEMPORAL_PORT', 7233),
   temporalUi: num('TEMPORAL_UI_PORT', 8233),
   pglite: num('PGLITE_PORT', 5433),
+  apps: num('APPS_PORT', 8080),
+  caddyAdmin: num('CADDY_ADMIN_PORT', 2019),
 };
 const dockerSocket = process.env.DOCKER_SOCKET || '/var/run/docker.sock';
 
@@ -167,7 +171,7 @@ async function shutdown(code: number, culprit?: string): Promise<never> {
     stopping = true;
     say('stopping…');
     // Front to back: the web app, the API, the worker, then Temporal, then Postgres.
-    for (const name of ['web', 'web-build', 'api', 'worker', 'temporal']) {
+    for (const name of ['web', 'web-build', 'api', 'worker', 'caddy', 'temporal']) {
       const child = children.find((c) => c.name === name);
       if (child) await stopChild(child);
     }
@@ -410,11 +414,29 @@ const common = {
   KEELSON_ENCRYPTION_KEYS: keys.spec,
 };
 
+// The local node's edge proxy: Caddy with only its admin API configured; the worker adds the
+// apps' server and routes. Its config lives in memory: every deploy re-applies its route.
+const caddyBinary = onPath('caddy');
+let proxyStatus = 'none (caddy is not installed: scripts/caddy.sh ensure)';
+if (caddyBinary && localNode) {
+  const caddyConfig = join(dataDir, 'caddy.json');
+  writeFileSync(
+    caddyConfig,
+    JSON.stringify({ admin: { listen: `127.0.0.1:${ports.caddyAdmin}`, config: { persist: false } }, storage: { module: 'file_system', root: join(dataDir, 'caddy') } }),
+  );
+  const caddy = service('caddy', caddyBinary, ['run', '--config', caddyConfig]);
+  await step('edge proxy', () => waitUntil('Caddy admin API', () => isListening(ports.caddyAdmin), 30_000, caddy));
+  proxyStatus = `http://localhost:${ports.apps} (Caddy; apps answer by their hostname)`;
+}
+
 const worker = service('worker', tsx, ['workers/src/main.ts'], {
   ...common,
   KEELSON_CORE_WORKER: 'true',
   KEELSON_NODE_IDS: localNode?.id ?? '',
   DOCKER_SOCKET: dockerSocket,
+  KEELSON_WORK_DIR: join(dataDir, 'work'),
+  KEELSON_PROXY_ADMIN_URL: `http://127.0.0.1:${ports.caddyAdmin}`,
+  KEELSON_PROXY_LISTEN: `:${ports.apps}`,
 });
 const workerReady = worker.waitForLine(/workers running/);
 
@@ -481,6 +503,7 @@ const rows: Array<[string, string]> = [
   ['Temporal', temporalAddress],
   ['Postgres', externalDb ? redact(dbUrl) : `${dbUrl} (embedded PGlite, .data/pglite)`],
   ['Docker node', localNode ? `local (${localNode.id})` : 'none (no Docker engine answered)'],
+  ['Apps proxy', proxyStatus],
   ['Encryption key', keys.source],
   ['Login', `${login.email} / ${login.password}`],
 ];
@@ -509,3 +532,12 @@ function redact(url: string): string {
 }
 
 // The children keep this process alive; shutdown() ends it.
+
+/** The full path of `name` on PATH, or undefined. */
+function onPath(name: string): string | undefined {
+  for (const dir of (process.env.PATH ?? '').split(':')) {
+    const candidate = join(dir, name);
+    if (dir && existsSync(candidate)) return candidate;
+  }
+  return undefined;
+}

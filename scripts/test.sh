@@ -5,6 +5,7 @@
 #   node_modules      npm ci when missing or older than package-lock.json
 #   Temporal CLI      built once into .tools/bin (test/global-setup.ts starts the dev server)
 #   Docker engine     docker.io, dockerd and the local base images (scripts/docker.sh)
+#   Caddy             the edge proxy deploys switch traffic through (scripts/caddy.sh)
 #   PostgreSQL        answering on 127.0.0.1:5432 (started with pg_ctlcluster if it is installed but down)
 #   Chromium          Debian's chromium for the browser suites (web/e2e)
 set -euo pipefail
@@ -28,6 +29,9 @@ took "Temporal CLI"
 
 bash scripts/docker.sh ensure
 took "Docker engine"
+
+bash scripts/caddy.sh ensure
+took "Caddy"
 
 # PostgreSQL on 127.0.0.1:5432 (TEST_DATABASE_URL may point elsewhere; then it is the caller's).
 pg_up() { (exec 3<>/dev/tcp/127.0.0.1/5432) 2>/dev/null; }

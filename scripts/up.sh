@@ -27,4 +27,9 @@ else
   step "no Docker engine and no way to install one here: continuing without a local node"
 fi
 
+# The edge proxy that serves deployed apps (Debian's caddy, driven through its admin API).
+if command -v caddy >/dev/null 2>&1 || { [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; }; then
+  bash scripts/caddy.sh ensure || step "caddy could not be installed: apps can be deployed but not served"
+fi
+
 exec npm run dev

@@ -1,4 +1,5 @@
 import { parseKeyRing, type KeyRing } from '@keelson/common/codec';
+import type { EdgeProxy } from '@keelson/activities';
 import type { Role } from '@keelson/common/permissions';
 import { keelsonDataConverter } from '@keelson/common/temporal';
 import { connectDb, createScratchDatabase, dropScratchDatabases, hashPassword, type DbHandle } from '@keelson/db';
@@ -7,6 +8,9 @@ import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime, type Worker } from '@temporalio/worker';
 import Docker from 'dockerode';
 import { randomBytes, randomUUID } from 'node:crypto';
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type pg from 'pg';
 import { inject } from 'vitest';
 import { createApp } from '../api/src/app';
@@ -24,6 +28,13 @@ try {
 } catch {
   // already installed in this worker process
 }
+
+/** The proxy of a node registered without one: deploys that reach it fail, saying so. */
+const NO_PROXY: EdgeProxy = {
+  ensureServer: () => Promise.reject(new Error('this test node has no edge proxy')),
+  setRoute: () => Promise.reject(new Error('this test node has no edge proxy')),
+  removeRoute: () => Promise.reject(new Error('this test node has no edge proxy')),
+};
 
 /** KEELSON_ENCRYPTION_KEYS for worker processes a test spawns. */
 export const TEST_KEY_SPEC = `test1:${Buffer.alloc(32, 7).toString('base64')}`;
@@ -75,8 +86,11 @@ export interface TestPlatform {
   createUser(opts: { tenantId: string; role: Role; password?: string; email?: string }): Promise<{ id: string; email: string; password: string }>;
   signIn(opts: { tenantId: string; role: Role }): Promise<SignedIn>;
   createApiKey(opts: { tenantId: string; scopes: string[]; expiresAt?: Date }): Promise<string>;
-  /** Registers the local Docker engine as a node of the tenant and serves its task queue. */
-  addDockerNode(tenantId: string, name?: string): Promise<{ id: string }>;
+  /**
+   * Registers the local Docker engine as a node of the tenant and serves its task queue. Deploys
+   * on it need `proxy` (e.g. a CaddyProxy on a Caddy from test/caddy.ts); without one they fail.
+   */
+  addDockerNode(tenantId: string, name?: string, opts?: { proxy?: EdgeProxy }): Promise<{ id: string }>;
   startCoreWorker(): Promise<void>;
   stopWorkers(): Promise<void>;
   close(): Promise<void>;
@@ -154,12 +168,23 @@ export async function createTestPlatform(opts: { databaseUrl?: string } = {}): P
       await database.db.insert(apiKeys).values({ tenantId, name: 'test', prefix: k.prefix, secretHash: k.secretHash, scopes, expiresAt });
       return k.key;
     },
-    async addDockerNode(tenantId, name = `local-${randomBytes(3).toString('hex')}`) {
+    async addDockerNode(tenantId, name = `local-${randomBytes(3).toString('hex')}`, { proxy = NO_PROXY } = {}) {
       const [n] = await database.db
         .insert(nodes)
         .values({ tenantId, name, endpoint: 'unix:///var/run/docker.sock' })
         .returning({ id: nodes.id });
-      run(await createNodeWorker({ connection: await nativeConnection(), namespace: 'default', db: database.db, keys: TEST_KEYS, nodeId: n!.id, docker }));
+      run(
+        await createNodeWorker({
+          connection: await nativeConnection(),
+          namespace: 'default',
+          db: database.db,
+          keys: TEST_KEYS,
+          nodeId: n!.id,
+          docker,
+          workDir: await mkdtemp(join(tmpdir(), 'keelson-node-')),
+          proxy,
+        }),
+      );
       return { id: n!.id };
     },
     async startCoreWorker() {

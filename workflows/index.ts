@@ -4,3 +4,5 @@ export { containerCreate } from './container-create';
 export { containerPower } from './container-power';
 export { containerRemove } from './container-remove';
 export { noop } from './noop';
+export { appDeployer } from './app-deployer';
+export { deployRelease } from './deploy-release';

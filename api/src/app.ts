@@ -13,9 +13,11 @@ import { createRouter } from './router';
 import { apiKeysRoutes } from './routes/api-keys/index';
 import { auditRoutes } from './routes/audit/index';
 import { authRoutes } from './routes/auth/index';
+import { appsRoutes } from './routes/apps/index';
 import { blueprintsRoutes } from './routes/blueprints/index';
 import { codecRoutes } from './routes/codec/index';
 import { containersRoutes } from './routes/containers/index';
+import { webhooksRoutes } from './routes/webhooks';
 import { containerTerminalRoutes } from './routes/containers/terminal';
 import { membersRoutes } from './routes/members/index';
 import { nodesRoutes } from './routes/nodes/index';
@@ -58,7 +60,7 @@ export function createApp(deps: AppDeps) {
     }),
   );
 
-  for (const prefix of ['/api/runs', '/api/nodes', '/api/blueprints', '/api/containers', '/api/api-keys', '/api/members', '/api/audit']) {
+  for (const prefix of ['/api/runs', '/api/nodes', '/api/blueprints', '/api/containers', '/api/apps', '/api/api-keys', '/api/members', '/api/audit']) {
     app.use(prefix, authenticate);
     app.use(`${prefix}/*`, authenticate);
   }
@@ -77,6 +79,8 @@ export function createApp(deps: AppDeps) {
     .route('/api/blueprints', blueprintsRoutes())
     .route('/api/containers', containersRoutes())
     .route('/api/containers', containerTerminalRoutes({ upgradeWebSocket, sessions: terminals }))
+    .route('/api/apps', appsRoutes())
+    .route('/api/webhooks', webhooksRoutes())
     .route('/api/api-keys', apiKeysRoutes())
     .route('/api/members', membersRoutes())
     .route('/api/audit', auditRoutes())

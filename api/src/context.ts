@@ -4,9 +4,9 @@ import type { AppDeps } from './deps';
 /** Who is calling, resolved by the auth middleware from a session cookie or an API key. */
 export interface Principal {
   tenantId: string;
-  /** For the audit log and the KeelsonActor search attribute: `user:<id>` or `apikey:<id>`. */
+  /** For the audit log and the KeelsonActor search attribute: `user:<id>`, `apikey:<id>`, `webhook:<provider>`. */
   actor: string;
-  actorType: 'user' | 'api_key';
+  actorType: 'user' | 'api_key' | 'webhook';
   actorId: string;
   userId: string | null;
   role: Role | null;

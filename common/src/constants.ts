@@ -48,7 +48,15 @@ export const WorkflowType = {
   containerPower: 'containerPower',
   containerRemove: 'containerRemove',
   noop: 'noop',
+  appDeployer: 'appDeployer',
+  deployRelease: 'deployRelease',
 } as const;
+
+/**
+ * Operations started through their resource's own routes (a deploy is queued behind the app's
+ * running one, so it has no run to return at once) rather than the generic start route.
+ */
+export const AppOperation = { deploy: 'app.deploy', rollback: 'app.rollback', deployer: 'app.deployer' } as const;
 
 /** Readable, business-keyed workflow IDs. */
 export const WorkflowId = {
@@ -57,6 +65,8 @@ export const WorkflowId = {
     `container/${containerId}/${action}/${requestId}`,
   containerRemove: (containerId: string) => `container/${containerId}/remove`,
   noop: (requestId: string) => `noop/${requestId}`,
+  appDeployer: (appId: string) => `app/${appId}/deployer`,
+  deployRelease: (appId: string, releaseId: string) => `deploy/${appId}/${releaseId}`,
 } as const;
 
 /** Resource references stored in the KeelsonResources search attribute. */
@@ -71,6 +81,9 @@ export const DockerLabel = {
   tenant: 'io.keelson.tenant',
   container: 'io.keelson.container',
 } as const;
+
+/** An app's edge-proxy route id on its node. */
+export const appRouteId = (appId: string) => `keelson-app-${appId}`;
 
 /** Temporal's run statuses as the runs API names them. */
 export const RUN_STATUSES = ['Running', 'Completed', 'Failed', 'Canceled', 'Terminated', 'ContinuedAsNew', 'TimedOut'] as const;

@@ -3,3 +3,4 @@ export * from './containers';
 export * from './nodes';
 export * from './runs';
 export * from './tenancy';
+export * from './apps';

@@ -15,6 +15,15 @@ export function loadWorkerEnv(source: NodeJS.ProcessEnv = process.env) {
       /** Whether this process also serves the core task queue. */
       KEELSON_CORE_WORKER: z.enum(['true', 'false']).default('true').transform((v) => v === 'true'),
       DOCKER_SOCKET: z.string().default('/var/run/docker.sock'),
+      /** Where node workers check app sources out (one clone per app). */
+      KEELSON_WORK_DIR: z.string().default('.data/work'),
+      /** The admin API of this host's edge proxy (Caddy), which node workers drive for deploys. */
+      KEELSON_PROXY_ADMIN_URL: z.string().url().default('http://127.0.0.1:2019'),
+      /** Addresses the edge proxy serves apps on, comma-separated. */
+      KEELSON_PROXY_LISTEN: z
+        .string()
+        .default(':8080')
+        .transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean)),
       KEELSON_LOG_LEVEL: z.enum(['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR']).default('WARN'),
     },
     source,

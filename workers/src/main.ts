@@ -1,7 +1,9 @@
 import { connectDb } from '@keelson/db';
 import { reportNodeHealth } from '@keelson/activities';
+import { CaddyProxy } from '@keelson/activities/caddy/proxy';
 import { DefaultLogger, NativeConnection, Runtime, type Worker } from '@temporalio/worker';
 import Docker from 'dockerode';
+import { resolve } from 'node:path';
 import { loadWorkerEnv } from './env';
 import { createCoreWorker, createNodeWorker } from './workers';
 
@@ -19,7 +21,9 @@ const base = { connection, namespace: env.TEMPORAL_NAMESPACE, db, keys: env.KEEL
 
 const workers: Worker[] = [];
 if (env.KEELSON_CORE_WORKER) workers.push(await createCoreWorker(base));
-for (const nodeId of env.KEELSON_NODE_IDS) workers.push(await createNodeWorker({ ...base, nodeId, docker }));
+const proxy = new CaddyProxy({ adminUrl: env.KEELSON_PROXY_ADMIN_URL, listen: env.KEELSON_PROXY_LISTEN });
+const workDir = resolve(env.KEELSON_WORK_DIR);
+for (const nodeId of env.KEELSON_NODE_IDS) workers.push(await createNodeWorker({ ...base, nodeId, docker, workDir, proxy }));
 if (workers.length === 0) throw new Error('nothing to serve: set KEELSON_CORE_WORKER=true or KEELSON_NODE_IDS');
 
 const health = setInterval(() => {

@@ -1,9 +1,13 @@
 import {
   createContainerDbActivities,
+  createDeployActivities,
   createDockerActivities,
+  createReleaseDbActivities,
   createRunLog,
   createRunLogActivities,
+  createSourceCheckout,
   reportNodeHealth,
+  type EdgeProxy,
 } from '@keelson/activities';
 import type { KeyRing } from '@keelson/common/codec';
 import { TaskQueue } from '@keelson/common/constants';
@@ -37,19 +41,39 @@ export function createCoreWorker(deps: WorkerDeps): Promise<Worker> {
     dataConverter: keelsonDataConverter(deps.keys),
     activities: {
       ...createContainerDbActivities({ db: deps.db, keys: deps.keys }),
+      ...createReleaseDbActivities({ db: deps.db }),
       ...createRunLogActivities({ runLog }),
     },
   });
 }
 
-/** A node worker: the Docker activities for one host, on that host's own task queue. */
-export async function createNodeWorker(deps: Omit<WorkerDeps, 'workflowBundle'> & { nodeId: string; docker: Docker }): Promise<Worker> {
+export interface NodeWorkerDeps extends Omit<WorkerDeps, 'workflowBundle'> {
+  nodeId: string;
+  docker: Docker;
+  /** Where app sources are checked out on this host. */
+  workDir: string;
+  /** This host's edge proxy (its admin API is reachable only from the host). */
+  proxy: EdgeProxy;
+}
+
+/** A node worker: the Docker and deploy activities for one host, on that host's own task queue. */
+export async function createNodeWorker(deps: NodeWorkerDeps): Promise<Worker> {
   await reportNodeHealth(deps.db, deps.docker, deps.nodeId);
+  const runLog = createRunLog(deps.db);
   return Worker.create({
     connection: deps.connection,
     namespace: deps.namespace,
     taskQueue: TaskQueue.node(deps.nodeId),
     dataConverter: keelsonDataConverter(deps.keys),
-    activities: createDockerActivities({ docker: deps.docker, runLog: createRunLog(deps.db) }),
+    activities: {
+      ...createDockerActivities({ docker: deps.docker, runLog }),
+      ...createDeployActivities({
+        docker: deps.docker,
+        runLog,
+        keys: deps.keys,
+        source: createSourceCheckout({ workDir: deps.workDir }),
+        proxy: deps.proxy,
+      }),
+    },
   });
 }

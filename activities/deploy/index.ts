@@ -1,0 +1,349 @@
+import { decryptSecret, type KeyRing } from '@keelson/common/codec';
+import { appRouteId, DockerLabel } from '@keelson/common/constants';
+import type { HealthCheck } from '@keelson/db/schema';
+import { ApplicationFailure, Context, heartbeat, sleep } from '@temporalio/activity';
+import type Docker from 'dockerode';
+import { existsSync } from 'node:fs';
+import { isAbsolute, join, relative, resolve } from 'node:path';
+import { pack } from 'tar-fs';
+import type { RunLog, RunLogWriter } from '../db/run-log';
+import type { SourceCheckout, SourceRef } from '../git/index';
+
+/** The node's edge proxy, as deploys use it (CaddyProxy implements it). */
+export interface EdgeProxy {
+  ensureServer(): Promise<void>;
+  setRoute(route: { id: string; hosts: string[]; upstream: string }): Promise<{ previous: string | null }>;
+  removeRoute(id: string): Promise<void>;
+}
+
+/** Labels on the containers and images of app releases. */
+export const AppLabel = { app: 'io.keelson.app', release: 'io.keelson.release', commit: 'io.keelson.commit' } as const;
+
+export const releaseContainerName = (releaseId: string) => `keelson-release-${releaseId}`;
+export const appImageTag = (appId: string, commit: string) => `keelson-app-${appId}:${commit.slice(0, 12)}`;
+
+export interface BuildInput extends SourceRef {
+  tenantId: string;
+  commit: string;
+  dockerfilePath: string;
+  buildContext: string;
+}
+
+export interface ReleaseContainer {
+  tenantId: string;
+  appId: string;
+  releaseId: string;
+  image: string;
+  containerPort: number;
+  /** The app's environment as stored (encrypted); opened only here, on the node. */
+  envSealed: string | null;
+}
+
+export interface HealthInput {
+  tenantId: string;
+  releaseId: string;
+  upstream: string;
+  health: HealthCheck;
+  /** Between probes; short in tests. */
+  intervalMs?: number;
+}
+
+export interface WatchInput extends HealthInput {
+  seconds: number;
+  /** Consecutive failed probes that count as "stopped answering". */
+  failuresToTrip?: number;
+}
+
+const PROBE_TIMEOUT_MS = 2000;
+
+/**
+ * Host-bound deploy activities for one Docker node: build a commit into an image, run a release
+ * beside the current one, judge its health, and switch the node's edge proxy to it. Each can run
+ * again safely: images are found by tag, release containers by label, routes by id.
+ */
+export function createDeployActivities({
+  docker,
+  runLog,
+  keys,
+  source,
+  proxy,
+}: {
+  docker: Docker;
+  runLog: RunLog;
+  keys: KeyRing;
+  source: SourceCheckout;
+  proxy: EdgeProxy;
+}) {
+  async function findRelease(releaseId: string) {
+    const [info] = await docker.listContainers({ all: true, filters: { label: [`${AppLabel.release}=${releaseId}`] } });
+    return info;
+  }
+
+  async function imageExists(image: string): Promise<boolean> {
+    try {
+      await docker.getImage(image).inspect();
+      return true;
+    } catch (err) {
+      if (statusOf(err) === 404) return false;
+      throw err;
+    }
+  }
+
+  /** Why a release's container is not serving, or null while it runs as started. */
+  async function containerTrouble(releaseId: string): Promise<string | null> {
+    const info = await findRelease(releaseId);
+    if (!info) return 'its container is gone';
+    const { State: state, RestartCount: restarts } = await docker.getContainer(info.Id).inspect();
+    // A release that crashed once is not healthy, even if its restart policy brought it back.
+    if (state.Running && !state.Restarting && !restarts) return null;
+    const restarted = restarts ? ` (restarted ${restarts} time${restarts === 1 ? '' : 's'})` : '';
+    return `its container exited with code ${state.ExitCode}${restarted}${state.Error ? `: ${state.Error}` : ''}`;
+  }
+
+  async function lastLogLines(releaseId: string, lines = 20): Promise<string> {
+    const info = await findRelease(releaseId);
+    if (!info) return '';
+    const buf = (await docker.getContainer(info.Id).logs({ stdout: true, stderr: true, tail: lines })) as unknown as Buffer;
+    return demux(buf);
+  }
+
+  async function probe(upstream: string, path: string): Promise<{ status: number | null; error?: string }> {
+    try {
+      const res = await fetch(`http://${upstream}${path}`, { signal: AbortSignal.timeout(PROBE_TIMEOUT_MS), redirect: 'manual' });
+      await res.body?.cancel();
+      return { status: res.status };
+    } catch (err) {
+      return { status: null, error: (err as Error).cause ? String((err as { cause: unknown }).cause) : (err as Error).message };
+    }
+  }
+
+  return {
+    /** Resolves the commit to deploy (the branch head when none is given) and its subject. */
+    async fetchSource(ref: SourceRef & { tenantId: string }): Promise<{ commit: string; subject: string; author: string }> {
+      const writer = runLog.forCurrentActivity(ref.tenantId);
+      await writer.write('system', `fetching ${ref.repoUrl} (${ref.commit ?? `head of ${ref.branch}`})\n`);
+      const { commit, subject, author } = await source.checkout(ref);
+      await writer.write('system', `commit ${commit}: ${subject} — ${author}\n`);
+      return { commit, subject, author };
+    },
+
+    /**
+     * Builds the commit into `keelson-app-<app>:<sha>` with its output on the run's stream. An
+     * image already tagged for the commit is reused (a retried build after a worker crash, a
+     * redeploy of the same commit).
+     */
+    async buildImage(input: BuildInput): Promise<{ image: string; reused: boolean }> {
+      const image = appImageTag(input.appId, input.commit);
+      const writer = runLog.forCurrentActivity(input.tenantId);
+      if (await imageExists(image)) {
+        await writer.write('system', `image ${image} already built; reusing it\n`);
+        return { image, reused: true };
+      }
+      const { dir } = await source.checkout(input);
+      const context = inside(dir, input.buildContext, 'buildContext');
+      const dockerfile = relative(context, inside(dir, input.dockerfilePath, 'dockerfilePath'));
+      if (dockerfile.startsWith('..')) throw ApplicationFailure.nonRetryable(`dockerfilePath must be inside the build context (${input.buildContext})`, 'InvalidBuildSpec');
+      if (!existsSync(join(context, dockerfile))) {
+        throw ApplicationFailure.nonRetryable(`no ${input.dockerfilePath} at commit ${input.commit.slice(0, 12)}`, 'InvalidBuildSpec');
+      }
+      await writer.write('system', `building ${image} from ${input.buildContext} with ${input.dockerfilePath}\n`);
+
+      // tar-fs's Pack is a readable stream; its typings predate Node's stream interface.
+      const tar = pack(context, { ignore: (name) => relative(context, name).split(/[\\/]/)[0] === '.git' }) as unknown as NodeJS.ReadableStream;
+      const stream = await docker.buildImage(tar, {
+        t: image,
+        dockerfile,
+        labels: { [DockerLabel.managed]: 'true', [DockerLabel.tenant]: input.tenantId, [AppLabel.app]: input.appId, [AppLabel.commit]: input.commit },
+      });
+      const failure = await followBuild(docker, stream, writer);
+      if (failure) throw ApplicationFailure.nonRetryable(`build failed: ${failure}`, 'BuildFailed');
+      return { image, reused: false };
+    },
+
+    /** Whether the image is still on this node (a rollback reuses it). */
+    async hasImage({ image }: { image: string }): Promise<boolean> {
+      return imageExists(image);
+    },
+
+    /**
+     * Runs the release's container beside whatever serves now, its port published on loopback
+     * only (the edge proxy is on the same host). Returns where the proxy reaches it.
+     */
+    async startRelease(input: ReleaseContainer): Promise<{ containerName: string; upstream: string }> {
+      const name = releaseContainerName(input.releaseId);
+      const existing = await findRelease(input.releaseId);
+      const container = existing
+        ? docker.getContainer(existing.Id)
+        : await docker.createContainer({
+            name,
+            Image: input.image,
+            Env: Object.entries(input.envSealed ? (JSON.parse(decryptSecret(keys, input.envSealed)) as Record<string, string>) : {}).map(([k, v]) => `${k}=${v}`),
+            ExposedPorts: { [`${input.containerPort}/tcp`]: {} },
+            Labels: {
+              [DockerLabel.managed]: 'true',
+              [DockerLabel.tenant]: input.tenantId,
+              [AppLabel.app]: input.appId,
+              [AppLabel.release]: input.releaseId,
+            },
+            HostConfig: {
+              PortBindings: { [`${input.containerPort}/tcp`]: [{ HostIp: '127.0.0.1', HostPort: '' }] },
+              RestartPolicy: { Name: 'unless-stopped' },
+            },
+          });
+      const state = (await container.inspect()).State;
+      if (!state.Running) await container.start();
+      const ports = (await container.inspect()).NetworkSettings.Ports?.[`${input.containerPort}/tcp`];
+      const hostPort = ports?.find((p) => p.HostIp === '127.0.0.1')?.HostPort ?? ports?.[0]?.HostPort;
+      if (!hostPort) {
+        // An exited container has no published ports: say why it is not running.
+        const trouble = await containerTrouble(input.releaseId);
+        if (trouble) {
+          await runLog.forCurrentActivity(input.tenantId).write('stderr', await lastLogLines(input.releaseId));
+          throw ApplicationFailure.nonRetryable(`the new release is not running: ${trouble}`, 'ContainerExited');
+        }
+        throw ApplicationFailure.nonRetryable(`release container has no published port ${input.containerPort}`, 'ContainerStartFailed');
+      }
+      return { containerName: name, upstream: `127.0.0.1:${hostPort}` };
+    },
+
+    /**
+     * Probes the release until it passes `passes` times in a row, or fails for good when its
+     * container stops or the timeout passes (with the container's last output on the stream).
+     */
+    async checkHealth(input: HealthInput): Promise<{ passes: number; ms: number }> {
+      const writer = runLog.forCurrentActivity(input.tenantId);
+      const { path, expectedStatus, passes: needed, timeoutSeconds } = input.health;
+      const started = Date.now();
+      const deadline = started + timeoutSeconds * 1000;
+      let passes = 0;
+      let last = '';
+      await writer.write('system', `health check: GET ${path} → ${expectedStatus}, ${needed} in a row within ${timeoutSeconds}s\n`);
+      while (passes < needed) {
+        heartbeat();
+        const trouble = await containerTrouble(input.releaseId);
+        if (trouble) {
+          await writer.write('stderr', await lastLogLines(input.releaseId));
+          throw ApplicationFailure.nonRetryable(`the new release is not running: ${trouble}`, 'ContainerExited');
+        }
+        const { status, error } = await probe(input.upstream, path);
+        const observed = status === null ? `no answer (${error})` : `HTTP ${status}`;
+        if (observed !== last) await writer.write('system', `health check: ${observed}\n`);
+        last = observed;
+        passes = status === expectedStatus ? passes + 1 : 0;
+        if (passes >= needed) break;
+        if (Date.now() > deadline) {
+          throw ApplicationFailure.nonRetryable(`health check did not pass within ${timeoutSeconds}s: GET ${path} gave ${observed}, expected ${expectedStatus}`, 'HealthCheckFailed');
+        }
+        await sleep(input.intervalMs ?? 500);
+      }
+      await writer.write('system', `health check passed ${passes} times in a row\n`);
+      return { passes, ms: Date.now() - started };
+    },
+
+    /** Points the app's hostname at `upstream` in one proxy change; returns what it pointed at. */
+    async switchTraffic({ appId, hostname, upstream }: { appId: string; hostname: string; upstream: string }): Promise<{ previous: string | null }> {
+      await proxy.ensureServer();
+      return proxy.setRoute({ id: appRouteId(appId), hosts: [hostname], upstream });
+    },
+
+    /** Removes the app's route (an app with nothing serving answers the proxy's 404). */
+    async removeRoute({ appId }: { appId: string }): Promise<void> {
+      await proxy.removeRoute(appRouteId(appId));
+    },
+
+    /**
+     * Watches a release that now serves traffic for `seconds`; fails for good as soon as its
+     * container stops or it misses `failuresToTrip` probes in a row. Resumes its window after a
+     * worker restart (the deadline is in the heartbeat).
+     */
+    async watchRelease(input: WatchInput): Promise<{ probes: number }> {
+      const writer = runLog.forCurrentActivity(input.tenantId);
+      const resumed = Context.current().info.heartbeatDetails as { until?: number } | undefined;
+      const until = resumed?.until ?? Date.now() + input.seconds * 1000;
+      const trip = input.failuresToTrip ?? 3;
+      let failures = 0;
+      let probes = 0;
+      await writer.write('system', `watching the new release for ${input.seconds}s\n`);
+      while (Date.now() < until) {
+        heartbeat({ until });
+        const trouble = await containerTrouble(input.releaseId);
+        if (trouble) {
+          await writer.write('stderr', await lastLogLines(input.releaseId));
+          throw ApplicationFailure.nonRetryable(`the new release stopped serving: ${trouble}`, 'ReleaseUnhealthy');
+        }
+        const { status, error } = await probe(input.upstream, input.health.path);
+        probes++;
+        failures = status === input.health.expectedStatus ? 0 : failures + 1;
+        if (failures >= trip) {
+          const observed = status === null ? `no answer (${error})` : `HTTP ${status}`;
+          throw ApplicationFailure.nonRetryable(`the new release stopped answering: ${trip} probes in a row gave ${observed}`, 'ReleaseUnhealthy');
+        }
+        await sleep(input.intervalMs ?? 500);
+      }
+      return { probes };
+    },
+
+    /** Stops and removes a release's container (its image stays for rollbacks). Gone is fine. */
+    async removeRelease({ releaseId, stopSeconds = 10 }: { releaseId: string; stopSeconds?: number }): Promise<void> {
+      const info = await findRelease(releaseId);
+      if (!info) return;
+      const container = docker.getContainer(info.Id);
+      try {
+        if (info.State === 'running' || info.State === 'restarting') await container.stop({ t: stopSeconds });
+      } catch (err) {
+        if (statusOf(err) !== 304 && statusOf(err) !== 404) throw err;
+      }
+      try {
+        await container.remove({ force: true });
+      } catch (err) {
+        if (statusOf(err) !== 404) throw err;
+      }
+    },
+  };
+}
+
+export type DeployActivities = ReturnType<typeof createDeployActivities>;
+
+/** A path inside the checkout; a setting that points outside it is refused. */
+function inside(root: string, path: string, setting: string): string {
+  const full = resolve(root, path);
+  const rel = relative(root, full);
+  if (isAbsolute(path) || rel.startsWith('..')) throw ApplicationFailure.nonRetryable(`${setting} must stay inside the repository`, 'InvalidBuildSpec');
+  return full;
+}
+
+/** Streams Docker's build progress to the run; resolves with the build's error message, if any. */
+async function followBuild(docker: Docker, stream: NodeJS.ReadableStream, writer: RunLogWriter): Promise<string | null> {
+  let failure: string | null = null;
+  let pending = Promise.resolve();
+  await new Promise<void>((done, fail) => {
+    docker.modem.followProgress(
+      stream,
+      (err: Error | null) => (err ? fail(err) : done()),
+      (event: { stream?: string; error?: string; errorDetail?: { message?: string } }) => {
+        heartbeat();
+        if (event.error) failure = event.errorDetail?.message ?? event.error;
+        const text = event.stream ?? (event.error ? `${event.error}\n` : '');
+        if (text) pending = pending.then(() => writer.write(event.error ? 'stderr' : 'stdout', text));
+      },
+    );
+  });
+  await pending;
+  return failure;
+}
+
+/** Docker's multiplexed log format (8-byte frame headers) to plain text. */
+function demux(buf: Buffer): string {
+  let out = '';
+  let i = 0;
+  while (i + 8 <= buf.length) {
+    const size = buf.readUInt32BE(i + 4);
+    out += buf.subarray(i + 8, i + 8 + size).toString('utf8');
+    i += 8 + size;
+  }
+  return out || buf.toString('utf8');
+}
+
+function statusOf(err: unknown): number | undefined {
+  return (err as { statusCode?: number }).statusCode;
+}
