@@ -5,3 +5,5 @@ export { createDockerActivities, dockerName, type DockerActivities, type DockerC
 export { createReleaseDbActivities, type DeployPlan, type ReleaseDbActivities } from './db/releases';
 export { createDeployActivities, type DeployActivities, type EdgeProxy } from './deploy/index';
 export { createSourceCheckout, type SourceCheckout } from './git/index';
+export { createProxmoxActivities, type ProxmoxActivities } from './proxmox/index';
+export { deleteVmBackupSchedule, upsertVmBackupSchedule, vmBackupScheduleId } from './proxmox/schedules';

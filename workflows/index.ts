@@ -6,3 +6,6 @@ export { containerRemove } from './container-remove';
 export { noop } from './noop';
 export { appDeployer } from './app-deployer';
 export { deployRelease } from './deploy-release';
+export { vmProvision } from './vm-provision';
+export { lxcProvision } from './lxc-provision';
+export { vmPower, vmResize, vmSnapshot, vmRollback, vmDeleteSnapshot, vmDestroy, vmBackup } from './vm-lifecycle';

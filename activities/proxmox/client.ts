@@ -1,0 +1,64 @@
+import { Agent, request } from 'node:https';
+import proxmoxApi from 'proxmox-api';
+import type { ProxmoxConnection } from './types';
+
+export type ProxmoxApi = ReturnType<typeof proxmoxApi>;
+
+interface FetchInit {
+  method?: string;
+  headers?: Record<string, string>;
+  body?: string | null;
+  signal?: AbortSignal | null;
+}
+
+/**
+ * A `fetch` for `proxmox-api` that trusts exactly the cluster's CA. TLS verification stays on:
+ * Proxmox clusters use their own CA, and trusting it (rather than "any certificate") is what keeps
+ * the token secret from a man in the middle. HTTP/1.1 on purpose: PVE's messages travel in the
+ * reason phrase, which HTTP/2 does not have.
+ */
+export function createPinnedFetch(caPem: string) {
+  // No keep-alive: a pooled socket closed by pveproxy would surface as a network error, and
+  // proxmox-api answers those by repeating the call — POSTs included.
+  const agent = new Agent({ ca: caPem, keepAlive: false });
+  return (input: string | URL, init: FetchInit = {}): Promise<Response> =>
+    new Promise<Response>((resolve, reject) => {
+      const req = request(
+        new URL(String(input)),
+        { method: init.method ?? 'GET', headers: init.headers, agent, signal: init.signal ?? undefined },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (chunk: Buffer) => chunks.push(chunk));
+          res.on('error', reject);
+          res.on('end', () => {
+            const status = res.statusCode ?? 500;
+            const headers = new Headers();
+            for (const [name, value] of Object.entries(res.headers)) {
+              if (value === undefined) continue;
+              for (const item of Array.isArray(value) ? value : [value]) headers.append(name, item);
+            }
+            const body = status === 204 || status === 304 ? null : Buffer.concat(chunks);
+            resolve(new Response(body, { status, statusText: res.statusMessage ?? '', headers }));
+          });
+        },
+      );
+      req.on('error', reject);
+      if (init.body != null) req.write(init.body);
+      req.end();
+    });
+}
+
+/** An unmodified `proxmox-api` client for one cluster, authenticated with its API token. */
+export function connectProxmox(connection: ProxmoxConnection): ProxmoxApi {
+  const url = new URL(connection.url);
+  return proxmoxApi({
+    host: url.hostname,
+    // proxmox-api has no default port: without one it would go to 443.
+    port: Number(url.port || 8006),
+    schema: 'https',
+    tokenID: connection.tokenId,
+    tokenSecret: connection.tokenSecret,
+    queryTimeout: 60_000,
+    fetch: createPinnedFetch(connection.caPem) as never,
+  });
+}

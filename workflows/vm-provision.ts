@@ -1,0 +1,198 @@
+import { ApplicationFailure, CancellationScope, isCancellation, log, proxyActivities, workflowInfo } from '@temporalio/workflow';
+import type { ProxmoxActivities } from '@keelson/activities/proxmox/index';
+import type { NetworkSettings, ProxmoxFailureType } from '@keelson/activities/proxmox/types';
+import { describeFailure, failureType, rootCause } from './failures';
+import type { RunContext } from './run-context';
+
+/** The workflow type, and the readable business-keyed id of a VM's provisioning run. */
+export const VM_PROVISION_WORKFLOW_TYPE = 'vmProvision';
+export const vmProvisionWorkflowId = (vmId: string) => `vm/${vmId}/provision`;
+
+export interface VmProvisionInput extends RunContext {
+  clusterId: string;
+  /** The VM's name in Proxmox and its hostname (DNS label). */
+  name: string;
+  /** Pin the VM to this node; otherwise the node with most free memory. */
+  node?: string;
+  /** The cloud-init template to clone (e.g. 9000). */
+  templateVmid: number;
+  cores: number;
+  memoryMiB: number;
+  /** Grow the boot disk (scsi0) to this size; the template's size when absent. */
+  diskGiB?: number;
+  /** Target storage for the full clone; the template's when absent. */
+  storage?: string;
+  network: NetworkSettings;
+  /** The cloud-init user Ansible connects as; default `keelson`. */
+  ciUser?: string;
+  /** The platform's key pair for the first login (cloud-init user); the private half never reaches Proxmox. */
+  provisioningKey: { publicKey: string; privateKey: string };
+  /** The customer's admin login and its keys, created by Ansible. */
+  adminUser: string;
+  adminSshKeys: string[];
+  /** Extra variables for infra/ansible/base.yml (`keelson_install_packages`…). */
+  ansibleVars?: Record<string, unknown>;
+  /** How long the guest agent may take to report an address; default 300 s. */
+  agentTimeoutSeconds?: number;
+  tags?: string[];
+}
+
+export interface VmProvisionResult {
+  vmid: number;
+  node: string;
+  name: string;
+  ip: string;
+  adminUser: string;
+}
+
+/** The provisioning steps, in order; a failure names the one it happened in. */
+export type VmProvisionStep =
+  | 'pick node'
+  | 'reserve VMID'
+  | 'clone template'
+  | 'configure'
+  | 'resize disk'
+  | 'start'
+  | 'wait for agent IP'
+  | 'ansible';
+
+// Transient Proxmox failures (locks, an unreachable node) are retried with backoff; the activities
+// mark permanent ones non-retryable, so those fail at once.
+const proxmoxRetry = { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 8 } as const;
+const proxmoxCalls = { startToCloseTimeout: '2m', heartbeatTimeout: '30s', retry: proxmoxRetry } as const;
+/** Clones copy disks: minutes for a large template. Heartbeats show it is still going. */
+const proxmoxTasks = { startToCloseTimeout: '30m', heartbeatTimeout: '30s', retry: proxmoxRetry } as const;
+const ansibleRun = { startToCloseTimeout: '30m', heartbeatTimeout: '1m', retry: { ...proxmoxRetry, maximumAttempts: 4 } } as const;
+/** Compensation must happen: more attempts, and long enough to outlast a busy node. */
+const cleanupCalls = { startToCloseTimeout: '10m', heartbeatTimeout: '30s', retry: { ...proxmoxRetry, maximumAttempts: 20 } } as const;
+
+/** How often a freshly proposed VMID may turn out to be taken by a concurrent create. */
+const maxVmidAttempts = 10;
+
+const px = proxyActivities<ProxmoxActivities>(proxmoxCalls);
+const pxTasks = proxyActivities<ProxmoxActivities>(proxmoxTasks);
+const pxAnsible = proxyActivities<ProxmoxActivities>(ansibleRun);
+const pxCleanup = proxyActivities<ProxmoxActivities>(cleanupCalls);
+
+const isFailureType = (err: unknown, type: ProxmoxFailureType) => failureType(err, '') === type;
+
+/**
+ * Provision a VM on Proxmox from a cloud-init template: pick a node, reserve a VMID, clone,
+ * configure (cloud-init user, keys, network), grow the disk, start, wait for the guest agent to
+ * report an address, run the base playbook. If any step fails, what was created is stopped and
+ * destroyed again (in reverse order, even when the run is cancelled), and the run fails with
+ * `ProvisionFailed` naming the step.
+ */
+export async function vmProvision(input: VmProvisionInput): Promise<VmProvisionResult> {
+  const owner = workflowInfo().workflowId;
+  const compensations: Array<() => Promise<unknown>> = [];
+  let step: VmProvisionStep = 'pick node';
+
+  try {
+    const { node } = await px.pickNode({ clusterId: input.clusterId, node: input.node, cores: input.cores, memoryMiB: input.memoryMiB });
+
+    let vmid: number | undefined;
+    for (let attempt = 1; vmid === undefined; attempt++) {
+      step = 'reserve VMID';
+      const proposal = await px.reserveVmid({ clusterId: input.clusterId });
+      step = 'clone template';
+      // Registered before the clone: a clone whose activity failed late (a timeout, a lost
+      // worker) may still have made the VM. The owner mark keeps it from touching anyone else's.
+      const undoClone = () => pxCleanup.destroyVm({ clusterId: input.clusterId, node, vmid: proposal.vmid, owner });
+      compensations.unshift(undoClone);
+      try {
+        await pxTasks.cloneTemplate({
+          clusterId: input.clusterId,
+          node,
+          templateVmid: input.templateVmid,
+          vmid: proposal.vmid,
+          name: input.name,
+          owner,
+          storage: input.storage,
+        });
+        vmid = proposal.vmid;
+      } catch (err) {
+        if (!isFailureType(err, 'VmidTaken') || attempt >= maxVmidAttempts) throw err;
+        // Another create won this id between nextid and our clone: not ours to undo; ask again.
+        compensations.splice(compensations.indexOf(undoClone), 1);
+        log.info('VMID taken by a concurrent create, picking another', { vmid: proposal.vmid });
+      }
+    }
+    const ref = { clusterId: input.clusterId, node, vmid, kind: 'qemu' as const };
+    const ciUser = input.ciUser ?? 'keelson';
+
+    step = 'configure';
+    await px.configureVm({
+      ...ref,
+      cores: input.cores,
+      memoryMiB: input.memoryMiB,
+      network: input.network,
+      ciUser,
+      sshKeys: [input.provisioningKey.publicKey],
+      tags: ['keelson', ...(input.tags ?? [])],
+    });
+
+    if (input.diskGiB !== undefined) {
+      step = 'resize disk';
+      await pxTasks.resizeDisk({ ...ref, sizeGiB: input.diskGiB });
+    }
+
+    step = 'start';
+    compensations.unshift(() => pxCleanup.stopVm({ ...ref, shutdownTimeoutSeconds: 10 }));
+    await pxTasks.startVm(ref);
+
+    step = 'wait for agent IP';
+    const agentTimeoutSeconds = input.agentTimeoutSeconds ?? 300;
+    const { ip } = await proxyActivities<ProxmoxActivities>({
+      ...proxmoxCalls,
+      startToCloseTimeout: `${agentTimeoutSeconds + 60}s`,
+    }).waitForAgentIp({ ...ref, deadline: Date.now() + agentTimeoutSeconds * 1000 });
+
+    step = 'ansible';
+    await pxAnsible.runAnsible({
+      tenantId: input.tenantId,
+      host: ip,
+      user: ciUser,
+      privateKey: input.provisioningKey.privateKey,
+      playbook: 'base.yml',
+      extraVars: {
+        ...input.ansibleVars,
+        keelson_admin_user: input.adminUser,
+        keelson_admin_ssh_keys: input.adminSshKeys,
+        keelson_vmid: vmid,
+      },
+    });
+
+    return { vmid, node, name: input.name, ip, adminUser: input.adminUser };
+  } catch (err) {
+    throw await compensate(err, step, compensations, 'VM');
+  }
+}
+
+/**
+ * Runs the compensations in order (they were pushed newest first), never cancelled, then returns
+ * the failure to throw: `ProvisionFailed` naming the step, with the original failure as cause.
+ */
+export async function compensate(err: unknown, step: string, compensations: Array<() => Promise<unknown>>, what: 'VM' | 'container'): Promise<unknown> {
+  const reason = describeFailure(err);
+  log.warn(`${what} provisioning failed, compensating`, { step, reason });
+  await CancellationScope.nonCancellable(async () => {
+    for (const undo of compensations) {
+      try {
+        await undo();
+      } catch (undoErr) {
+        // One failed undo must not keep the others from running; the operator sees it in history.
+        log.error('compensation failed', { reason: describeFailure(undoErr) });
+      }
+    }
+  });
+  if (isCancellation(err)) return err;
+  const cause = rootCause(err);
+  return ApplicationFailure.create({
+    type: 'ProvisionFailed',
+    message: `${what} provisioning failed at step "${step}": ${reason}`,
+    nonRetryable: true,
+    cause: err as Error,
+    details: [{ step, causeType: cause instanceof ApplicationFailure ? cause.type : undefined }],
+  });
+}
