@@ -11,8 +11,13 @@ import { runLogHub } from '@keelson/api/services/run-log-hub';
 import { parseKeyRing } from '@keelson/common/codec';
 import { keelsonDataConverter } from '@keelson/common/temporal';
 import { connectDb, createScratchDatabase, dropOrphanedScratchDatabases, dropScratchDatabases, migrateDb, scratchPrefix } from '@keelson/db';
-import { apiKeys, tenants } from '@keelson/db/schema';
-import { createCoreWorker, WORKFLOWS_PATH } from '@keelson/workers/workers';
+import type { EdgeProxy } from '@keelson/activities';
+import { apiKeys, nodes, tenants } from '@keelson/db/schema';
+import { createCoreWorker, createNodeWorker, WORKFLOWS_PATH } from '@keelson/workers/workers';
+import Docker from 'dockerode';
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { bundleWorkflowCode, NativeConnection, type Worker } from '@temporalio/worker';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -32,7 +37,7 @@ const DEFAULT_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/postgres';
 const BENCH_DB_KIND = 'bench';
 const benchDbName = `${scratchPrefix(BENCH_DB_KIND)}db`;
 
-export const BENCH_SCOPES = ['workflow.read', 'workflow.start', 'workflow.payloads'];
+export const BENCH_SCOPES = ['workflow.read', 'workflow.start', 'workflow.payloads', 'node.read', 'app.read', 'app.manage', 'app.deploy'];
 
 export interface BenchPlatform {
   /** `http://127.0.0.1:<port>` of the served API. */
@@ -54,6 +59,8 @@ export interface BenchPlatform {
   temporalAddress: string;
   /** What was started for this run and what was reused, for the report. */
   notes: string[];
+  /** Registers the local Docker engine as a node served by a worker in this process; returns its id. */
+  addDockerNode(proxy: EdgeProxy): Promise<string>;
   /** Stops and drops everything above, in reverse order; safe to call more than once. */
   close(): Promise<void>;
 }
@@ -138,6 +145,22 @@ export async function startBenchPlatform(): Promise<BenchPlatform> {
       temporalAddress: temporal.address,
       notes,
       close,
+      async addDockerNode(proxy) {
+        const [node] = await workerDb.db.insert(nodes).values({ tenantId: tenant!.id, name: `bench-${randomBytes(3).toString('hex')}`, endpoint: 'unix:///var/run/docker.sock' }).returning({ id: nodes.id });
+        const nodeWorker = await createNodeWorker({
+          connection: native,
+          namespace: 'default',
+          db: workerDb.db,
+          keys,
+          nodeId: node!.id,
+          docker: new Docker({ socketPath: '/var/run/docker.sock' }),
+          workDir: await mkdtemp(join(tmpdir(), 'keelson-bench-work-')),
+          proxy,
+        });
+        const nodeRunning = nodeWorker.run();
+        cleanups.push(() => stopWorker(nodeWorker, nodeRunning));
+        return node!.id;
+      },
     };
   } catch (err) {
     await close();
