@@ -1,29 +1,13 @@
 import type { Database } from '@keelson/db';
-import { apps, releases, webhookDeliveries, type HealthCheck, type ReleaseStatus, type ReleaseTimings } from '@keelson/db/schema';
+import { apps, releases, webhookDeliveries, type ReleaseStatus, type ReleaseTimings } from '@keelson/db/schema';
 import { ApplicationFailure } from '@temporalio/activity';
 import { and, eq, inArray, sql } from 'drizzle-orm';
 
 /** Everything a deploy needs to know about its app and release, read once at its start. */
 export interface DeployPlan {
   tenantId: string;
-  app: {
-    id: string;
-    name: string;
-    nodeId: string;
-    repoUrl: string;
-    branch: string;
-    dockerfilePath: string;
-    buildContext: string;
-    containerPort: number;
-    healthCheck: HealthCheck;
-    hostname: string;
-    /** Still encrypted: only the node opens it. */
-    envSealed: string | null;
-    requireApproval: boolean;
-    approvalTimeoutSeconds: number;
-    watchSeconds: number;
-    drainSeconds: number;
-  };
+  /** The app's settings; `envSealed` is still encrypted: only the node opens it. */
+  app: Omit<typeof apps.$inferSelect, 'tenantId' | 'webhookSecretSealed' | 'currentReleaseId' | 'createdAt' | 'updatedAt'>;
   release: { id: string; trigger: 'push' | 'manual' | 'rollback'; commit: string | null; status: ReleaseStatus };
   /** For a rollback: the image and commit of the release it returns to. */
   source: { releaseId: string; image: string; commit: string | null } | null;
@@ -62,25 +46,10 @@ export function createReleaseDbActivities({ db }: { db: Database }) {
       if (release.trigger === 'rollback' && !source?.image) {
         throw ApplicationFailure.nonRetryable('the release to roll back to has no image', 'RollbackImpossible');
       }
+      const { tenantId, webhookSecretSealed: _secret, currentReleaseId: _current, createdAt: _c, updatedAt: _u, ...settings } = app;
       return {
-        tenantId: app.tenantId,
-        app: {
-          id: app.id,
-          name: app.name,
-          nodeId: app.nodeId,
-          repoUrl: app.repoUrl,
-          branch: app.branch,
-          dockerfilePath: app.dockerfilePath,
-          buildContext: app.buildContext,
-          containerPort: app.containerPort,
-          healthCheck: app.healthCheck,
-          hostname: app.hostname,
-          envSealed: app.envSealed,
-          requireApproval: app.requireApproval,
-          approvalTimeoutSeconds: app.approvalTimeoutSeconds,
-          watchSeconds: app.watchSeconds,
-          drainSeconds: app.drainSeconds,
-        },
+        tenantId,
+        app: settings,
         release: { id: release.id, trigger: release.trigger, commit: release.commitSha, status: release.status },
         source: source ? { releaseId: source.id, image: source.image!, commit: source.commitSha } : null,
         current: current?.upstream ? { releaseId: current.id, upstream: current.upstream, image: current.image } : null,
