@@ -200,3 +200,27 @@ export interface AuditPage {
   /** Pass as `cursor` for the next page; null on the last page. */
   nextCursor: string | null;
 }
+
+// Apps deployed from git, their releases and webhook deliveries: the API's own shapes
+// (api/src/services/apps-service.ts, type-only like the run shapes above).
+import type { AppInput as ApiAppInput, listDeliveries, presentApp, presentRelease } from '../../../../api/src/services/apps-service';
+import type { DeliveryOutcome, ReleaseStatus, ReleaseTimings } from '../../../../db/schema/apps';
+
+export type { DeliveryOutcome, ReleaseStatus, ReleaseTimings };
+
+export type App = ReturnType<typeof presentApp>;
+/** `POST /api/apps`: `webhookSecret` is in this answer only. */
+export type CreatedApp = App & { webhookSecret: string };
+export type Release = ReturnType<typeof presentRelease>;
+export type ReleaseTrigger = Release['trigger'];
+export type WebhookDelivery = Awaited<ReturnType<typeof listDeliveries>>[number];
+/** `POST /api/apps`'s body; `env` is write-only (the API answers with `envKeys`). */
+export type AppInput = ApiAppInput & { env: Record<string, string> };
+export type HealthCheck = AppInput['healthCheck'];
+
+/** `POST /api/apps/{id}/deploys` and `/rollback`: the release is queued behind any running deploy. */
+export interface QueuedDeploy {
+  releaseId: string;
+  workflowId: string;
+  operation: string;
+}
