@@ -5,7 +5,7 @@ import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCaddy, type TestCaddy } from '../../test/caddy';
 import { createSampleApp, SAMPLE_APP_PORT, type SampleApp } from '../../test/sample-app';
-import { saveScreenshot, setupE2e } from './harness';
+import { navLink, saveScreenshot, setupE2e } from './harness';
 
 const suffix = () => Math.random().toString(36).slice(2, 8);
 
@@ -66,7 +66,7 @@ describe('apps in the browser, deployed from a git repository', () => {
     const v1 = sample.release('v1');
     await e2e.signIn(users.operator);
 
-    await page.getByTestId('nav-apps').click();
+    await navLink(page, 'apps').click();
     await page.waitForURL((u) => u.pathname === '/apps');
     await page.getByTestId('app-new').click();
     await page.waitForURL((u) => u.pathname === '/apps/new');
@@ -177,12 +177,13 @@ describe('apps in the browser, deployed from a git repository', () => {
 
     // At phone width the page still fits: wide tables scroll inside their card.
     await page.setViewportSize({ width: 390, height: 900 });
-    expect(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth)).toBe(true);
+    // A string expression: it runs in the page, which has the DOM these tests' types do not.
+    expect(await page.evaluate('document.documentElement.scrollWidth <= window.innerWidth')).toBe(true);
     await saveScreenshot(page, 'app-page-phone');
 
     // The list shows it serving the rolled-back commit.
     await page.setViewportSize({ width: 1400, height: 1000 });
-    await page.getByTestId('nav-apps').click();
+    await navLink(page, 'apps').click();
     const listed = page.getByTestId('app-row').and(page.locator(`[data-name="${name}"]`));
     await listed.waitFor();
     expect(await listed.innerText()).toContain(hostname);
@@ -193,7 +194,7 @@ describe('apps in the browser, deployed from a git repository', () => {
     expect(appId, 'the app made by the test above').toBeDefined();
     const { page } = e2e;
     await e2e.signIn(users.viewer);
-    await page.getByTestId('nav-apps').click();
+    await navLink(page, 'apps').click();
     await page.getByTestId('app-row').first().waitFor();
     expect(await page.getByTestId('app-new').count()).toBe(0);
 

@@ -3,7 +3,7 @@ import { AppOperation, WorkflowId, WorkflowType } from '@keelson/common/constant
 import { runSearchAttributes } from '@keelson/common/search-attributes';
 import { writeAudit, type Executor } from '@keelson/db';
 import { apps, nodes, releases, webhookDeliveries, type HealthCheck } from '@keelson/db/schema';
-import { and, desc, eq, sql } from 'drizzle-orm';
+import { and, desc, eq, inArray, sql } from 'drizzle-orm';
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { AppDeployerInput, DeployRequest } from '../../../workflows/app-deployer';
 import { ConflictError, NotFoundError, ValidationError } from '../errors';
@@ -31,8 +31,20 @@ export type AppChanges = Partial<AppInput> & { env?: Record<string, string> };
 type AppRow = typeof apps.$inferSelect;
 type ReleaseRow = typeof releases.$inferSelect;
 
+/** What the list shows of a release without loading the app's history. */
+function releaseSummary(r: ReleaseRow | undefined) {
+  if (!r) return null;
+  const { id, status, commitSha, commitMessage } = r;
+  return { id, status, commitSha, commitMessage, createdAt: r.createdAt.toISOString(), startedAt: r.startedAt?.toISOString() ?? null, finishedAt: r.finishedAt?.toISOString() ?? null };
+}
+
+export interface AppReleases {
+  current?: ReleaseRow;
+  latest?: ReleaseRow;
+}
+
 /** Env values and the webhook secret stay encrypted and are never returned. */
-export function presentApp(ctx: ServiceContext, a: AppRow) {
+export function presentApp(ctx: ServiceContext, a: AppRow, known: AppReleases = {}) {
   return {
     id: a.id,
     name: a.name,
@@ -50,6 +62,9 @@ export function presentApp(ctx: ServiceContext, a: AppRow) {
     drainSeconds: a.drainSeconds,
     envKeys: Object.keys(appEnv(ctx, a)).sort(),
     currentReleaseId: a.currentReleaseId,
+    /** The release serving now, and the newest one (which may still be deploying). */
+    currentRelease: releaseSummary(known.current),
+    latestRelease: releaseSummary(known.latest),
     deployerWorkflowId: WorkflowId.appDeployer(a.id),
     createdAt: a.createdAt.toISOString(),
     updatedAt: a.updatedAt.toISOString(),
@@ -88,7 +103,26 @@ const newWebhookSecret = () => `whsec_${randomBytes(24).toString('base64url')}`;
 
 export async function listApps(ctx: ServiceContext) {
   const rows = await ctx.deps.db.select().from(apps).where(eq(apps.tenantId, ctx.principal.tenantId)).orderBy(apps.name);
-  return rows.map((a) => presentApp(ctx, a));
+  const known = await releasesOf(ctx, rows);
+  return rows.map((a) => presentApp(ctx, a, known.get(a.id)));
+}
+
+/** Each app's current and newest release, in two queries whatever the number of apps. */
+export async function releasesOf(ctx: ServiceContext, rows: AppRow[]): Promise<Map<string, AppReleases>> {
+  const known = new Map<string, AppReleases>(rows.map((a) => [a.id, {}]));
+  if (!rows.length) return known;
+  const tenant = eq(releases.tenantId, ctx.principal.tenantId);
+  const latest = await ctx.deps.db
+    .selectDistinctOn([releases.appId])
+    .from(releases)
+    .where(and(tenant, inArray(releases.appId, rows.map((a) => a.id))))
+    .orderBy(releases.appId, desc(releases.createdAt));
+  for (const r of latest) known.get(r.appId)!.latest = r;
+  const currentIds = rows.flatMap((a) => (a.currentReleaseId ? [a.currentReleaseId] : []));
+  if (currentIds.length) {
+    for (const r of await ctx.deps.db.select().from(releases).where(and(tenant, inArray(releases.id, currentIds)))) known.get(r.appId)!.current = r;
+  }
+  return known;
 }
 
 export async function requireApp(ctx: ServiceContext, id: string, tx: Executor = ctx.deps.db): Promise<AppRow> {

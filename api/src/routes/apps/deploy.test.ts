@@ -17,6 +17,8 @@ describe('deploying apps from git', () => {
     expect(release.timings).toMatchObject({ fetchMs: expect.any(Number), buildMs: expect.any(Number), healthMs: expect.any(Number), switchMs: expect.any(Number) });
     expect(await w.viaProxy(app.hostname)).toEqual({ status: 200, body: 'version one' });
     expect((await w.api<{ currentReleaseId: string }>(`/api/apps/${app.id}`)).currentReleaseId).toBe(release.id);
+    const listed = (await w.api<{ items: Array<{ id: string; currentRelease: unknown; latestRelease: unknown }> }>('/api/apps')).items.find((a) => a.id === app.id);
+    expect(listed).toMatchObject({ currentRelease: { id: release.id, status: 'live', commitSha: commit }, latestRelease: { id: release.id } });
 
     // The build's output is the run's output; the app's secrets never appear in the run.
     const events = await readRunStream(w.p, queued.workflowId, w.operator.headers);

@@ -9,6 +9,7 @@ import {
   listDeliveries,
   listReleases,
   presentApp,
+  releasesOf,
   requireApp,
   rollbackApp,
   rotateWebhookSecret,
@@ -94,7 +95,8 @@ export function appsRoutes() {
     .openapi(list, async (c) => c.json({ items: z.array(AppSchema).parse(await listApps(serviceContext(c))) }, 200))
     .openapi(get, async (c) => {
       const ctx = serviceContext(c);
-      return c.json(AppSchema.parse(presentApp(ctx, await requireApp(ctx, c.req.valid('param').id))), 200);
+      const app = await requireApp(ctx, c.req.valid('param').id);
+      return c.json(AppSchema.parse(presentApp(ctx, app, (await releasesOf(ctx, [app])).get(app.id))), 200);
     })
     .openapi(create, async (c) => c.json(CreatedAppSchema.parse(await createApp(serviceContext(c), c.req.valid('json'))), 201))
     .openapi(update, async (c) => c.json(AppSchema.parse(await updateApp(serviceContext(c), c.req.valid('param').id, c.req.valid('json'))), 200))

@@ -77,6 +77,18 @@ export const AppPatch = z
   .refine((p) => Object.keys(p).length > 0, 'nothing to change')
   .openapi('AppPatch');
 
+const ReleaseSummarySchema = z
+  .object({
+    id: z.string(),
+    status: z.enum(RELEASE_STATUSES),
+    commitSha: z.string().nullable(),
+    commitMessage: z.string().nullable(),
+    createdAt: z.string(),
+    startedAt: z.string().nullable(),
+    finishedAt: z.string().nullable(),
+  })
+  .openapi('ReleaseSummary');
+
 export const AppSchema = z
   .object({
     id: z.string(),
@@ -95,6 +107,8 @@ export const AppSchema = z
     drainSeconds: z.number(),
     envKeys: z.array(z.string()),
     currentReleaseId: z.string().nullable(),
+    currentRelease: ReleaseSummarySchema.nullable(),
+    latestRelease: ReleaseSummarySchema.nullable(),
     deployerWorkflowId: z.string(),
     createdAt: z.string(),
     updatedAt: z.string(),

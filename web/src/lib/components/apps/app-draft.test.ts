@@ -40,6 +40,8 @@ const stored: App = {
   drainSeconds: 10,
   envKeys: ['API_TOKEN', 'GREETING'],
   currentReleaseId: null,
+  currentRelease: null,
+  latestRelease: null,
   deployerWorkflowId: 'app/0d6b2f3a-6c0e-4a51-b8a5-7b0f1f6a9c21/deployer',
   createdAt: '2025-11-12T10:00:00.000Z',
   updatedAt: '2025-11-12T10:00:00.000Z',

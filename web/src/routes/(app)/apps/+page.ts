@@ -1,6 +1,6 @@
 import type { PageLoad } from './$types';
 import { failLoad } from '$lib/api/load-error';
-import { fetchApps, fetchReleases } from '$lib/services/apps-service';
+import { fetchApps } from '$lib/services/apps-service';
 import { fetchNodes } from '$lib/services/nodes-service';
 
 export const load: PageLoad = async ({ fetch, url }) => {
@@ -10,10 +10,7 @@ export const load: PageLoad = async ({ fetch, url }) => {
       // Only for node names; a role without node.read still sees the list.
       fetchNodes(fetch).catch(() => ({ items: [] })),
     ]);
-    // The list answers with each app's current release id only: its status and commit are in
-    // the app's releases.
-    const releases = Object.fromEntries(await Promise.all(apps.items.map(async (a) => [a.id, (await fetchReleases(fetch, a.id)).items] as const)));
-    return { apps: apps.items, nodes: nodes.items, releases };
+    return { apps: apps.items, nodes: nodes.items };
   } catch (err) {
     failLoad(err, url);
   }
