@@ -7,3 +7,5 @@ export { createDeployActivities, type DeployActivities, type EdgeProxy } from '.
 export { createSourceCheckout, type SourceCheckout } from './git/index';
 export { createProxmoxActivities, type ProxmoxActivities } from './proxmox/index';
 export { deleteVmBackupSchedule, upsertVmBackupSchedule, vmBackupScheduleId } from './proxmox/schedules';
+export { createPostgresClusterDirectory } from './db/proxmox-clusters';
+export { createGuestDbActivities, type GuestDbActivities, type GuestRecordPatch } from './db/guests';

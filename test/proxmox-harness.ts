@@ -4,14 +4,13 @@ import { keelsonDataConverter } from '@keelson/common/temporal';
 import { startProxmoxSim, type ProxmoxSim } from '@keelson/proxmox-sim';
 import { DockerGuests } from '@keelson/proxmox-sim/guests/docker';
 import { WorkflowFailedError } from '@temporalio/client';
-import { bundleWorkflowCode, NativeConnection, Worker } from '@temporalio/worker';
+import { NativeConnection, Worker } from '@temporalio/worker';
 import type Docker from 'dockerode';
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { inject } from 'vitest';
 import { createTestPlatform, TEST_KEYS, type TestPlatform } from './platform';
@@ -83,10 +82,6 @@ export async function startProxmoxHarness(name: string): Promise<ProxmoxHarness>
   };
   const runLog = createRunLog(platform.db);
   const taskQueue = `proxmox-${suffix}`;
-  const { code } = await bundleWorkflowCode({
-    workflowsPath: fileURLToPath(new URL('./proxmox-workflows.ts', import.meta.url)),
-    logger: { trace() {}, debug() {}, info() {}, log() {}, warn: console.warn, error: console.error },
-  });
   const connection = await NativeConnection.connect({ address: inject('temporalAddress') });
   let current: { worker: Worker; done: Promise<void> } | undefined;
 
@@ -106,7 +101,8 @@ export async function startProxmoxHarness(name: string): Promise<ProxmoxHarness>
         connection,
         namespace: 'default',
         taskQueue,
-        workflowBundle: { code },
+        // The run's shared bundle (test/global-setup.ts), which holds every workflow.
+        workflowBundle: { codePath: inject('workflowBundlePath') },
         dataConverter: keelsonDataConverter(TEST_KEYS),
         activities: { ...createProxmoxActivities({ clusters, runLog }), ...createRunLogActivities({ runLog }) },
         // A stopped worker should give its activities back quickly, as a crashed one would.

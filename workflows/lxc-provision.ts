@@ -1,12 +1,14 @@
 import { log, proxyActivities, workflowInfo } from '@temporalio/workflow';
 import type { ProxmoxActivities } from '@keelson/activities/proxmox/index';
+import type { GuestDbActivities } from '@keelson/activities/db/guests';
 import type { NetworkSettings } from '@keelson/activities/proxmox/types';
+import { WorkflowId, WorkflowType } from '@keelson/common/constants';
 import { failureType } from './failures';
 import type { RunContext } from './run-context';
-import { compensate } from './vm-provision';
+import { compensate, guestRecordCalls, recordProvisionFailure } from './vm-provision';
 
-export const LXC_PROVISION_WORKFLOW_TYPE = 'lxcProvision';
-export const lxcProvisionWorkflowId = (containerId: string) => `lxc/${containerId}/provision`;
+export const LXC_PROVISION_WORKFLOW_TYPE = WorkflowType.lxcProvision;
+export const lxcProvisionWorkflowId = WorkflowId.lxcProvision;
 
 export interface LxcProvisionInput extends RunContext {
   clusterId: string;
@@ -29,6 +31,8 @@ export interface LxcProvisionInput extends RunContext {
   /** How long the container may take to show an address and answer SSH; default 120 s. */
   addressTimeoutSeconds?: number;
   tags?: string[];
+  /** Keelson's record of the guest, when the API started the run: the outcome is recorded there. */
+  guestId?: string;
 }
 
 export interface LxcProvisionResult {
@@ -52,6 +56,7 @@ const px = proxyActivities<ProxmoxActivities>(proxmoxCalls);
 const pxTasks = proxyActivities<ProxmoxActivities>(proxmoxTasks);
 const pxAnsible = proxyActivities<ProxmoxActivities>(ansibleRun);
 const pxCleanup = proxyActivities<ProxmoxActivities>(cleanupCalls);
+const records = proxyActivities<GuestDbActivities>(guestRecordCalls);
 
 /**
  * Provision an LXC container: pick a node, reserve a VMID, create it from an ostemplate with
@@ -63,6 +68,7 @@ export async function lxcProvision(input: LxcProvisionInput): Promise<LxcProvisi
   const owner = workflowInfo().workflowId;
   const compensations: Array<() => Promise<unknown>> = [];
   let step: LxcProvisionStep = 'pick node';
+  let result: LxcProvisionResult;
 
   try {
     const { node } = await px.pickNode({ clusterId: input.clusterId, node: input.node, cores: input.cores, memoryMiB: input.memoryMiB });
@@ -125,8 +131,25 @@ export async function lxcProvision(input: LxcProvisionInput): Promise<LxcProvisi
       },
     });
 
-    return { vmid, node, hostname: input.hostname, ip, adminUser: input.adminUser };
+    result = { vmid, node, hostname: input.hostname, ip, adminUser: input.adminUser };
   } catch (err) {
-    throw await compensate(err, step, compensations, 'container');
+    const failure = await compensate(err, step, compensations, 'container');
+    await recordProvisionFailure(input, failure);
+    throw failure;
   }
+  // Outside the saga: a database that is slow to answer must not destroy a finished container.
+  if (input.guestId) {
+    await records.recordGuest({
+      tenantId: input.tenantId,
+      guestId: input.guestId,
+      state: 'running',
+      vmid: result.vmid,
+      node: result.node,
+      ip: result.ip,
+      cores: input.cores,
+      memoryMiB: input.memoryMiB,
+      diskGiB: input.rootfsGiB,
+    });
+  }
+  return result;
 }

@@ -1,7 +1,10 @@
 import { ApplicationFailure, proxyActivities } from '@temporalio/workflow';
+import type { GuestDbActivities } from '@keelson/activities/db/guests';
 import type { ProxmoxActivities } from '@keelson/activities/proxmox/index';
 import type { BackupRecord, GuestKind } from '@keelson/activities/proxmox/types';
+import { WorkflowType } from '@keelson/common/constants';
 import type { RunContext } from './run-context';
+import { guestRecordCalls } from './vm-provision';
 
 /**
  * Day-two operations on a VM or container: power, resize, snapshots, destroy, and the backup run
@@ -10,13 +13,13 @@ import type { RunContext } from './run-context';
  */
 
 export const VmLifecycleWorkflowType = {
-  power: 'vmPower',
-  resize: 'vmResize',
-  snapshot: 'vmSnapshot',
-  rollback: 'vmRollback',
-  deleteSnapshot: 'vmDeleteSnapshot',
-  destroy: 'vmDestroy',
-  backup: 'vmBackup',
+  power: WorkflowType.vmPower,
+  resize: WorkflowType.vmResize,
+  snapshot: WorkflowType.vmSnapshot,
+  rollback: WorkflowType.vmRollback,
+  deleteSnapshot: WorkflowType.vmDeleteSnapshot,
+  destroy: WorkflowType.vmDestroy,
+  backup: WorkflowType.vmBackup,
 } as const;
 
 export const VmLifecycleWorkflowId = {
@@ -33,6 +36,8 @@ export interface VmTarget extends RunContext {
   vmid: number;
   /** Default `qemu`. */
   kind?: GuestKind;
+  /** Keelson's record of the guest, when the API started the run: its new state is recorded there. */
+  guestId?: string;
 }
 
 export type PowerAction = 'start' | 'stop' | 'shutdown' | 'reboot';
@@ -82,6 +87,13 @@ const pxTasks = proxyActivities<ProxmoxActivities>({ startToCloseTimeout: '15m',
 /** A backup copies the whole disk. */
 const pxBackup = proxyActivities<ProxmoxActivities>({ startToCloseTimeout: '6h', heartbeatTimeout: '1m', retry: { ...proxmoxRetry, maximumAttempts: 3 } });
 
+const records = proxyActivities<GuestDbActivities>(guestRecordCalls);
+
+/** Records what the operation changed on the guest's record, for runs the API started. */
+async function recordGuest(input: VmTarget, patch: Omit<Parameters<GuestDbActivities['recordGuest']>[0], 'tenantId' | 'guestId'>): Promise<void> {
+  if (input.guestId) await records.recordGuest({ tenantId: input.tenantId, guestId: input.guestId, ...patch });
+}
+
 const refOf = (input: VmTarget) => ({ clusterId: input.clusterId, node: input.node, vmid: input.vmid, kind: input.kind ?? ('qemu' as const) });
 
 export async function vmPower(input: VmPowerInput): Promise<{ status: string }> {
@@ -101,13 +113,16 @@ export async function vmPower(input: VmPowerInput): Promise<{ status: string }> 
       await pxTasks.rebootVm(ref);
       break;
   }
-  return { status: (await px.getGuest(ref)).status };
+  const { status } = await px.getGuest(ref);
+  if (status === 'running' || status === 'stopped') await recordGuest(input, { state: status });
+  return { status };
 }
 
 export async function vmResize(input: VmResizeInput): Promise<{ cores: number; memoryMiB: number; diskGiB?: number }> {
   const ref = refOf(input);
   await pxTasks.resizeGuest({ ...ref, cores: input.cores, memoryMiB: input.memoryMiB, diskGiB: input.diskGiB });
   const guest = await px.getGuest(ref);
+  await recordGuest(input, { cores: guest.cores, memoryMiB: guest.memoryMiB, diskGiB: guest.diskGiB });
   return { cores: guest.cores, memoryMiB: guest.memoryMiB, diskGiB: guest.diskGiB };
 }
 
@@ -134,7 +149,9 @@ export async function vmDestroy(input: VmDestroyInput): Promise<{ destroyed: boo
       nonRetryable: true,
     });
   }
-  return pxTasks.destroyVm(ref);
+  const result = await pxTasks.destroyVm(ref);
+  await recordGuest(input, { state: 'destroyed' });
+  return result;
 }
 
 /**

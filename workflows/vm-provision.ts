@@ -1,12 +1,14 @@
 import { ApplicationFailure, CancellationScope, isCancellation, log, proxyActivities, workflowInfo } from '@temporalio/workflow';
+import type { GuestDbActivities } from '@keelson/activities/db/guests';
 import type { ProxmoxActivities } from '@keelson/activities/proxmox/index';
 import type { NetworkSettings, ProxmoxFailureType } from '@keelson/activities/proxmox/types';
+import { WorkflowId, WorkflowType } from '@keelson/common/constants';
 import { describeFailure, failureType, rootCause } from './failures';
 import type { RunContext } from './run-context';
 
 /** The workflow type, and the readable business-keyed id of a VM's provisioning run. */
-export const VM_PROVISION_WORKFLOW_TYPE = 'vmProvision';
-export const vmProvisionWorkflowId = (vmId: string) => `vm/${vmId}/provision`;
+export const VM_PROVISION_WORKFLOW_TYPE = WorkflowType.vmProvision;
+export const vmProvisionWorkflowId = WorkflowId.vmProvision;
 
 export interface VmProvisionInput extends RunContext {
   clusterId: string;
@@ -35,6 +37,11 @@ export interface VmProvisionInput extends RunContext {
   /** How long the guest agent may take to report an address; default 300 s. */
   agentTimeoutSeconds?: number;
   tags?: string[];
+  /**
+   * Keelson's record of the guest (table `guests`), when the API started the run: the outcome is
+   * recorded there. Runs without one (older histories, direct starts) record nothing.
+   */
+  guestId?: string;
 }
 
 export interface VmProvisionResult {
@@ -73,6 +80,9 @@ const px = proxyActivities<ProxmoxActivities>(proxmoxCalls);
 const pxTasks = proxyActivities<ProxmoxActivities>(proxmoxTasks);
 const pxAnsible = proxyActivities<ProxmoxActivities>(ansibleRun);
 const pxCleanup = proxyActivities<ProxmoxActivities>(cleanupCalls);
+/** Postgres bookkeeping on the core queue: short calls, retried (without limit) until the database answers. */
+export const guestRecordCalls = { startToCloseTimeout: '30s', retry: { initialInterval: '500ms', maximumInterval: '30s' } } as const;
+const records = proxyActivities<GuestDbActivities>(guestRecordCalls);
 
 const isFailureType = (err: unknown, type: ProxmoxFailureType) => failureType(err, '') === type;
 
@@ -87,6 +97,7 @@ export async function vmProvision(input: VmProvisionInput): Promise<VmProvisionR
   const owner = workflowInfo().workflowId;
   const compensations: Array<() => Promise<unknown>> = [];
   let step: VmProvisionStep = 'pick node';
+  let result: VmProvisionResult;
 
   try {
     const { node } = await px.pickNode({ clusterId: input.clusterId, node: input.node, cores: input.cores, memoryMiB: input.memoryMiB });
@@ -163,10 +174,34 @@ export async function vmProvision(input: VmProvisionInput): Promise<VmProvisionR
       },
     });
 
-    return { vmid, node, name: input.name, ip, adminUser: input.adminUser };
+    result = { vmid, node, name: input.name, ip, adminUser: input.adminUser };
   } catch (err) {
-    throw await compensate(err, step, compensations, 'VM');
+    const failure = await compensate(err, step, compensations, 'VM');
+    await recordProvisionFailure(input, failure);
+    throw failure;
   }
+  // Outside the saga: a database that is slow to answer must not destroy a finished VM.
+  if (input.guestId) {
+    await records.recordGuest({
+      tenantId: input.tenantId,
+      guestId: input.guestId,
+      state: 'running',
+      vmid: result.vmid,
+      node: result.node,
+      ip: result.ip,
+      cores: input.cores,
+      memoryMiB: input.memoryMiB,
+      diskGiB: input.diskGiB,
+    });
+  }
+  return result;
+}
+
+/** Marks the guest's record failed with the reason (even when the run was cancelled). */
+export async function recordProvisionFailure(input: RunContext & { guestId?: string }, failure: unknown): Promise<void> {
+  const guestId = input.guestId;
+  if (!guestId) return;
+  await CancellationScope.nonCancellable(() => records.recordGuest({ tenantId: input.tenantId, guestId, state: 'failed', error: describeFailure(failure) }));
 }
 
 /**

@@ -21,6 +21,7 @@ import { webhooksRoutes } from './routes/webhooks';
 import { containerTerminalRoutes } from './routes/containers/terminal';
 import { membersRoutes } from './routes/members/index';
 import { nodesRoutes } from './routes/nodes/index';
+import { proxmoxRoutes } from './routes/proxmox/index';
 import { runsRoutes } from './routes/runs/index';
 import { createTerminalSessions } from './services/terminal-service';
 
@@ -60,7 +61,7 @@ export function createApp(deps: AppDeps) {
     }),
   );
 
-  for (const prefix of ['/api/runs', '/api/nodes', '/api/blueprints', '/api/containers', '/api/apps', '/api/api-keys', '/api/members', '/api/audit']) {
+  for (const prefix of ['/api/runs', '/api/nodes', '/api/blueprints', '/api/containers', '/api/apps', '/api/proxmox', '/api/api-keys', '/api/members', '/api/audit']) {
     app.use(prefix, authenticate);
     app.use(`${prefix}/*`, authenticate);
   }
@@ -80,6 +81,7 @@ export function createApp(deps: AppDeps) {
     .route('/api/containers', containersRoutes())
     .route('/api/containers', containerTerminalRoutes({ upgradeWebSocket, sessions: terminals }))
     .route('/api/apps', appsRoutes())
+    .route('/api/proxmox', proxmoxRoutes())
     .route('/api/webhooks', webhooksRoutes())
     .route('/api/api-keys', apiKeysRoutes())
     .route('/api/members', membersRoutes())

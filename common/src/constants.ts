@@ -40,6 +40,14 @@ export const OPERATIONS = [
   'container.restart',
   'container.remove',
   'system.noop',
+  'vm.provision',
+  'lxc.provision',
+  'vm.power',
+  'vm.resize',
+  'vm.snapshot',
+  'vm.rollback',
+  'vm.destroy',
+  'vm.backup',
 ] as const;
 export type Operation = (typeof OPERATIONS)[number];
 
@@ -50,6 +58,15 @@ export const WorkflowType = {
   noop: 'noop',
   appDeployer: 'appDeployer',
   deployRelease: 'deployRelease',
+  vmProvision: 'vmProvision',
+  lxcProvision: 'lxcProvision',
+  vmPower: 'vmPower',
+  vmResize: 'vmResize',
+  vmSnapshot: 'vmSnapshot',
+  vmRollback: 'vmRollback',
+  vmDeleteSnapshot: 'vmDeleteSnapshot',
+  vmDestroy: 'vmDestroy',
+  vmBackup: 'vmBackup',
 } as const;
 
 /**
@@ -67,6 +84,12 @@ export const WorkflowId = {
   noop: (requestId: string) => `noop/${requestId}`,
   appDeployer: (appId: string) => `app/${appId}/deployer`,
   deployRelease: (appId: string, releaseId: string) => `deploy/${appId}/${releaseId}`,
+  /** A Proxmox guest's provisioning run (one per guest record). */
+  vmProvision: (guestId: string) => `vm/${guestId}/provision`,
+  lxcProvision: (guestId: string) => `lxc/${guestId}/provision`,
+  /** Day-two operations on a guest (power, resize, snapshot, one-off backup). */
+  guestAction: (guestId: string, action: string, requestId: string) => `vm/${guestId}/${action}/${requestId}`,
+  guestDestroy: (guestId: string) => `vm/${guestId}/destroy`,
 } as const;
 
 /** Resource references stored in the KeelsonResources search attribute. */

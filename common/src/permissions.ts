@@ -20,6 +20,12 @@ export const PERMISSIONS = [
   'app.read',
   'app.manage',
   'app.deploy',
+  /** See Proxmox clusters and their VMs and containers. */
+  'proxmox.read',
+  /** Provision and operate VMs and containers on the organization's clusters. */
+  'proxmox.manage',
+  /** Add, change and remove clusters: they hold API tokens, so only admins and owners. */
+  'proxmox.cluster.manage',
   'apikey.read',
   'apikey.manage',
   'member.read',
@@ -49,6 +55,7 @@ export const ROLE_PERMISSIONS: Record<Role, ReadonlySet<Permission>> = {
     'container.exec',
     'app.manage',
     'app.deploy',
+    'proxmox.manage',
   ]),
   billing: new Set<Permission>(['workflow.read']),
   viewer: new Set<Permission>(READ.filter((p) => p !== 'audit.read' && p !== 'apikey.read')),

@@ -4,3 +4,4 @@ export * from './nodes';
 export * from './runs';
 export * from './tenancy';
 export * from './apps';
+export * from './proxmox';

@@ -2,6 +2,9 @@ import {
   createContainerDbActivities,
   createDeployActivities,
   createDockerActivities,
+  createGuestDbActivities,
+  createPostgresClusterDirectory,
+  createProxmoxActivities,
   createReleaseDbActivities,
   createRunLog,
   createRunLogActivities,
@@ -30,9 +33,13 @@ export interface WorkerDeps {
   workflowBundle?: WorkerOptions['workflowBundle'];
 }
 
-/** The core worker: every workflow, and the activities that need only Postgres. */
+/**
+ * The core worker: every workflow, the activities that need only Postgres, and the Proxmox
+ * activities (they reach clusters over HTTPS, so any core worker can run them).
+ */
 export function createCoreWorker(deps: WorkerDeps): Promise<Worker> {
   const runLog = createRunLog(deps.db);
+  const clusters = createPostgresClusterDirectory({ db: deps.db, keys: deps.keys });
   return Worker.create({
     connection: deps.connection,
     namespace: deps.namespace,
@@ -43,6 +50,8 @@ export function createCoreWorker(deps: WorkerDeps): Promise<Worker> {
       ...createContainerDbActivities({ db: deps.db, keys: deps.keys }),
       ...createReleaseDbActivities({ db: deps.db }),
       ...createRunLogActivities({ runLog }),
+      ...createGuestDbActivities({ db: deps.db }),
+      ...createProxmoxActivities({ clusters, runLog }),
     },
   });
 }

@@ -6,6 +6,8 @@ import { ForbiddenError, ValidationError } from '../errors';
 import { ResourceName } from '../schemas';
 import { createContainer, powerContainer, removeContainer } from './containers-service';
 import type { ServiceContext } from './context';
+import { backupGuest, destroyGuest, powerGuest, provisionGuest, resizeGuest, rollbackGuest, snapshotGuest } from './proxmox-guests-service';
+import { GuestOperationInputs, ProvisionGuestInput } from './proxmox-inputs';
 import { startWorkflowRun, type StartedRun } from './runs-service';
 
 export const EnvVars = z
@@ -70,6 +72,46 @@ export const operations: Record<Operation, OperationDef> = {
     permission: 'container.manage',
     input: ContainerRef,
     start: (ctx, input: z.infer<typeof ContainerRef>) => removeContainer(ctx, input.containerId),
+  },
+  'vm.provision': {
+    permission: 'proxmox.manage',
+    input: ProvisionGuestInput,
+    start: async (ctx, input: z.infer<typeof ProvisionGuestInput>) => (await provisionGuest(ctx, 'qemu', input)).run,
+  },
+  'lxc.provision': {
+    permission: 'proxmox.manage',
+    input: ProvisionGuestInput,
+    start: async (ctx, input: z.infer<typeof ProvisionGuestInput>) => (await provisionGuest(ctx, 'lxc', input)).run,
+  },
+  'vm.power': {
+    permission: 'proxmox.manage',
+    input: GuestOperationInputs.power,
+    start: (ctx, input: z.infer<typeof GuestOperationInputs.power>) => powerGuest(ctx, input.guestId, input.action, input.shutdownTimeoutSeconds),
+  },
+  'vm.resize': {
+    permission: 'proxmox.manage',
+    input: GuestOperationInputs.resize,
+    start: (ctx, { guestId, ...changes }: z.infer<typeof GuestOperationInputs.resize>) => resizeGuest(ctx, guestId, changes),
+  },
+  'vm.snapshot': {
+    permission: 'proxmox.manage',
+    input: GuestOperationInputs.snapshot,
+    start: (ctx, input: z.infer<typeof GuestOperationInputs.snapshot>) => snapshotGuest(ctx, input.guestId, input.snapshot, input.description),
+  },
+  'vm.rollback': {
+    permission: 'proxmox.manage',
+    input: GuestOperationInputs.rollback,
+    start: (ctx, input: z.infer<typeof GuestOperationInputs.rollback>) => rollbackGuest(ctx, input.guestId, input.snapshot),
+  },
+  'vm.destroy': {
+    permission: 'proxmox.manage',
+    input: GuestOperationInputs.destroy,
+    start: (ctx, input: z.infer<typeof GuestOperationInputs.destroy>) => destroyGuest(ctx, input.guestId, input.confirmName),
+  },
+  'vm.backup': {
+    permission: 'proxmox.manage',
+    input: GuestOperationInputs.backup,
+    start: (ctx, { guestId, ...options }: z.infer<typeof GuestOperationInputs.backup>) => backupGuest(ctx, guestId, options),
   },
 };
 
