@@ -1,11 +1,10 @@
 import { log, proxyActivities, workflowInfo } from '@temporalio/workflow';
 import type { ProxmoxActivities } from '@keelson/activities/proxmox/index';
-import type { GuestDbActivities } from '@keelson/activities/db/guests';
 import type { NetworkSettings } from '@keelson/activities/proxmox/types';
 import { WorkflowId, WorkflowType } from '@keelson/common/constants';
 import { failureType } from './failures';
 import type { RunContext } from './run-context';
-import { compensate, guestRecordCalls, recordProvisionFailure } from './vm-provision';
+import { compensate, recordProvisioned, recordProvisionFailure, runBasePlaybook } from './vm-provision';
 
 export const LXC_PROVISION_WORKFLOW_TYPE = WorkflowType.lxcProvision;
 export const lxcProvisionWorkflowId = WorkflowId.lxcProvision;
@@ -48,15 +47,12 @@ export type LxcProvisionStep = 'pick node' | 'reserve VMID' | 'create container'
 const proxmoxRetry = { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 8 } as const;
 const proxmoxCalls = { startToCloseTimeout: '2m', heartbeatTimeout: '30s', retry: proxmoxRetry } as const;
 const proxmoxTasks = { startToCloseTimeout: '30m', heartbeatTimeout: '30s', retry: proxmoxRetry } as const;
-const ansibleRun = { startToCloseTimeout: '30m', heartbeatTimeout: '1m', retry: { ...proxmoxRetry, maximumAttempts: 4 } } as const;
 const cleanupCalls = { startToCloseTimeout: '10m', heartbeatTimeout: '30s', retry: { ...proxmoxRetry, maximumAttempts: 20 } } as const;
 const maxVmidAttempts = 10;
 
 const px = proxyActivities<ProxmoxActivities>(proxmoxCalls);
 const pxTasks = proxyActivities<ProxmoxActivities>(proxmoxTasks);
-const pxAnsible = proxyActivities<ProxmoxActivities>(ansibleRun);
 const pxCleanup = proxyActivities<ProxmoxActivities>(cleanupCalls);
-const records = proxyActivities<GuestDbActivities>(guestRecordCalls);
 
 /**
  * Provision an LXC container: pick a node, reserve a VMID, create it from an ostemplate with
@@ -117,19 +113,7 @@ export async function lxcProvision(input: LxcProvisionInput): Promise<LxcProvisi
     });
 
     step = 'ansible';
-    await pxAnsible.runAnsible({
-      tenantId: input.tenantId,
-      host: ip,
-      user: 'root',
-      privateKey: input.provisioningKey.privateKey,
-      playbook: 'base.yml',
-      extraVars: {
-        ...input.ansibleVars,
-        keelson_admin_user: input.adminUser,
-        keelson_admin_ssh_keys: input.adminSshKeys,
-        keelson_vmid: vmid,
-      },
-    });
+    await runBasePlaybook(input, { host: ip, user: 'root', vmid });
 
     result = { vmid, node, hostname: input.hostname, ip, adminUser: input.adminUser };
   } catch (err) {
@@ -137,19 +121,6 @@ export async function lxcProvision(input: LxcProvisionInput): Promise<LxcProvisi
     await recordProvisionFailure(input, failure);
     throw failure;
   }
-  // Outside the saga: a database that is slow to answer must not destroy a finished container.
-  if (input.guestId) {
-    await records.recordGuest({
-      tenantId: input.tenantId,
-      guestId: input.guestId,
-      state: 'running',
-      vmid: result.vmid,
-      node: result.node,
-      ip: result.ip,
-      cores: input.cores,
-      memoryMiB: input.memoryMiB,
-      diskGiB: input.rootfsGiB,
-    });
-  }
+  await recordProvisioned(input, result, input.rootfsGiB);
   return result;
 }

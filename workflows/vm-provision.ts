@@ -160,19 +160,7 @@ export async function vmProvision(input: VmProvisionInput): Promise<VmProvisionR
     }).waitForAgentIp({ ...ref, deadline: Date.now() + agentTimeoutSeconds * 1000 });
 
     step = 'ansible';
-    await pxAnsible.runAnsible({
-      tenantId: input.tenantId,
-      host: ip,
-      user: ciUser,
-      privateKey: input.provisioningKey.privateKey,
-      playbook: 'base.yml',
-      extraVars: {
-        ...input.ansibleVars,
-        keelson_admin_user: input.adminUser,
-        keelson_admin_ssh_keys: input.adminSshKeys,
-        keelson_vmid: vmid,
-      },
-    });
+    await runBasePlaybook(input, { host: ip, user: ciUser, vmid });
 
     result = { vmid, node, name: input.name, ip, adminUser: input.adminUser };
   } catch (err) {
@@ -180,21 +168,48 @@ export async function vmProvision(input: VmProvisionInput): Promise<VmProvisionR
     await recordProvisionFailure(input, failure);
     throw failure;
   }
-  // Outside the saga: a database that is slow to answer must not destroy a finished VM.
-  if (input.guestId) {
-    await records.recordGuest({
-      tenantId: input.tenantId,
-      guestId: input.guestId,
-      state: 'running',
-      vmid: result.vmid,
-      node: result.node,
-      ip: result.ip,
-      cores: input.cores,
-      memoryMiB: input.memoryMiB,
-      diskGiB: input.diskGiB,
-    });
-  }
+  await recordProvisioned(input, result, input.diskGiB);
   return result;
+}
+
+/** What VM and container provisioning share in their input. */
+type ProvisionCommon = RunContext &
+  Pick<VmProvisionInput, 'guestId' | 'provisioningKey' | 'adminUser' | 'adminSshKeys' | 'ansibleVars' | 'cores' | 'memoryMiB'>;
+
+/** Configures a freshly started guest with infra/ansible/base.yml, logging in as `user`. */
+export async function runBasePlaybook(input: ProvisionCommon, guest: { host: string; user: string; vmid: number }): Promise<void> {
+  await pxAnsible.runAnsible({
+    tenantId: input.tenantId,
+    host: guest.host,
+    user: guest.user,
+    privateKey: input.provisioningKey.privateKey,
+    playbook: 'base.yml',
+    extraVars: {
+      ...input.ansibleVars,
+      keelson_admin_user: input.adminUser,
+      keelson_admin_ssh_keys: input.adminSshKeys,
+      keelson_vmid: guest.vmid,
+    },
+  });
+}
+
+/**
+ * Records a finished guest as running. Called after the saga, not inside it: a database that is
+ * slow to answer must never trigger the compensation that destroys a finished guest.
+ */
+export async function recordProvisioned(input: ProvisionCommon, result: { vmid: number; node: string; ip: string }, diskGiB: number | undefined): Promise<void> {
+  if (!input.guestId) return;
+  await records.recordGuest({
+    tenantId: input.tenantId,
+    guestId: input.guestId,
+    state: 'running',
+    vmid: result.vmid,
+    node: result.node,
+    ip: result.ip,
+    cores: input.cores,
+    memoryMiB: input.memoryMiB,
+    diskGiB,
+  });
 }
 
 /** Marks the guest's record failed with the reason (even when the run was cancelled). */
