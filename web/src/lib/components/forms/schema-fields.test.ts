@@ -15,13 +15,17 @@ const fieldsOf = (operation: string) => {
 const byName = (fields: SchemaField[]) => Object.fromEntries(fields.map((f) => [f.name, f]));
 
 describe('fieldsFromSchema on the API catalog', () => {
-  it('gives every operation a form without falling back to JSON', () => {
+  it('gives every operation a form; only the guests\' nested network settings fall back to JSON', () => {
     expect(catalog.size).toBeGreaterThan(0);
+    const json: string[] = [];
     for (const [name, schema] of catalog) {
       const fields = fieldsFromSchema(schema);
       expect(fields, name).not.toBeNull();
-      expect(fields!.filter((f) => f.kind === 'json').map((f) => f.name), name).toEqual([]);
+      json.push(...fields!.filter((f) => f.kind === 'json').map((f) => `${name}.${f.name}`));
     }
+    // A nested object has no control of its own in the generic form (the Proxmox pages have a
+    // dedicated one); any other JSON field here is a form that got worse.
+    expect(json.sort()).toEqual(['lxc.provision.ipConfig', 'vm.provision.ipConfig']);
   });
 
   it('reads container.create: required ids, a record of env, an integer with its default and range', () => {
