@@ -189,6 +189,33 @@ describe('Proxmox through the API', () => {
     expect((await guestOf(vm.id)).backupSchedule).toBeNull();
   });
 
+  it('runs a scheduled backup when the schedule fires and keeps only the newest backups', async () => {
+    const set = await call(operator, `/api/proxmox/guests/${vm.id}/backup-schedule`, { method: 'PUT', body: { cron: '30 3 * * *', keep: 2 } });
+    expect(set.status).toBe(200);
+    const schedule = p.temporal.schedule.getHandle(`vm/${vm.id}/backup-schedule`);
+    const runs: string[] = [];
+    try {
+      for (let i = 0; i < 3; i++) {
+        // What the cron would do at 03:30, now: the schedule starts its backup run.
+        await schedule.trigger();
+        await expect.poll(async () => (await schedule.describe()).info.recentActions.length, { timeout: 15_000 }).toBe(i + 1);
+        const workflowId = (await schedule.describe()).info.recentActions.at(-1)!.action.workflow.workflowId;
+        expect(await waitForRun(p, workflowId)).toBe('COMPLETED');
+        runs.push(workflowId);
+        // vzdump names archives by the second they start.
+        await new Promise((r) => setTimeout(r, 1100));
+      }
+    } finally {
+      await call(operator, `/api/proxmox/guests/${vm.id}/backup-schedule`, { method: 'DELETE' });
+    }
+    const last = (await p.temporal.workflow.getHandle(runs.at(-1)!).result()) as { kept: string[]; deleted: string[] };
+    expect(last.kept).toHaveLength(2);
+    expect(last.deleted).toHaveLength(1);
+    const { vmid } = await guestOf(vm.id);
+    const archives = (await h.sim.control.state()).volumes.filter((v) => v.content === 'backup' && v.vmid === vmid);
+    expect(archives.map((v) => v.volid).sort()).toEqual([...last.kept].sort());
+  });
+
   it('keeps another organization out: its clusters and guests are 404s, and it cannot provision on them', async () => {
     for (const [method, path, body] of [
       ['GET', `/api/proxmox/clusters/${clusterId}`],
