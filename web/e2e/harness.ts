@@ -133,7 +133,7 @@ export async function saveScreenshot(page: Page, name: string): Promise<string> 
 }
 
 /** A main-navigation link: by the colleagues' `nav-*` test id where it exists, else by its href. */
-export function navLink(page: Page, name: 'runs' | 'apps' | 'containers' | 'blueprints' | 'nodes' | 'members' | 'api-keys' | 'audit'): Locator {
+export function navLink(page: Page, name: 'runs' | 'apps' | 'containers' | 'blueprints' | 'nodes' | 'proxmox' | 'members' | 'api-keys' | 'audit'): Locator {
   return page.getByTestId(`nav-${name}`).or(page.locator(`header nav a[href="/${name}"]`)).first();
 }
 

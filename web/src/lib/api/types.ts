@@ -224,3 +224,33 @@ export interface QueuedDeploy {
   workflowId: string;
   operation: string;
 }
+
+// Proxmox clusters and their guests (VMs and containers): the API's own shapes
+// (api/src/services/proxmox-*.ts, type-only like the run shapes above).
+import type { ClusterInput, presentCluster } from '../../../../api/src/services/proxmox-clusters-service';
+import type { presentGuest } from '../../../../api/src/services/proxmox-guests-service';
+import type { ProvisionGuestInput } from '../../../../api/src/services/proxmox-inputs';
+import type { GuestKindName, GuestState } from '../../../../db/schema/proxmox';
+
+export type { GuestKindName, GuestState };
+
+/** The token secret is write-only: never in an answer. */
+export type ProxmoxCluster = ReturnType<typeof presentCluster>;
+/** `POST /api/proxmox/clusters`: what the connection check saw, in this answer only. */
+export type CreatedProxmoxCluster = ProxmoxCluster & { version: string; presentedFingerprint: string };
+/** `POST /api/proxmox/clusters`'s body. */
+export type ProxmoxClusterInput = ClusterInput;
+/** `PATCH /api/proxmox/clusters/{id}`: `null` clears an optional setting; no `tokenSecret` keeps the stored one. */
+export type ProxmoxClusterPatch = Partial<ClusterInput>;
+export type Guest = ReturnType<typeof presentGuest>;
+export type GuestBackupSchedule = NonNullable<Guest['backupSchedule']>;
+/** `POST /api/proxmox/guests`'s body, as the form sends it (every default spelled out). */
+export type ProvisionGuestBody = ProvisionGuestInput & { kind: GuestKindName };
+export type GuestPowerAction = 'start' | 'stop' | 'shutdown' | 'reboot';
+export type GuestBackupMode = 'snapshot' | 'suspend' | 'stop';
+
+/** `POST /api/proxmox/guests`: recorded as `provisioning`; the run records the outcome. */
+export interface ProvisionedGuest {
+  guest: Guest;
+  run: StartedRun;
+}
