@@ -4,6 +4,7 @@ export { createRunLog, createRunLogActivities, type RunLog, type RunLogActivitie
 export { createDockerActivities, dockerName, type DockerActivities, type DockerContainerSpec } from './docker/index';
 export { createReleaseDbActivities, type DeployPlan, type ReleaseDbActivities } from './db/releases';
 export { createDeployActivities, type DeployActivities, type EdgeProxy } from './deploy/index';
+export { restoreAppRoutes } from './deploy/reconcile';
 export { createSourceCheckout, type SourceCheckout } from './git/index';
 export { createProxmoxActivities, type ProxmoxActivities } from './proxmox/index';
 export { deleteVmBackupSchedule, upsertVmBackupSchedule, vmBackupScheduleId } from './proxmox/schedules';

@@ -29,6 +29,8 @@ export interface AppRecord {
 export interface DeployWorld {
   p: TestPlatform;
   caddy: TestCaddy;
+  /** The node's edge proxy (the test's Caddy). */
+  proxy: CaddyProxy;
   operator: SignedIn;
   tenantId: string;
   nodeId: string;
@@ -59,8 +61,8 @@ export function setupDeployWorld(): DeployWorld {
     world.caddy = await startCaddy();
     world.tenantId = (await world.p.createTenant()).id;
     world.operator = await world.p.signIn({ tenantId: world.tenantId, role: 'operator' });
-    const proxy = new CaddyProxy({ adminUrl: world.caddy.adminUrl, listen: [`127.0.0.1:${world.caddy.httpPort}`] });
-    world.nodeId = (await world.p.addDockerNode(world.tenantId, undefined, { proxy })).id;
+    world.proxy = new CaddyProxy({ adminUrl: world.caddy.adminUrl, listen: [`127.0.0.1:${world.caddy.httpPort}`] });
+    world.nodeId = (await world.p.addDockerNode(world.tenantId, undefined, { proxy: world.proxy })).id;
     world.sample = createSampleApp();
   });
 

@@ -33,6 +33,7 @@ try {
 const NO_PROXY: EdgeProxy = {
   ensureServer: () => Promise.reject(new Error('this test node has no edge proxy')),
   setRoute: () => Promise.reject(new Error('this test node has no edge proxy')),
+  getRoute: () => Promise.reject(new Error('this test node has no edge proxy')),
   removeRoute: () => Promise.reject(new Error('this test node has no edge proxy')),
 };
 

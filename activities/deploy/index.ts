@@ -13,6 +13,7 @@ import type { SourceCheckout, SourceRef } from '../git/index';
 export interface EdgeProxy {
   ensureServer(): Promise<void>;
   setRoute(route: { id: string; hosts: string[]; upstream: string }): Promise<{ previous: string | null }>;
+  getRoute(id: string): Promise<{ hosts: string[]; upstream: string } | null>;
   removeRoute(id: string): Promise<void>;
 }
 

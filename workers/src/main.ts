@@ -5,7 +5,7 @@ import { DefaultLogger, NativeConnection, Runtime, type Worker } from '@temporal
 import Docker from 'dockerode';
 import { resolve } from 'node:path';
 import { loadWorkerEnv } from './env';
-import { createCoreWorker, createNodeWorker } from './workers';
+import { createCoreWorker, createNodeWorker, restoreRoutes } from './workers';
 
 /**
  * Worker process entry: serves the core queue and/or the queues of the Docker nodes named in
@@ -27,7 +27,10 @@ for (const nodeId of env.KEELSON_NODE_IDS) workers.push(await createNodeWorker({
 if (workers.length === 0) throw new Error('nothing to serve: set KEELSON_CORE_WORKER=true or KEELSON_NODE_IDS');
 
 const health = setInterval(() => {
-  for (const nodeId of env.KEELSON_NODE_IDS) void reportNodeHealth(db, docker, nodeId);
+  for (const nodeId of env.KEELSON_NODE_IDS) {
+    void reportNodeHealth(db, docker, nodeId);
+    void restoreRoutes({ db, proxy, nodeId });
+  }
 }, 15_000);
 
 console.log(JSON.stringify({ msg: 'workers running', queues: workers.map((w) => w.options.taskQueue) }));

@@ -10,6 +10,7 @@ import {
   createRunLogActivities,
   createSourceCheckout,
   reportNodeHealth,
+  restoreAppRoutes,
   type EdgeProxy,
 } from '@keelson/activities';
 import type { KeyRing } from '@keelson/common/codec';
@@ -68,6 +69,7 @@ export interface NodeWorkerDeps extends Omit<WorkerDeps, 'workflowBundle'> {
 /** A node worker: the Docker and deploy activities for one host, on that host's own task queue. */
 export async function createNodeWorker(deps: NodeWorkerDeps): Promise<Worker> {
   await reportNodeHealth(deps.db, deps.docker, deps.nodeId);
+  await restoreRoutes(deps);
   const runLog = createRunLog(deps.db);
   return Worker.create({
     connection: deps.connection,
@@ -85,4 +87,17 @@ export async function createNodeWorker(deps: NodeWorkerDeps): Promise<Worker> {
       }),
     },
   });
+}
+
+/**
+ * Gives the node's edge proxy back the routes of the apps it serves, if it lost them (a restarted
+ * Caddy keeps nothing). A proxy that does not answer is reported, not fatal: deploys will say so.
+ */
+export async function restoreRoutes(deps: Pick<NodeWorkerDeps, 'db' | 'proxy' | 'nodeId'>): Promise<void> {
+  try {
+    const { restored } = await restoreAppRoutes(deps);
+    if (restored.length) console.warn(JSON.stringify({ msg: 'restored app routes on the edge proxy', nodeId: deps.nodeId, apps: restored }));
+  } catch (err) {
+    console.warn(JSON.stringify({ msg: 'could not restore app routes on the edge proxy', nodeId: deps.nodeId, error: (err as Error).message }));
+  }
 }

@@ -1,3 +1,5 @@
+import { restoreAppRoutes } from '@keelson/activities';
+import { appRouteId } from '@keelson/common/constants';
 import { Agent } from 'node:http';
 import { describe, expect, it } from 'vitest';
 import { setupDeployWorld } from '../../../../test/deploy-harness';
@@ -159,6 +161,19 @@ describe('deploying apps from git', () => {
     await w.api(`/api/runs/${encodeURIComponent(refused.workflowId)}/approval`, { body: { decision: 'reject', comment: 'not now' } });
     expect(await w.releaseDone(app.id, refused.releaseId)).toMatchObject({ status: 'canceled', error: expect.stringMatching(/rejected by .*: not now/) });
     expect(await w.viaProxy(app.hostname)).toEqual({ status: 200, body: 'approved content' });
+  });
+
+  it('puts back the routes a restarted proxy lost, and leaves existing ones alone', async () => {
+    const app = await w.createApp();
+    await w.releaseDone(app.id, (await w.deploy(app.id, w.sample.release('still here'))).releaseId);
+    // What a Caddy restart does: its in-memory config, and the app's route with it, is gone.
+    await w.proxy.removeRoute(appRouteId(app.id));
+    expect((await w.viaProxy(app.hostname)).status).toBe(404);
+
+    const { restored } = await restoreAppRoutes({ db: w.p.db, proxy: w.proxy, nodeId: w.nodeId });
+    expect(restored).toContain(app.id);
+    expect(await w.viaProxy(app.hostname)).toEqual({ status: 200, body: 'still here' });
+    expect((await restoreAppRoutes({ db: w.p.db, proxy: w.proxy, nodeId: w.nodeId })).restored).toEqual([]);
   });
 
   it('refuses bad app settings with a message naming the field', async () => {
