@@ -37,7 +37,27 @@ const DEFAULT_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/postgres';
 const BENCH_DB_KIND = 'bench';
 const benchDbName = `${scratchPrefix(BENCH_DB_KIND)}db`;
 
-export const BENCH_SCOPES = ['workflow.read', 'workflow.start', 'workflow.payloads', 'node.read', 'app.read', 'app.manage', 'app.deploy'];
+export const BENCH_SCOPES = [
+  'workflow.read',
+  'workflow.start',
+  'workflow.payloads',
+  'node.read',
+  'app.read',
+  'app.manage',
+  'app.deploy',
+  'proxmox.read',
+  'proxmox.manage',
+  'proxmox.cluster.manage',
+];
+
+/** What `POST /api/proxmox/clusters` needs to reach a cluster (or the simulator). */
+export interface BenchClusterConnection {
+  url: string;
+  tokenId: string;
+  tokenSecret: string;
+  caPem: string;
+  defaultTemplateVmid?: number;
+}
 
 export interface BenchPlatform {
   /** `http://127.0.0.1:<port>` of the served API. */
@@ -61,6 +81,11 @@ export interface BenchPlatform {
   notes: string[];
   /** Registers the local Docker engine as a node served by a worker in this process; returns its id. */
   addDockerNode(proxy: EdgeProxy): Promise<string>;
+  /**
+   * Adds a Proxmox cluster through the API, as an admin would (its connection is checked first);
+   * the core worker reads it from Postgres. Returns the cluster's id.
+   */
+  addProxmoxCluster(connection: BenchClusterConnection): Promise<string>;
   /** Stops and drops everything above, in reverse order; safe to call more than once. */
   close(): Promise<void>;
 }
@@ -160,6 +185,15 @@ export async function startBenchPlatform(): Promise<BenchPlatform> {
         const nodeRunning = nodeWorker.run();
         cleanups.push(() => stopWorker(nodeWorker, nodeRunning));
         return node!.id;
+      },
+      async addProxmoxCluster(connection) {
+        const res = await fetch(`http://127.0.0.1:${port}/api/proxmox/clusters`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${key.key}`, 'content-type': 'application/json' },
+          body: JSON.stringify({ name: `bench-${randomBytes(3).toString('hex')}`, ...connection }),
+        });
+        if (res.status !== 201) throw new Error(`POST /api/proxmox/clusters: ${res.status} ${await res.text()}`);
+        return ((await res.json()) as { id: string }).id;
       },
     };
   } catch (err) {
