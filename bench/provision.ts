@@ -179,7 +179,8 @@ async function startSimulator(docker: Docker): Promise<Sim> {
     const pinned = createPinnedFetch(caPem);
     const control = createControlClient({ url: started.url, token: started.controlToken, fetch: (target, init) => pinned(target, init) });
     // The node's boot time is not in the API (uptime is whole seconds); the state file has it.
-    const state = JSON.parse(await readFile(join(stateDir, 'state.json'), 'utf8')) as { nodes: Array<{ name: string; bootedAt: number }> };
+    // The simulator writes it shortly after it listens: wait for it.
+    const state = JSON.parse(await readWhenThere(join(stateDir, 'state.json'))) as { nodes: Array<{ name: string; bootedAt: number }> };
     return {
       url: started.url,
       caPem,
@@ -623,4 +624,16 @@ function mapValues<T extends object>(o: T, f: (v: number) => number | null) {
 
 function ms(v: number): string {
   return `${Math.round(v)} ms`;
+}
+
+async function readWhenThere(file: string, timeoutMs = 10_000): Promise<string> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      return await readFile(file, 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || Date.now() > deadline) throw err;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
 }

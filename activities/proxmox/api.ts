@@ -41,9 +41,14 @@ export function pveOf(px: ProxmoxApi): Pve {
   return { get: mapped('get'), post: mapped('post'), put: mapped('put'), del: mapped('delete'), raw };
 }
 
-/** Delays for polling: start quick (simulated and small tasks end in well under a second), back off, cap. */
-export function* backoff(initialMs = 100, maxMs = 2_000, factor = 1.5): Generator<number, never> {
-  for (let delay = initialMs; ; delay = Math.min(maxMs, delay * factor)) yield delay;
+/**
+ * Delays for polling: quick at first (most tasks end within seconds), capped at `maxMs` so the end
+ * of a task is noticed within half a second; something still going after `slowAfterMs` (a
+ * backup, a big clone) is polled every `slowMs` instead, to spare the cluster.
+ */
+export function* backoff(initialMs = 100, maxMs = 500, factor = 1.5, slowAfterMs = 60_000, slowMs = 2_000): Generator<number, never> {
+  const started = Date.now();
+  for (let delay = initialMs; ; delay = Math.min(maxMs, delay * factor)) yield Date.now() - started > slowAfterMs ? Math.max(delay, slowMs) : delay;
 }
 
 interface TaskStatus {

@@ -307,7 +307,7 @@ export function createProxmoxActivities({ clusters, runLog, ansibleDir = DEFAULT
     async waitForAgentIp(input: WaitForAgentIpInput): Promise<{ ip: string; interface: string }> {
       const pve = await pveFor(input.clusterId);
       const kind = kindOf(input);
-      for (const delay of backoff(250, 3_000)) {
+      for (const delay of backoff(250, 1_000)) {
         try {
           if (kind === 'qemu') {
             const reply = await pve.raw<{ result?: Array<{ name: string; 'ip-addresses'?: Array<{ 'ip-address': string; 'ip-address-type': string }> }> }>(
