@@ -9,7 +9,9 @@
  * a table and, last, a one-line JSON summary on stdout (also in bench/results/).
  */
 import { CaddyProxy } from '@keelson/activities/caddy/proxy';
+import { DockerLabel } from '@keelson/common/constants';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
+import Docker from 'dockerode';
 import { createHmac, randomUUID } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
@@ -47,7 +49,12 @@ interface Release {
 const p = await startBenchPlatform();
 const caddy = await startCaddy();
 const sample = createSampleApp();
+const docker = new Docker({ socketPath: '/var/run/docker.sock' });
 const stopAll = async () => {
+  // The releases the bench deployed are its own: nothing of them stays on the engine.
+  for (const c of await docker.listContainers({ all: true, filters: { label: [`${DockerLabel.tenant}=${p.tenantId}`] } })) {
+    await docker.getContainer(c.Id).remove({ force: true }).catch(() => undefined);
+  }
   await p.close();
   await caddy.stop();
   sample.remove();
