@@ -7,6 +7,7 @@
  */
 import type { FieldIssue } from '../../api/request';
 import type { App, AppInput } from '../../api/types';
+import { placeIssues, type PlacedIssues } from '../forms/placed-issues';
 
 export interface EnvRow {
   key: string;
@@ -207,29 +208,15 @@ export function appChanges(app: App, body: AppInput, envChanged: boolean): Parti
 
 const pickHealth = (h: App['healthCheck']) => ({ path: h.path, expectedStatus: h.expectedStatus, timeoutSeconds: h.timeoutSeconds, passes: h.passes });
 
-export interface PlacedIssues {
-  /** Messages by the form's fields. */
-  byField: Record<string, string>;
-  /** Issues the form has no place for (shown in one notice). */
-  rest: FieldIssue[];
-}
-
 /** The API's issues at the form's fields; a variable's issue at its row, else at the list. */
 export function placeAppIssues(issues: readonly FieldIssue[], draft: AppDraft): PlacedIssues {
-  const byField: Record<string, string[]> = {};
-  const rest: FieldIssue[] = [];
   const envKeys = new Set(draft.env.map((r) => r.key.trim()).filter(Boolean));
-  for (const issue of issues) {
-    let field: string | undefined = FIELD_OF_PATH[issue.path];
-    let message = issue.message;
-    if (!field && issue.path === 'healthCheck') field = 'healthPath';
-    if (!field && (issue.path === 'env' || issue.path.startsWith('env.'))) {
-      const key = issue.path.slice('env.'.length);
-      field = issue.path !== 'env' && envKeys.has(key) ? `env.${key}` : 'env';
-      if (field === 'env' && issue.path !== 'env') message = `${key}: ${message}`;
-    }
-    if (field) (byField[field] ??= []).push(message);
-    else rest.push(issue);
-  }
-  return { byField: Object.fromEntries(Object.entries(byField).map(([f, m]) => [f, m.join('; ')])), rest };
+  return placeIssues(issues, (issue): [string, string] | undefined => {
+    const field = FIELD_OF_PATH[issue.path] ?? (issue.path === 'healthCheck' ? 'healthPath' : undefined);
+    if (field) return [field, issue.message];
+    if (issue.path === 'env') return ['env', issue.message];
+    if (!issue.path.startsWith('env.')) return undefined;
+    const key = issue.path.slice('env.'.length);
+    return envKeys.has(key) ? [`env.${key}`, issue.message] : ['env', `${key}: ${issue.message}`];
+  });
 }

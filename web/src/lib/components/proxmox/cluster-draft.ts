@@ -6,7 +6,8 @@
  */
 import type { FieldIssue } from '../../api/request';
 import type { ProxmoxCluster, ProxmoxClusterInput, ProxmoxClusterPatch } from '../../api/types';
-import { placeIssues, readWholeNumber, type PlacedIssues } from './issues';
+import { placeIssues, type PlacedIssues } from '../forms/placed-issues';
+import { readWholeNumber } from './issues';
 
 /** Everything as typed; the token secret is never shown, so an edit starts with it empty. */
 export interface ClusterDraft {

@@ -6,7 +6,8 @@
  */
 import type { FieldIssue } from '../../api/request';
 import type { GuestKindName, ProvisionGuestBody } from '../../api/types';
-import { placeIssues, readWholeNumber, type PlacedIssues } from './issues';
+import { placeIssues, type PlacedIssues } from '../forms/placed-issues';
+import { readWholeNumber } from './issues';
 
 /** Numbers are kept as typed, so a half-typed value stays on screen until it is read. */
 export interface GuestDraft {
