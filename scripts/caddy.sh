@@ -6,14 +6,8 @@
 #                              net.ipv4.tcp_migrate_req=1 so that config changes reset no new connection
 # Idempotent and quick when everything is already there.
 set -euo pipefail
-
-apt_install() {
-  [ "$(id -u)" = 0 ] || { echo "caddy.sh: need root to install $*" >&2; exit 1; }
-  if [ ! -f /var/lib/apt/lists/.keelson-updated ] || [ -z "$(ls /var/lib/apt/lists/*Packages 2>/dev/null)" ]; then
-    apt-get update -qq && touch /var/lib/apt/lists/.keelson-updated
-  fi
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
-}
+# shellcheck source=lib/apt.sh
+. "$(dirname "$0")/lib/apt.sh"
 
 # The package's postinst enables caddy.service and starts it. A policy-rc.d that answers 101
 # ("action forbidden") stops deb-systemd-invoke from starting it during the install, on hosts
@@ -80,9 +74,9 @@ enable_listener_migration() {
 
 ensure() {
   if ! command -v caddy >/dev/null; then
-    # Test files may get here concurrently; apt's own lock would fail all but the first.
-    exec 9>/var/lock/keelson-caddy.lock
-    flock 9
+    # Test files may get here concurrently: one installs, the others wait for it.
+    exec 8>/var/lock/keelson-caddy.lock
+    flock 8
     command -v caddy >/dev/null || install_caddy
   fi
   disable_packaged_service

@@ -7,13 +7,8 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 
-apt_install() {
-  [ "$(id -u)" = 0 ] || { echo "docker.sh: need root to install $*" >&2; exit 1; }
-  if [ ! -f /var/lib/apt/lists/.keelson-updated ] || [ -z "$(ls /var/lib/apt/lists/*Packages 2>/dev/null)" ]; then
-    apt-get update -qq && touch /var/lib/apt/lists/.keelson-updated
-  fi
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
-}
+# shellcheck source=lib/apt.sh
+. "$root/scripts/lib/apt.sh"
 
 ensure_engine() {
   command -v dockerd >/dev/null || apt_install docker.io

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Temporal's CLI (with its dev server), built from the Go module proxy into .tools/bin.
 #   scripts/temporal.sh install                 build it if missing; print its path
+#   scripts/temporal.sh ensure                  the same, quietly (scripts/programs.txt)
 #   scripts/temporal.sh run [--port P] [--ui-port U|--headless] [--db FILE|memory] [--ui-codec-endpoint URL]
 #                                               run the dev server in the foreground with
 #                                               Keelson's search attributes registered
@@ -25,6 +26,7 @@ case "${1:-}" in
     install
     echo "$bin"
     ;;
+  ensure) install ;;
   run)
     shift
     install
@@ -52,7 +54,7 @@ case "${1:-}" in
       --search-attribute KeelsonActor=Keyword
     ;;
   *)
-    echo "usage: scripts/temporal.sh install | run [--port P] [--ui-port U|--headless] [--db FILE|memory] [--ui-codec-endpoint URL]" >&2
+    echo "usage: scripts/temporal.sh install | ensure | run [--port P] [--ui-port U|--headless] [--db FILE|memory] [--ui-codec-endpoint URL]" >&2
     exit 2
     ;;
 esac

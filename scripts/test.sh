@@ -3,11 +3,9 @@
 # Installs what the tests need, idempotently (quick when everything is there), then runs vitest;
 # arguments are passed through (`npm test -- api/src/health.test.ts`, `npm test -- -t login`).
 #   node_modules      npm ci when missing or older than package-lock.json
-#   Temporal CLI      built once into .tools/bin (test/global-setup.ts starts the dev server)
-#   Docker engine     docker.io, dockerd and the local base images (scripts/docker.sh)
-#   Caddy             the edge proxy deploys switch traffic through (scripts/caddy.sh)
+#   programs          every program of the `test` set in scripts/programs.txt (Ansible, Chromium,
+#                     the Temporal CLI, the Docker engine and its images, Caddy…), via programs.sh
 #   PostgreSQL        answering on 127.0.0.1:5432 (started with pg_ctlcluster if it is installed but down)
-#   Chromium          Debian's chromium for the browser suites (web/e2e)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -23,15 +21,11 @@ if [ ! -d node_modules ] || [ ! -f node_modules/.package-lock.json ] || [ packag
 fi
 took "npm dependencies"
 
-# test/global-setup.ts starts the dev server from it, unless TEMPORAL_TEST_ADDRESS names one.
-[ -n "${TEMPORAL_TEST_ADDRESS:-}" ] || bash scripts/temporal.sh install >/dev/null
-took "Temporal CLI"
-
-bash scripts/docker.sh ensure
-took "Docker engine"
-
-bash scripts/caddy.sh ensure
-took "Caddy"
+# test/global-setup.ts starts Temporal's dev server from the CLI, unless TEMPORAL_TEST_ADDRESS names one.
+skip=""
+[ -z "${TEMPORAL_TEST_ADDRESS:-}" ] || skip="temporal"
+KEELSON_STEP_PREFIX=test KEELSON_PROGRAMS_SKIP="$skip" bash scripts/programs.sh ensure test
+took "programs"
 
 # PostgreSQL on 127.0.0.1:5432 (TEST_DATABASE_URL may point elsewhere; then it is the caller's).
 pg_up() { (exec 3<>/dev/tcp/127.0.0.1/5432) 2>/dev/null; }
@@ -45,16 +39,5 @@ if [ -z "${TEST_DATABASE_URL:-}" ] && ! pg_up; then
   pg_up || { echo "test.sh: PostgreSQL does not answer on 127.0.0.1:5432 (install it, or set TEST_DATABASE_URL)" >&2; exit 1; }
 fi
 took "PostgreSQL"
-
-# Browser suites (web/e2e: playwright-core driving Debian's chromium; nothing can be downloaded).
-if ! command -v chromium >/dev/null; then
-  [ "$(id -u)" = 0 ] || { echo "test.sh: need root to install chromium (apt-get install -y chromium)" >&2; exit 1; }
-  step "installing chromium…"
-  if [ ! -f /var/lib/apt/lists/.keelson-updated ] || [ -z "$(ls /var/lib/apt/lists/*Packages 2>/dev/null)" ]; then
-    apt-get update -qq && touch /var/lib/apt/lists/.keelson-updated
-  fi
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
-fi
-took "Chromium"
 
 exec npx vitest run "$@"
