@@ -13,6 +13,7 @@
 import { DEFAULT_ANSIBLE_DIR } from '@keelson/activities/proxmox/index';
 import { createPinnedFetch, parseUpid, type ControlClient } from '@keelson/proxmox-sim';
 import { createControlClient } from '@keelson/proxmox-sim/control-client';
+import { pickFreeSubnet } from '@keelson/proxmox-sim/guests/docker';
 import type { VmProvisionResult } from '@keelson/workflows/vm-provision';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import Docker from 'dockerode';
@@ -193,25 +194,6 @@ async function startSimulator(docker: Docker): Promise<Sim> {
     await stop();
     throw err;
   }
-}
-
-/** A 10.x.y.0/24 (x in 201–250, apart from the test suites' ranges) that no Docker network overlaps. */
-async function pickFreeSubnet(docker: Docker): Promise<string> {
-  const taken = (await docker.listNetworks()).flatMap((n) =>
-    (n.IPAM?.Config ?? []).flatMap(({ Subnet }) => {
-      const [address, prefix] = (Subnet ?? '').split('/');
-      const octets = (address ?? '').split('.').map(Number);
-      if (octets.length !== 4 || prefix === undefined) return [];
-      const start = octets.reduce((a, o) => a * 256 + o, 0);
-      return [[start, start + 2 ** (32 - Number(prefix)) - 1] as const];
-    }),
-  );
-  for (let attempt = 0; attempt < 100; attempt++) {
-    const [x, y] = [201 + Math.floor(Math.random() * 50), Math.floor(Math.random() * 256)];
-    const start = 10 * 256 ** 3 + x * 256 ** 2 + y * 256;
-    if (taken.every(([a, b]) => start + 255 < a || start > b)) return `10.${x}.${y}`;
-  }
-  throw new Error('no free 10.x.y.0/24 for the guest network');
 }
 
 function connect(sim: Sim): Px {

@@ -7,6 +7,8 @@
  *   encryption key        KEELSON_ENCRYPTION_KEYS, else one generated once into .data/encryption-keys
  *   local Docker node     registered as `local` when a Docker engine answers on /var/run/docker.sock
  *   edge proxy            Caddy (admin on 127.0.0.1:2019) serving deployed apps on :8080, when installed
+ *   Proxmox simulator     tools/proxmox-sim on :8006 with Docker-backed guests, registered as the cluster
+ *                         `simulator` (scripts/dev-simulator.ts), unless KEELSON_PROXMOX_SIMULATOR=off
  *   worker, API, web      child processes, their output prefixed with their names
  *
  * Ctrl-C (or SIGTERM) stops everything in order. If any child exits on its own, the rest are
@@ -14,7 +16,8 @@
  *
  * Settings (all optional): TEMPORAL_ADDRESS, TEMPORAL_UI_URL, DATABASE_URL, KEELSON_ENCRYPTION_KEYS,
  * API_PORT (3000), WEB_PORT (5173), TEMPORAL_PORT (7233), TEMPORAL_UI_PORT (8233), PGLITE_PORT (5433),
- * APPS_PORT (8080), CADDY_ADMIN_PORT (2019),
+ * APPS_PORT (8080), CADDY_ADMIN_PORT (2019), PROXMOX_SIM_PORT (8006), KEELSON_PROXMOX_SIMULATOR (on|off),
+ * PROXMOX_SIM_TIME_SCALE (1),
  * KEELSON_ADMIN_EMAIL, KEELSON_ADMIN_PASSWORD, KEELSON_ORG_SLUG, KEELSON_ORG_NAME, DOCKER_SOCKET.
  */
 import { randomBytes } from 'node:crypto';
@@ -30,7 +33,16 @@ import { connectDb, migrateDb, seed } from '@keelson/db';
 import { startEmbeddedPostgres } from '@keelson/db/embedded';
 import { loadSeedEnv, seedOptionsFrom } from '@keelson/db/env';
 import { nodes } from '@keelson/db/schema';
+import Docker from 'dockerode';
 import { sql } from 'drizzle-orm';
+import {
+  guestSubnet,
+  registerSimulatorCluster,
+  SIMULATOR_CLUSTER_NAME,
+  simulatorArgs,
+  simulatorUnavailable,
+  type SimulatorHello,
+} from './dev-simulator';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const dataDir = join(root, '.data');
@@ -42,7 +54,9 @@ const tsx = join(root, 'node_modules/.bin/tsx');
 
 const tty = process.stdout.isTTY;
 const paint = (code: number, s: string) => (tty ? `\x1b[${code}m${s}\x1b[0m` : s);
-const colors: Record<string, number> = { dev: 33, temporal: 36, caddy: 36, worker: 35, api: 32, web: 34, 'web-build': 34 };
+const colors: Record<string, number> = { dev: 33, temporal: 36, caddy: 36, 'pve-sim': 36, worker: 35, api: 32, web: 34, 'web-build': 34 };
+/** Lines a child prints that hold secrets (the simulator's hello carries its token secret). */
+const hiddenLines: Record<string, RegExp> = { 'pve-sim': /^\{"url":/ };
 const width = Math.max(...Object.keys(colors).map((k) => k.length));
 const prefix = (name: string) => paint(colors[name] ?? 37, `${name.padEnd(width)} │`);
 const say = (msg: string) => console.log(`${prefix('dev')} ${msg}`);
@@ -70,8 +84,14 @@ const ports = {
   pglite: num('PGLITE_PORT', 5433),
   apps: num('APPS_PORT', 8080),
   caddyAdmin: num('CADDY_ADMIN_PORT', 2019),
+  pveSim: num('PROXMOX_SIM_PORT', 8006),
 };
 const dockerSocket = process.env.DOCKER_SOCKET || '/var/run/docker.sock';
+const simulatorSetting = (process.env.KEELSON_PROXMOX_SIMULATOR ?? 'on').toLowerCase();
+if (!['on', 'off', 'true', 'false', '1', '0'].includes(simulatorSetting)) fail(`KEELSON_PROXMOX_SIMULATOR must be on or off, got "${process.env.KEELSON_PROXMOX_SIMULATOR}"`);
+const simulatorWanted = ['on', 'true', '1'].includes(simulatorSetting);
+const simulatorTimeScale = Number(process.env.PROXMOX_SIM_TIME_SCALE ?? '1');
+if (!(simulatorTimeScale > 0)) fail(`PROXMOX_SIM_TIME_SCALE must be a positive number, got "${process.env.PROXMOX_SIM_TIME_SCALE}"`);
 
 // ---------------------------------------------------------------------------------------------
 // Children
@@ -99,7 +119,7 @@ function start(name: string, command: string, args: string[], env: Record<string
   for (const stream of [proc.stdout!, proc.stderr!]) {
     createInterface({ input: stream }).on('line', (line) => {
       // Temporal's dev server reports its own pollers losing the connection as it stops: noise.
-      if (!(stopping && name === 'temporal')) console.log(`${prefix(name)} ${line}`);
+      if (!(stopping && name === 'temporal') && !hiddenLines[name]?.test(line)) console.log(`${prefix(name)} ${line}`);
       for (const w of watchers.splice(0)) {
         if (w.match.test(line)) w.resolve(line);
         else watchers.push(w);
@@ -171,7 +191,7 @@ async function shutdown(code: number, culprit?: string): Promise<never> {
     stopping = true;
     say('stopping…');
     // Front to back: the web app, the API, the worker, then Temporal, then Postgres.
-    for (const name of ['web', 'web-build', 'api', 'worker', 'caddy', 'temporal']) {
+    for (const name of ['web', 'web-build', 'api', 'worker', 'caddy', 'pve-sim', 'temporal']) {
       const child = children.find((c) => c.name === name);
       if (child) await stopChild(child);
     }
@@ -320,6 +340,7 @@ const wanted: Array<[string, number]> = [
   ['WEB_PORT', ports.web],
   ...(externalTemporal ? [] : ([['TEMPORAL_PORT', ports.temporal], ['TEMPORAL_UI_PORT', ports.temporalUi]] as Array<[string, number]>)),
   ...(externalDb ? [] : ([['PGLITE_PORT', ports.pglite]] as Array<[string, number]>)),
+  ...(simulatorWanted ? ([['PROXMOX_SIM_PORT', ports.pveSim]] as Array<[string, number]>) : []),
 ];
 for (const [name, port] of wanted) {
   if (await isListening(port)) {
@@ -378,7 +399,7 @@ const dbUrl = databaseUrl;
 const seedEnv = await step('settings', async () => loadSeedEnv({ ...process.env, DATABASE_URL: dbUrl }));
 const login = { email: seedEnv.KEELSON_ADMIN_EMAIL, password: seedEnv.KEELSON_ADMIN_PASSWORD };
 
-const localNode = await step('database setup', async () => {
+const { tenantId, localNode } = await step('database setup', async () => {
   const handle = connectDb(dbUrl, { max: 2 });
   try {
     await migrateDb(handle.db);
@@ -387,7 +408,7 @@ const localNode = await step('database setup', async () => {
     say(`seeded organization "${seedEnv.KEELSON_ORG_SLUG}" and its admin ${seedEnv.KEELSON_ADMIN_EMAIL}`);
     if (!(await dockerAnswers())) {
       say(`no Docker engine answers on ${dockerSocket}: starting without a local node (run \`scripts/docker.sh ensure\`)`);
-      return undefined;
+      return { tenantId, localNode: undefined };
     }
     const endpoint = `unix://${dockerSocket}`;
     const [node] = await handle.db
@@ -396,11 +417,44 @@ const localNode = await step('database setup', async () => {
       .onConflictDoUpdate({ target: [nodes.tenantId, nodes.name], set: { endpoint: sql`excluded.endpoint` } })
       .returning({ id: nodes.id });
     say(`local Docker engine registered as node "local" (${node!.id})`);
-    return { id: node!.id };
+    return { tenantId, localNode: { id: node!.id } };
   } finally {
     await handle.close();
   }
 });
+
+// The Proxmox simulator, so that a VM can be provisioned at once: its guests are containers on
+// the local Docker engine, reached by the worker's Ansible step over SSH.
+let simulatorStatus = 'off (KEELSON_PROXMOX_SIMULATOR=off)';
+if (simulatorWanted) {
+  const docker = new Docker({ socketPath: dockerSocket });
+  const unavailable = localNode ? await simulatorUnavailable(docker) : 'no Docker engine for its guests';
+  if (unavailable) {
+    simulatorStatus = `not started: ${unavailable}`;
+    say(`Proxmox simulator ${simulatorStatus}`);
+  } else {
+    const network = 'keelson-pve-dev';
+    const subnet = await step('simulator network', () => guestSubnet(docker, network));
+    const sim = service('pve-sim', tsx, simulatorArgs({ stateDir: join(dataDir, 'proxmox-sim'), port: ports.pveSim, network, subnet, namespace: 'dev', timeScale: simulatorTimeScale }));
+    const hello = await step('Proxmox simulator', () =>
+      Promise.race([
+        sim.waitForLine(/^\{"url":/).then((line) => JSON.parse(line) as SimulatorHello),
+        sim.exited.then((code) => Promise.reject(new Error(`it exited (code ${code})`))),
+      ]),
+    );
+    const cluster = await step('simulator cluster', async () => {
+      const handle = connectDb(dbUrl, { max: 1 });
+      try {
+        return await registerSimulatorCluster(handle.db, parseKeyRing(keys.spec), tenantId, hello);
+      } finally {
+        await handle.close();
+      }
+    });
+    const ansible = onPath('ansible-playbook') ? '' : '; no ansible-playbook here, so provisioning stops at its Ansible step';
+    simulatorStatus = `cluster "${SIMULATOR_CLUSTER_NAME}" (${cluster.id}) — a simulator at ${hello.url}, guests on ${subnet}${ansible}`;
+    say(`Proxmox simulator serving ${hello.url}, registered as cluster "${SIMULATOR_CLUSTER_NAME}"`);
+  }
+}
 
 if (temporal) {
   const slow = !existsSync(join(root, '.tools/bin/temporal.version'));
@@ -416,6 +470,7 @@ const common = {
 
 // The local node's edge proxy: Caddy with only its admin API configured; the worker adds the
 // apps' server and routes. Its config lives in memory: every deploy re-applies its route.
+// spawns: caddy (as found on PATH)
 const caddyBinary = onPath('caddy');
 let proxyStatus = 'none (caddy is not installed: scripts/caddy.sh ensure)';
 if (caddyBinary && localNode) {
@@ -504,6 +559,7 @@ const rows: Array<[string, string]> = [
   ['Postgres', externalDb ? redact(dbUrl) : `${dbUrl} (embedded PGlite, .data/pglite)`],
   ['Docker node', localNode ? `local (${localNode.id})` : 'none (no Docker engine answered)'],
   ['Apps proxy', proxyStatus],
+  ['Proxmox', simulatorStatus],
   ['Encryption key', keys.source],
   ['Login', `${login.email} / ${login.password}`],
 ];

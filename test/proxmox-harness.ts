@@ -2,7 +2,7 @@ import { createProxmoxActivities } from '@keelson/activities/proxmox/index';
 import { createRunLog, createRunLogActivities } from '@keelson/activities/db/run-log';
 import { keelsonDataConverter } from '@keelson/common/temporal';
 import { startProxmoxSim, type ProxmoxSim } from '@keelson/proxmox-sim';
-import { DockerGuests } from '@keelson/proxmox-sim/guests/docker';
+import { DockerGuests, pickFreeSubnet } from '@keelson/proxmox-sim/guests/docker';
 import { WorkflowFailedError } from '@temporalio/client';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import type Docker from 'dockerode';
@@ -170,27 +170,4 @@ async function makeKey(dir: string, name: string): Promise<KeyPair> {
   const file = join(dir, name);
   await run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', `${name}@keelson-test`, '-f', file]);
   return { file, privateKey: await readFile(file, 'utf8'), publicKey: (await readFile(`${file}.pub`, 'utf8')).trim() };
-}
-
-/**
- * A 10.x.y.0/24 (x in 100–200, apart from other suites' ranges) that no network on the engine
- * overlaps.
- */
-async function pickFreeSubnet(docker: Docker): Promise<string> {
-  const taken: Array<[number, number]> = [];
-  for (const n of await docker.listNetworks()) {
-    for (const { Subnet } of n.IPAM?.Config ?? []) {
-      const [address, prefix] = (Subnet ?? '').split('/');
-      const octets = (address ?? '').split('.').map(Number);
-      if (octets.length !== 4 || prefix === undefined) continue;
-      const start = octets.reduce((a, o) => a * 256 + o, 0);
-      taken.push([start, start + 2 ** (32 - Number(prefix)) - 1]);
-    }
-  }
-  for (let attempt = 0; attempt < 100; attempt++) {
-    const [x, y] = [100 + Math.floor(Math.random() * 101), Math.floor(Math.random() * 256)];
-    const start = 10 * 256 ** 3 + x * 256 ** 2 + y * 256;
-    if (taken.every(([a, b]) => start + 255 < a || start > b)) return `10.${x}.${y}`;
-  }
-  throw new Error('no free 10.x.y.0/24 for the guest network');
 }

@@ -407,3 +407,26 @@ function messageOf(err: unknown): string {
   const e = err as { json?: { message?: string }; reason?: string; message?: string };
   return e.json?.message ?? e.message ?? String(err);
 }
+
+/**
+ * A 10.x.y (x in 100–200, apart from other suites' ranges) whose /24 no network on the engine
+ * overlaps: a guest network of its own for a test, a bench or a development simulator.
+ */
+export async function pickFreeSubnet(docker: Docker): Promise<string> {
+  const taken: Array<[number, number]> = [];
+  for (const n of await docker.listNetworks()) {
+    for (const { Subnet } of n.IPAM?.Config ?? []) {
+      const [address, prefix] = (Subnet ?? '').split('/');
+      const octets = (address ?? '').split('.').map(Number);
+      if (octets.length !== 4 || prefix === undefined) continue;
+      const start = octets.reduce((a, o) => a * 256 + o, 0);
+      taken.push([start, start + 2 ** (32 - Number(prefix)) - 1]);
+    }
+  }
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const [x, y] = [100 + Math.floor(Math.random() * 101), Math.floor(Math.random() * 256)];
+    const start = 10 * 256 ** 3 + x * 256 ** 2 + y * 256;
+    if (taken.every(([a, b]) => start + 255 < a || start > b)) return `10.${x}.${y}`;
+  }
+  throw new Error('no free 10.x.y.0/24 for the guest network');
+}
