@@ -1,10 +1,11 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ProvisionedGuestSchema } from '../api/src/routes/proxmox/schema';
 import {
@@ -73,9 +74,12 @@ describe('the development simulator', () => {
 
   it('provisions a VM to running with its address, streaming the Ansible output', { timeout: 240_000 }, async () => {
     const [{ id: clusterId }] = ((await (await p.request('/api/proxmox/clusters', { headers: operator.headers })).json()) as { items: Array<{ id: string }> }).items as [{ id: string }];
+    const keyFile = join(stateDir, 'newcomer');
+    await promisify(execFile)('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'newcomer@keelson-test', '-f', keyFile]);
+    const sshKeys = [(await readFile(`${keyFile}.pub`, 'utf8')).trim()];
     const res = await p.request('/api/proxmox/guests', {
       headers: operator.headers,
-      body: { kind: 'qemu', clusterId, name: 'first-vm', cores: 1, memoryMiB: 512, user: 'newcomer', sshKeys: [], ipConfig: { ip: 'dhcp' } },
+      body: { kind: 'qemu', clusterId, name: 'first-vm', cores: 1, memoryMiB: 512, user: 'newcomer', sshKeys, ipConfig: { ip: 'dhcp' } },
     });
     expect(res.status).toBe(202);
     const { guest, run } = ProvisionedGuestSchema.parse(await res.json());
