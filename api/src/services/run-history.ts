@@ -6,7 +6,8 @@ type HistoryEvent = temporal.api.history.v1.IHistoryEvent;
 type PendingActivity = temporal.api.workflow.v1.IPendingActivityInfo;
 type ProtoFailure = temporal.api.failure.v1.IFailure;
 
-export type StepState = 'scheduled' | 'running' | 'retrying' | 'completed' | 'failed' | 'timed_out' | 'canceled' | 'waiting';
+export const STEP_STATES = ['scheduled', 'running', 'retrying', 'completed', 'failed', 'timed_out', 'canceled', 'waiting'] as const;
+export type StepState = (typeof STEP_STATES)[number];
 
 export interface RunError {
   message: string;

@@ -93,7 +93,7 @@ export async function streamRun(
           const lastId = Number(fresh.at(-1)!.eventId);
           await emit(
             'history',
-            { events: fresh.map((e) => ({ eventId: Number(e.eventId), eventType: EVENT_NAMES[e.eventType ?? 0], time: toDate(e.eventTime)?.toISOString() })) },
+            { events: fresh.map((e) => ({ eventId: Number(e.eventId), eventType: EVENT_NAMES[e.eventType ?? 0], time: toDate(e.eventTime)?.toISOString() ?? null })) },
             () => (cursor.history = lastId),
           );
         }

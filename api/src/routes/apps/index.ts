@@ -16,14 +16,14 @@ import {
   updateApp,
 } from '../../services/apps-service';
 import { serviceContext } from '../../services/context';
-import { AppBody, AppPatch, AppSchema, CreatedAppSchema, DeliverySchema, DeployBody, QueuedDeploySchema, ReleaseSchema, RollbackBody } from './schema';
+import { AppBody, AppListSchema, AppPatch, AppSchema, CreatedAppSchema, DeliveryListSchema, DeliverySchema, DeployBody, QueuedDeploySchema, ReleaseListSchema, ReleaseSchema, RollbackBody, WebhookSecretSchema } from './schema';
 
 const tags = ['apps'];
 const read = [requirePermission('app.read')];
 const manage = [requirePermission('app.manage')];
 const deploy = [requirePermission('app.deploy')];
 
-const list = createRoute({ method: 'get', path: '/', tags, summary: 'Apps deployed from git', middleware: read, responses: { 200: jsonResponse(z.object({ items: z.array(AppSchema) }), 'Apps'), ...errorResponses } });
+const list = createRoute({ method: 'get', path: '/', tags, summary: 'Apps deployed from git', middleware: read, responses: { 200: jsonResponse(AppListSchema, 'Apps'), ...errorResponses } });
 const get = createRoute({ method: 'get', path: '/{id}', tags, summary: 'One app', middleware: read, request: { params: UuidParam }, responses: { 200: jsonResponse(AppSchema, 'The app'), ...errorResponses } });
 const create = createRoute({
   method: 'post',
@@ -50,7 +50,7 @@ const rotate = createRoute({
   summary: 'Replace the webhook secret (the old one stops verifying at once)',
   middleware: manage,
   request: { params: UuidParam },
-  responses: { 200: jsonResponse(z.object({ webhookSecret: z.string() }), 'The new secret, shown once'), ...errorResponses },
+  responses: { 200: jsonResponse(WebhookSecretSchema, 'The new secret, shown once'), ...errorResponses },
 });
 const releasesRoute = createRoute({
   method: 'get',
@@ -59,7 +59,7 @@ const releasesRoute = createRoute({
   summary: 'Releases, newest first',
   middleware: read,
   request: { params: UuidParam },
-  responses: { 200: jsonResponse(z.object({ items: z.array(ReleaseSchema) }), 'Releases'), ...errorResponses },
+  responses: { 200: jsonResponse(ReleaseListSchema, 'Releases'), ...errorResponses },
 });
 const deliveries = createRoute({
   method: 'get',
@@ -68,7 +68,7 @@ const deliveries = createRoute({
   summary: 'Webhook deliveries and their outcomes, newest first',
   middleware: read,
   request: { params: UuidParam },
-  responses: { 200: jsonResponse(z.object({ items: z.array(DeliverySchema) }), 'Deliveries'), ...errorResponses },
+  responses: { 200: jsonResponse(DeliveryListSchema, 'Deliveries'), ...errorResponses },
 });
 const deployRoute = createRoute({
   method: 'post',

@@ -166,3 +166,8 @@ export const RollbackBody = z.object({ releaseId: z.uuid({ error: 'must be a rel
 export const QueuedDeploySchema = z
   .object({ releaseId: z.string(), workflowId: z.string(), operation: z.string() })
   .openapi('QueuedDeploy', { description: 'The release is queued; its run starts when the deploys before it are done' });
+
+export const AppListSchema = z.object({ items: z.array(AppSchema) }).openapi('AppList');
+export const ReleaseListSchema = z.object({ items: z.array(ReleaseSchema) }).openapi('ReleaseList');
+export const DeliveryListSchema = z.object({ items: z.array(DeliverySchema) }).openapi('WebhookDeliveryList');
+export const WebhookSecretSchema = z.object({ webhookSecret: z.string() }).openapi('WebhookSecret');

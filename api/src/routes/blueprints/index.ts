@@ -11,13 +11,13 @@ import {
   updateBlueprint,
 } from '../../services/blueprints-service';
 import { serviceContext } from '../../services/context';
-import { BlueprintBody, BlueprintSchema } from './schema';
+import { BlueprintBody, BlueprintListSchema, BlueprintSchema } from './schema';
 
 const tags = ['blueprints'];
 const read = [requirePermission('blueprint.read')];
 const manage = [requirePermission('blueprint.manage')];
 
-const list = createRoute({ method: 'get', path: '/', tags, summary: 'Container templates', middleware: read, responses: { 200: jsonResponse(z.object({ items: z.array(BlueprintSchema) }), 'Blueprints'), ...errorResponses } });
+const list = createRoute({ method: 'get', path: '/', tags, summary: 'Container templates', middleware: read, responses: { 200: jsonResponse(BlueprintListSchema, 'Blueprints'), ...errorResponses } });
 const get = createRoute({ method: 'get', path: '/{id}', tags, summary: 'One blueprint', middleware: read, request: { params: UuidParam }, responses: { 200: jsonResponse(BlueprintSchema, 'The blueprint'), ...errorResponses } });
 const create = createRoute({ method: 'post', path: '/', tags, summary: 'Create a blueprint', middleware: manage, request: { body: jsonBody(BlueprintBody) }, responses: { 201: jsonResponse(BlueprintSchema, 'Created'), ...errorResponses } });
 const update = createRoute({ method: 'put', path: '/{id}', tags, summary: 'Replace a blueprint (existing containers keep their snapshot)', middleware: manage, request: { params: UuidParam, body: jsonBody(BlueprintBody) }, responses: { 200: jsonResponse(BlueprintSchema, 'Updated'), ...errorResponses } });

@@ -53,3 +53,5 @@ export const BlueprintSchema = z
     updatedAt: z.string(),
   })
   .openapi('Blueprint');
+
+export const BlueprintListSchema = z.object({ items: z.array(BlueprintSchema) }).openapi('BlueprintList');

@@ -12,13 +12,13 @@ import {
 } from '../../services/containers-service';
 import { serviceContext } from '../../services/context';
 import { CreateContainerInput } from '../../services/operations';
-import { ContainerActionBody, ContainerCreated, ContainerSchema, ListContainersQuery } from './schema';
+import { ContainerActionBody, ContainerCreated, ContainerListSchema, ContainerSchema, ListContainersQuery } from './schema';
 
 const tags = ['containers'];
 const read = [requirePermission('container.read')];
 const manage = [requirePermission('container.manage', 'workflow.start')];
 
-const list = createRoute({ method: 'get', path: '/', tags, summary: 'Containers of the organization', middleware: read, request: { query: ListContainersQuery }, responses: { 200: jsonResponse(z.object({ items: z.array(ContainerSchema) }), 'Containers'), ...errorResponses } });
+const list = createRoute({ method: 'get', path: '/', tags, summary: 'Containers of the organization', middleware: read, request: { query: ListContainersQuery }, responses: { 200: jsonResponse(ContainerListSchema, 'Containers'), ...errorResponses } });
 const get = createRoute({ method: 'get', path: '/{id}', tags, summary: 'One container', middleware: read, request: { params: UuidParam }, responses: { 200: jsonResponse(ContainerSchema, 'The container'), ...errorResponses } });
 const create = createRoute({
   method: 'post',

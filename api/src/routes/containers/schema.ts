@@ -38,3 +38,5 @@ export const ListContainersQuery = z.object({
     .optional()
     .transform((v) => v === 'true'),
 });
+
+export const ContainerListSchema = z.object({ items: z.array(ContainerSchema) }).openapi('ContainerList');

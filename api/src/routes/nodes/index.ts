@@ -5,7 +5,7 @@ import { createRouter } from '../../router';
 import { errorResponses, jsonBody, jsonResponse, UuidParam } from '../../schemas';
 import { serviceContext } from '../../services/context';
 import { listNodes, presentNode, registerNode, removeNode, requireNode } from '../../services/nodes-service';
-import { NodeSchema, RegisteredNode, RegisterNodeBody } from './schema';
+import { NodeListSchema, NodeSchema, RegisteredNode, RegisterNodeBody } from './schema';
 
 const list = createRoute({
   method: 'get',
@@ -13,7 +13,7 @@ const list = createRoute({
   tags: ['nodes'],
   summary: 'Docker hosts of the organization with health and capacity',
   middleware: [requirePermission('node.read')] as const,
-  responses: { 200: jsonResponse(z.object({ items: z.array(NodeSchema) }), 'Nodes'), ...errorResponses },
+  responses: { 200: jsonResponse(NodeListSchema, 'Nodes'), ...errorResponses },
 });
 
 const get = createRoute({

@@ -29,3 +29,5 @@ export const RegisteredNode = NodeSchema.extend({
   /** How to serve this node: run a worker on the Docker host with these settings. */
   workerEnv: z.record(z.string(), z.string()),
 });
+
+export const NodeListSchema = z.object({ items: z.array(NodeSchema) }).openapi('NodeList');

@@ -4,14 +4,14 @@ import { createRouter } from '../../router';
 import { errorResponses, jsonBody, jsonResponse, UuidParam } from '../../schemas';
 import { serviceContext } from '../../services/context';
 import { createCluster, deleteCluster, listClusters, presentCluster, requireCluster, updateCluster } from '../../services/proxmox-clusters-service';
-import { ClusterBody, ClusterPatch, ClusterSchema, CreatedClusterSchema } from './schema';
+import { ClusterBody, ClusterListSchema, ClusterPatch, ClusterSchema, CreatedClusterSchema } from './schema';
 
 const tags = ['proxmox'];
 const read = [requirePermission('proxmox.read')];
 // Clusters hold API tokens: changing them is for admins and owners.
 const manage = [requirePermission('proxmox.cluster.manage')];
 
-const list = createRoute({ method: 'get', path: '/', tags, summary: 'Proxmox clusters', middleware: read, responses: { 200: jsonResponse(z.object({ items: z.array(ClusterSchema) }), 'Clusters'), ...errorResponses } });
+const list = createRoute({ method: 'get', path: '/', tags, summary: 'Proxmox clusters', middleware: read, responses: { 200: jsonResponse(ClusterListSchema, 'Clusters'), ...errorResponses } });
 const get = createRoute({ method: 'get', path: '/{id}', tags, summary: 'One cluster', middleware: read, request: { params: UuidParam }, responses: { 200: jsonResponse(ClusterSchema, 'The cluster'), ...errorResponses } });
 const create = createRoute({
   method: 'post',

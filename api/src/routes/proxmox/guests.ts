@@ -23,6 +23,7 @@ import {
   BackupScheduleResult,
   DestroyGuestInput,
   GuestListQuery,
+  GuestListSchema,
   GuestSchema,
   PowerGuestInput,
   ProvisionBody,
@@ -48,7 +49,7 @@ const list = createRoute({
   summary: 'VMs and containers (destroyed ones on request)',
   middleware: read,
   request: { query: GuestListQuery },
-  responses: { 200: jsonResponse(z.object({ items: z.array(GuestSchema) }), 'Guests'), ...errorResponses },
+  responses: { 200: jsonResponse(GuestListSchema, 'Guests'), ...errorResponses },
 });
 const get = createRoute({ method: 'get', path: '/{id}', tags, summary: 'One VM or container', middleware: read, request: { params: UuidParam }, responses: { 200: jsonResponse(GuestSchema, 'The guest'), ...errorResponses } });
 const provision = createRoute({

@@ -139,3 +139,6 @@ export const GuestListQuery = z.object({
 export const BackupScheduleResult = z
   .object({ scheduleId: z.string(), created: z.boolean(), backupSchedule: BackupScheduleSchema })
   .openapi('GuestBackupScheduleResult');
+
+export const ClusterListSchema = z.object({ items: z.array(ClusterSchema) }).openapi('ProxmoxClusterList');
+export const GuestListSchema = z.object({ items: z.array(GuestSchema) }).openapi('ProxmoxGuestList');

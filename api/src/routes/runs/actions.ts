@@ -1,13 +1,12 @@
-import { createRoute, z } from '@hono/zod-openapi';
+import { createRoute } from '@hono/zod-openapi';
 import { requirePermission } from '../../auth/middleware';
 import { createRouter } from '../../router';
 import { errorResponses, jsonBody, jsonResponse, StartedRunSchema } from '../../schemas';
 import { serviceContext } from '../../services/context';
 import { cancelRun, decideApproval, rerun, retryRun, signalRun, terminateRun, updateRun } from '../../services/runs-service';
-import { ApprovalDecisionSchema, DecisionBody, MessageBody, RunIdParams, RunIdQuery, TerminateBody } from './schema';
+import { AcceptedSchema as Accepted, ApprovalDecisionSchema, DecisionBody, MessageBody, RetriedRunSchema, RunIdParams, RunIdQuery, TerminateBody, UpdateResultSchema } from './schema';
 
 const request = { params: RunIdParams, query: RunIdQuery };
-const Accepted = z.object({ ok: z.literal(true) });
 
 const cancel = createRoute({
   method: 'post',
@@ -36,7 +35,7 @@ const retry = createRoute({
   summary: 'Retry a failed run from the step that failed',
   middleware: [requirePermission('workflow.retry')] as const,
   request,
-  responses: { 200: jsonResponse(z.object({ workflowId: z.string(), runId: z.string() }), 'The new run of the same workflow'), ...errorResponses },
+  responses: { 200: jsonResponse(RetriedRunSchema, 'The new run of the same workflow'), ...errorResponses },
 });
 
 const rerunRoute = createRoute({
@@ -66,7 +65,7 @@ const update = createRoute({
   summary: 'Send a Workflow Update (approve, reject, …) and wait for its result',
   middleware: [requirePermission('workflow.signal')] as const,
   request: { ...request, body: jsonBody(MessageBody) },
-  responses: { 200: jsonResponse(z.object({ result: z.unknown() }), 'The update result'), ...errorResponses },
+  responses: { 200: jsonResponse(UpdateResultSchema, 'The update result'), ...errorResponses },
 });
 
 const decide = createRoute({

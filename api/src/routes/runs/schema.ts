@@ -1,5 +1,7 @@
 import { z } from '@hono/zod-openapi';
 import { RUN_STATUSES } from '@keelson/common/constants';
+import { PERMISSIONS } from '@keelson/common/permissions';
+import { STEP_STATES } from '../../services/run-history';
 
 export const RunIdParams = z.object({
   workflowId: z
@@ -28,7 +30,7 @@ export const RunSummarySchema = z
     runId: z.string(),
     operation: z.string().nullable(),
     workflowType: z.string(),
-    status: z.string(),
+    status: z.enum([...RUN_STATUSES, 'Unknown']),
     startedAt: z.string().nullable(),
     closedAt: z.string().nullable(),
     durationMs: z.number().nullable(),
@@ -50,7 +52,7 @@ export const RunStepSchema = z
     id: z.string(),
     kind: z.enum(['activity', 'timer', 'signal', 'update', 'child', 'approval']),
     name: z.string(),
-    state: z.string(),
+    state: z.enum(STEP_STATES),
     attempts: z.number(),
     scheduledAt: z.string().nullable(),
     startedAt: z.string().nullable(),
@@ -112,3 +114,43 @@ export const MessageBody = z.object({
   name: z.string().min(1).max(200),
   args: z.array(z.unknown()).max(20).default([]),
 });
+
+export const OperationCatalogSchema = z
+  .object({ items: z.array(z.object({ name: z.string(), permission: z.enum(PERMISSIONS), inputSchema: z.unknown() })) })
+  .openapi('OperationCatalog');
+
+/** `ok: true` for requests Temporal accepted (cancel, terminate, signal). */
+export const AcceptedSchema = z.object({ ok: z.literal(true) });
+
+export const RetriedRunSchema = z.object({ workflowId: z.string(), runId: z.string() }).openapi('RetriedRun');
+
+export const UpdateResultSchema = z.object({ result: z.unknown() }).openapi('UpdateResult');
+
+// The data of the run stream's events (GET /api/runs/{workflowId}/stream), one schema per event name.
+
+/** `log`: one chunk of a step's output. */
+export const RunLogChunkSchema = z
+  .object({
+    id: z.number(),
+    runId: z.string(),
+    activityId: z.string().nullable(),
+    attempt: z.number().nullable(),
+    stream: z.enum(['stdout', 'stderr', 'system']),
+    data: z.string(),
+    at: z.string(),
+  })
+  .openapi('RunLogChunk');
+
+/** `history`: new history events, in order. */
+export const HistoryBatchSchema = z
+  .object({ events: z.array(z.object({ eventId: z.number(), eventType: z.string(), time: z.string().nullable() })) })
+  .openapi('RunHistoryBatch');
+
+/** `steps`: the run's steps folded again after new history. */
+export const StepsSnapshotSchema = z.object({ steps: z.array(RunStepSchema), closed: z.boolean() }).openapi('RunStepsSnapshot');
+
+/** `end`: the run closed and its output is drained; the stream ends after it. */
+export const RunEndSchema = z.object({ status: z.enum([...RUN_STATUSES, 'Unknown']), runId: z.string() }).openapi('RunEnd');
+
+/** Each event of the run stream and the shape of its data. */
+export const RunStreamEventSchemas = { history: HistoryBatchSchema, steps: StepsSnapshotSchema, log: RunLogChunkSchema, end: RunEndSchema } as const;

@@ -1,10 +1,10 @@
-import { createRoute, z } from '@hono/zod-openapi';
+import { createRoute } from '@hono/zod-openapi';
 import { requirePermission } from '../../auth/middleware';
 import { createRouter } from '../../router';
 import { errorResponses, jsonBody, jsonResponse, StartedRunSchema } from '../../schemas';
 import { serviceContext } from '../../services/context';
 import { operationCatalog, startOperation } from '../../services/operations';
-import { StartRunBody } from './schema';
+import { OperationCatalogSchema, StartRunBody } from './schema';
 
 const route = createRoute({
   method: 'post',
@@ -16,16 +16,13 @@ const route = createRoute({
   responses: { 201: jsonResponse(StartedRunSchema, 'The run that was started'), ...errorResponses },
 });
 
-const OperationCatalog = z.object({
-  items: z.array(z.object({ name: z.string(), permission: z.string(), inputSchema: z.unknown() })),
-});
 const catalogRoute = createRoute({
   method: 'get',
   path: '/operations',
   tags: ['runs'],
   summary: 'The operations that can be started, with the JSON Schema of their input',
   middleware: [requirePermission('workflow.read')] as const,
-  responses: { 200: jsonResponse(OperationCatalog, 'Operations'), ...errorResponses },
+  responses: { 200: jsonResponse(OperationCatalogSchema, 'Operations'), ...errorResponses },
 });
 
 export const startRunRoute = createRouter()

@@ -5,8 +5,8 @@ import { createRouter } from '../../router';
 import { errorResponses } from '../../schemas';
 import { serviceContext } from '../../services/context';
 import { requireRun } from '../../services/runs-service';
-import { parseCursor, streamRun } from '../../services/run-stream';
-import { RunIdParams } from './schema';
+import { parseCursor, streamRun, type StreamEvent } from '../../services/run-stream';
+import { RunIdParams, RunStreamEventSchemas } from './schema';
 
 const route = createRoute({
   method: 'get',
@@ -40,7 +40,9 @@ export const streamRunRoute = createRouter().openapi(route, async (c) => {
       stream.onAbort(() => abort.abort());
       const keepalive = setInterval(() => void stream.write(': keepalive\n\n').catch(() => abort.abort()), KEEPALIVE_MS);
       try {
-        await streamRun(ctx, workflowId, cursor, (e) => stream.writeSSE({ event: e.event, id: e.id, data: JSON.stringify(e.data) }), abort.signal);
+        // Each event's data through its schema, as every JSON answer is: nothing unlisted leaves.
+        const send = (e: StreamEvent) => stream.writeSSE({ event: e.event, id: e.id, data: JSON.stringify(RunStreamEventSchemas[e.event].parse(e.data)) });
+        await streamRun(ctx, workflowId, cursor, send, abort.signal);
       } finally {
         clearInterval(keepalive);
       }

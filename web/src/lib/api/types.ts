@@ -1,256 +1,130 @@
 /**
- * The API's response shapes, as the web app uses them. Run shapes are the API's own types;
- * the rest mirror the API's zod schemas (api/src/routes/<resource>/schema.ts, served as
- * /api/openapi.json) — keep those in step.
+ * The API's request and response shapes, as the web app uses them: each one is derived from the
+ * zod schema its route validates with (api/src/routes/<resource>/schema.ts, also the source of
+ * /api/openapi.json), `z.output` for answers and `z.input` for bodies. The imports are type-only,
+ * so nothing of the API is bundled; change a schema and svelte-check shows every page it breaks
+ * (decision 0013). Never write a response shape here by hand.
  */
+import type { z } from 'zod';
 
-export interface User {
-  id: string;
-  email: string;
-  name: string;
-}
+// `import type` of a schema keeps only its type: these are erased from the bundle.
+import type * as ApiKeys from '../../../../api/src/routes/api-keys/schema';
+import type * as Apps from '../../../../api/src/routes/apps/schema';
+import type * as Audit from '../../../../api/src/routes/audit/schema';
+import type * as Auth from '../../../../api/src/routes/auth/schema';
+import type * as Blueprints from '../../../../api/src/routes/blueprints/schema';
+import type * as Containers from '../../../../api/src/routes/containers/schema';
+import type * as Members from '../../../../api/src/routes/members/schema';
+import type * as Nodes from '../../../../api/src/routes/nodes/schema';
+import type * as Proxmox from '../../../../api/src/routes/proxmox/schema';
+import type * as Runs from '../../../../api/src/routes/runs/schema';
+import type * as Shared from '../../../../api/src/schemas';
 
-export interface Organization {
-  id: string;
-  slug: string;
-  name: string;
-}
+/** What a route answers with. */
+type Out<S extends z.ZodType> = z.output<S>;
+/** What a route accepts as its body (defaults may be left out). */
+type In<S extends z.ZodType> = z.input<S>;
 
-/** `POST /api/auth/login`. */
-export interface SignedIn {
-  user: User;
-  organization: Organization;
-  role: string;
-  permissions: string[];
-  csrfToken: string;
-  twoFactorRequired: boolean;
-}
-
+// Sign-in and the caller (api/src/routes/auth).
+/** `POST /api/auth/login` and `/totp/verify`. */
+export type SignedIn = Out<typeof Auth.SignedInSchema>;
+export type User = SignedIn['user'];
+export type Organization = SignedIn['organization'];
 /** `GET /api/auth/me`: also answers for API keys, where `user` and `csrfToken` are null. */
-export interface Me {
-  user: User | null;
-  organization: Organization;
-  role: string | null;
-  permissions: string[];
-  csrfToken: string | null;
-}
+export type Me = Out<typeof Auth.MeSchema>;
+export type LoginBody = In<typeof Auth.LoginBodySchema>;
 
-// Run shapes come from the API itself (type-only: nothing of the API is bundled).
-import type { RunStatus } from '@keelson/common/constants';
-import type { RunSummary } from '../../../../api/src/services/runs-service';
-import type { RunStep } from '../../../../api/src/services/run-history';
-
+// Runs (api/src/routes/runs).
 export { RUN_STATUSES } from '@keelson/common/constants';
-export type { RunStatus, RunStep, RunSummary };
-export type { RunDetail } from '../../../../api/src/services/runs-service';
-export type { RunError, StepState } from '../../../../api/src/services/run-history';
-export type { ApprovalDecision } from '@keelson/common/approval';
+export type RunSummary = Out<typeof Runs.RunSummarySchema>;
+export type RunStatus = RunSummary['status'];
+export type RunDetail = Out<typeof Runs.RunDetailSchema>;
+export type RunStep = Out<typeof Runs.RunStepSchema>;
+export type StepState = RunStep['state'];
+export type RunError = NonNullable<RunStep['error']>;
+export type ApprovalDecision = Out<typeof Runs.ApprovalDecisionSchema>;
+export type RunList = Out<typeof Runs.ListRunsResponse>;
+export type StartedRun = Out<typeof Shared.StartedRunSchema>;
+export type OperationCatalog = Out<typeof Runs.OperationCatalogSchema>;
+export type Operation = OperationCatalog['items'][number];
+export type Accepted = Out<typeof Runs.AcceptedSchema>;
+export type RetriedRun = Out<typeof Runs.RetriedRunSchema>;
+/** The data of the run stream's events (`GET /api/runs/{id}/stream`), by event name. */
+export type RunLogChunk = Out<typeof Runs.RunLogChunkSchema>;
+export type HistoryBatch = Out<typeof Runs.HistoryBatchSchema>;
+export type StepsSnapshot = Out<typeof Runs.StepsSnapshotSchema>;
+export type RunEnd = Out<typeof Runs.RunEndSchema>;
 
-export interface RunList {
-  items: RunSummary[];
-  nextPageToken: string | null;
-}
+// Docker nodes, blueprints and containers.
+export type KeelsonNode = Out<typeof Nodes.NodeSchema>;
+export type NodeCapacity = NonNullable<KeelsonNode['capacity']>;
+export type NodeList = Out<typeof Nodes.NodeListSchema>;
+export type Blueprint = Out<typeof Blueprints.BlueprintSchema>;
+export type BlueprintList = Out<typeof Blueprints.BlueprintListSchema>;
+export type PortMapping = Blueprint['ports'][number];
+/** `POST`/`PUT /api/blueprints`; `env` is write-only (the API answers with `envKeys`). */
+export type BlueprintInput = In<typeof Blueprints.BlueprintBody>;
+export type Container = Out<typeof Containers.ContainerSchema>;
+export type ContainerState = Container['state'];
+export type ContainerList = Out<typeof Containers.ContainerListSchema>;
+export type ContainerCreated = Out<typeof Containers.ContainerCreated>;
+export type ContainerAction = In<typeof Containers.ContainerActionBody>['action'];
 
-export interface StartedRun {
-  workflowId: string;
-  runId: string;
-  operation: string;
-}
-
-export interface Operation {
-  name: string;
-  permission: string;
-  inputSchema: unknown;
-}
-
-/** The `data` of the run stream's events (`GET /api/runs/{id}/stream`). */
-export interface RunLogChunk {
-  id: number;
-  runId: string;
-  activityId: string | null;
-  attempt: number | null;
-  stream: 'stdout' | 'stderr' | 'system';
-  data: string;
-  at: string;
-}
-
-export interface HistoryBatch {
-  events: Array<{ eventId: number; eventType: string; time: string | null }>;
-}
-
-export interface StepsSnapshot {
-  steps: RunStep[];
-  closed: boolean;
-}
-
-export interface RunEnd {
-  status: RunStatus;
-  runId: string;
-}
-
-export interface NodeCapacity {
-  cpus: number;
-  memoryBytes: number;
-  containersRunning: number;
-  serverVersion: string;
-}
-
-export interface KeelsonNode {
-  id: string;
-  name: string;
-  kind: string;
-  endpoint: string;
-  status: 'pending' | 'online' | 'offline';
-  capacity: NodeCapacity | null;
-  lastSeenAt: string | null;
-  taskQueue: string;
-  createdAt: string;
-}
-
-export interface PortMapping {
-  container: number;
-  host: number;
-  protocol: 'tcp' | 'udp';
-}
-
-export interface Blueprint {
-  id: string;
-  name: string;
-  description: string;
-  image: string;
-  command: string[];
-  ports: PortMapping[];
-  volumes: Array<{ source: string; target: string; readOnly: boolean }>;
-  envKeys: string[];
-  cpuLimit: number | null;
-  memoryLimitMb: number | null;
-  createdAt: string;
-  updatedAt: string;
-}
-
-export type ContainerState = 'creating' | 'running' | 'stopped' | 'failed' | 'removing' | 'removed';
-
-export interface Container {
-  id: string;
-  name: string;
-  nodeId: string;
-  blueprintId: string | null;
-  image: string;
-  command: string[];
-  ports: PortMapping[];
-  state: ContainerState;
-  lastError: string | null;
-  createdAt: string;
-  updatedAt: string;
-}
-
-export type ContainerAction = 'start' | 'stop' | 'restart';
-
-export interface Items<T> {
-  items: T[];
-}
-
-// Administration: members, API keys and the audit log (api/src/routes/{members,api-keys,audit}).
-import type { Permission, Role } from '@keelson/common/permissions';
-
+// Administration: members, API keys and the audit log.
 export { PERMISSIONS, ROLES } from '@keelson/common/permissions';
-export type { Permission, Role };
-
-export interface Member {
-  userId: string;
-  email: string;
-  name: string;
-  role: Role;
-  joinedAt: string;
-}
-
-export interface ApiKey {
-  id: string;
-  name: string;
-  /** The public part of the key (`kls_<prefix>_…`), for recognizing it. */
-  prefix: string;
-  scopes: Permission[];
-  expiresAt: string | null;
-  lastUsedAt: string | null;
-  revokedAt: string | null;
-  createdAt: string;
-}
-
+export type Member = Out<typeof Members.MemberSchema>;
+export type Role = Member['role'];
+export type MemberList = Out<typeof Members.MemberListSchema>;
+export type AddMemberInput = In<typeof Members.AddMemberBodySchema>;
+export type ApiKey = Out<typeof ApiKeys.ApiKeySchema>;
+export type Permission = ApiKey['scopes'][number];
+export type ApiKeyList = Out<typeof ApiKeys.ApiKeyListSchema>;
 /** `POST /api/api-keys`: `key` is the full secret, in this answer only. */
-export interface CreatedApiKey {
-  key: string;
-  apiKey: ApiKey;
-}
+export type CreatedApiKey = Out<typeof ApiKeys.CreatedApiKeySchema>;
+export type CreateApiKeyInput = In<typeof ApiKeys.CreateApiKeyBodySchema>;
+export type AuditEntry = Out<typeof Audit.AuditEntrySchema>;
+export type AuditPage = Out<typeof Audit.AuditPageSchema>;
 
-export interface AuditEntry {
-  id: number;
-  actorType: string;
-  actorId: string | null;
-  action: string;
-  resourceType: string;
-  resourceId: string | null;
-  ip: string | null;
-  userAgent: string | null;
-  details: Record<string, unknown>;
-  createdAt: string;
-}
-
-export interface AuditPage {
-  items: AuditEntry[];
-  /** Pass as `cursor` for the next page; null on the last page. */
-  nextCursor: string | null;
-}
-
-// Apps deployed from git, their releases and webhook deliveries: the API's own shapes
-// (api/src/services/apps-service.ts, type-only like the run shapes above).
-import type { AppInput as ApiAppInput, listDeliveries, presentApp, presentRelease } from '../../../../api/src/services/apps-service';
-import type { DeliveryOutcome, ReleaseStatus, ReleaseTimings } from '../../../../db/schema/apps';
-
-export type { DeliveryOutcome, ReleaseStatus, ReleaseTimings };
-
-export type App = ReturnType<typeof presentApp>;
+// Apps deployed from git, their releases and webhook deliveries (api/src/routes/apps).
+export type App = Out<typeof Apps.AppSchema>;
+export type AppList = Out<typeof Apps.AppListSchema>;
 /** `POST /api/apps`: `webhookSecret` is in this answer only. */
-export type CreatedApp = App & { webhookSecret: string };
-export type Release = ReturnType<typeof presentRelease>;
+export type CreatedApp = Out<typeof Apps.CreatedAppSchema>;
+export type Release = Out<typeof Apps.ReleaseSchema>;
+export type ReleaseList = Out<typeof Apps.ReleaseListSchema>;
+export type ReleaseStatus = Release['status'];
 export type ReleaseTrigger = Release['trigger'];
-export type WebhookDelivery = Awaited<ReturnType<typeof listDeliveries>>[number];
-/** `POST /api/apps`'s body; `env` is write-only (the API answers with `envKeys`). */
-export type AppInput = ApiAppInput & { env: Record<string, string> };
+export type ReleaseTimings = Release['timings'];
+export type WebhookDelivery = Out<typeof Apps.DeliverySchema>;
+export type WebhookDeliveryList = Out<typeof Apps.DeliveryListSchema>;
+export type DeliveryOutcome = WebhookDelivery['outcome'];
+export type WebhookSecret = Out<typeof Apps.WebhookSecretSchema>;
+/** `POST /api/apps`'s body as the form sends it (every default spelled out); `env` is write-only. */
+export type AppInput = Out<typeof Apps.AppBody>;
+/** `PATCH /api/apps/{id}`: only what changes; `env`, when given, replaces every variable. */
+export type AppPatch = In<typeof Apps.AppPatch>;
 export type HealthCheck = AppInput['healthCheck'];
-
 /** `POST /api/apps/{id}/deploys` and `/rollback`: the release is queued behind any running deploy. */
-export interface QueuedDeploy {
-  releaseId: string;
-  workflowId: string;
-  operation: string;
-}
+export type QueuedDeploy = Out<typeof Apps.QueuedDeploySchema>;
 
-// Proxmox clusters and their guests (VMs and containers): the API's own shapes
-// (api/src/services/proxmox-*.ts, type-only like the run shapes above).
-import type { ClusterInput, presentCluster } from '../../../../api/src/services/proxmox-clusters-service';
-import type { presentGuest } from '../../../../api/src/services/proxmox-guests-service';
-import type { ProvisionGuestInput } from '../../../../api/src/services/proxmox-inputs';
-import type { GuestKindName, GuestState } from '../../../../db/schema/proxmox';
-
-export type { GuestKindName, GuestState };
-
+// Proxmox clusters and their guests (api/src/routes/proxmox).
 /** The token secret is write-only: never in an answer. */
-export type ProxmoxCluster = ReturnType<typeof presentCluster>;
+export type ProxmoxCluster = Out<typeof Proxmox.ClusterSchema>;
+export type ProxmoxClusterList = Out<typeof Proxmox.ClusterListSchema>;
 /** `POST /api/proxmox/clusters`: what the connection check saw, in this answer only. */
-export type CreatedProxmoxCluster = ProxmoxCluster & { version: string; presentedFingerprint: string };
-/** `POST /api/proxmox/clusters`'s body. */
-export type ProxmoxClusterInput = ClusterInput;
+export type CreatedProxmoxCluster = Out<typeof Proxmox.CreatedClusterSchema>;
+export type ProxmoxClusterInput = In<typeof Proxmox.ClusterBody>;
 /** `PATCH /api/proxmox/clusters/{id}`: `null` clears an optional setting; no `tokenSecret` keeps the stored one. */
-export type ProxmoxClusterPatch = Partial<ClusterInput>;
-export type Guest = ReturnType<typeof presentGuest>;
+export type ProxmoxClusterPatch = In<typeof Proxmox.ClusterPatch>;
+export type Guest = Out<typeof Proxmox.GuestSchema>;
+export type GuestList = Out<typeof Proxmox.GuestListSchema>;
+export type GuestKindName = Guest['kind'];
+export type GuestState = Guest['state'];
 export type GuestBackupSchedule = NonNullable<Guest['backupSchedule']>;
+export type GuestBackupScheduleResult = Out<typeof Proxmox.BackupScheduleResult>;
 /** `POST /api/proxmox/guests`'s body, as the form sends it (every default spelled out). */
-export type ProvisionGuestBody = ProvisionGuestInput & { kind: GuestKindName };
-export type GuestPowerAction = 'start' | 'stop' | 'shutdown' | 'reboot';
-export type GuestBackupMode = 'snapshot' | 'suspend' | 'stop';
-
+export type ProvisionGuestBody = Out<typeof Proxmox.ProvisionBody>;
+export type GuestPowerAction = In<typeof Proxmox.PowerGuestInput>['action'];
+export type GuestBackupMode = NonNullable<In<typeof Proxmox.BackupGuestInput>['mode']>;
 /** `POST /api/proxmox/guests`: recorded as `provisioning`; the run records the outcome. */
-export interface ProvisionedGuest {
-  guest: Guest;
-  run: StartedRun;
-}
+export type ProvisionedGuest = Out<typeof Proxmox.ProvisionedGuestSchema>;

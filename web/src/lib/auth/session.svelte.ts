@@ -1,7 +1,7 @@
 import { goto } from '$app/navigation';
 import { page } from '$app/state';
 import { ApiError, setCsrfToken } from '$lib/api/request';
-import type { Me, SignedIn } from '$lib/api/types';
+import type { Me, Permission, SignedIn } from '$lib/api/types';
 import { loginHref } from '$lib/links';
 
 /**
@@ -9,16 +9,19 @@ import { loginHref } from '$lib/links';
  * shared between users). Set from /api/auth/me by the app layout and from the login answer;
  * it also hands the CSRF token to the request helper.
  */
+/** What the app needs to know of the caller: both the login answer and /api/auth/me have it. */
+export type Caller = Pick<Me, 'user' | 'organization' | 'role' | 'permissions' | 'csrfToken'>;
+
 class Session {
-  me = $state<Me | null>(null);
+  me = $state<Caller | null>(null);
 
   set(me: Me | SignedIn | null) {
-    this.me = me && { ...me, csrfToken: me.csrfToken ?? null };
+    this.me = me && { user: me.user, organization: me.organization, role: me.role, permissions: me.permissions, csrfToken: me.csrfToken ?? null };
     setCsrfToken(me?.csrfToken ?? null);
   }
 
   /** Whether the caller's role grants `permission` (the API checks again; this only hides buttons). */
-  can(permission: string): boolean {
+  can(permission: Permission): boolean {
     return this.me?.permissions.includes(permission) ?? false;
   }
 }

@@ -1,7 +1,7 @@
 import { request, type Fetch } from '$lib/api/request';
-import type { Me, SignedIn } from '$lib/api/types';
+import type { LoginBody, Me, SignedIn } from '$lib/api/types';
 
-export const signIn = (fetch: Fetch, credentials: { email: string; password: string }) =>
+export const signIn = (fetch: Fetch, credentials: LoginBody) =>
   request<SignedIn>(fetch, '/auth/login', { method: 'POST', body: credentials });
 
 /** The second sign-in step when the account has two-factor authentication on. */

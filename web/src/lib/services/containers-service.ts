@@ -1,11 +1,11 @@
 import { request, type Fetch } from '$lib/api/request';
-import type { Container, ContainerAction, Items, StartedRun } from '$lib/api/types';
+import type { ContainerAction, ContainerCreated, ContainerList, StartedRun } from '$lib/api/types';
 
-export const fetchContainers = (fetch: Fetch, signal?: AbortSignal) => request<Items<Container>>(fetch, '/containers', { signal });
+export const fetchContainers = (fetch: Fetch, signal?: AbortSignal) => request<ContainerList>(fetch, '/containers', { signal });
 
 /** Records the container and starts its `container.create` run. */
 export const createContainer = (fetch: Fetch, input: { name: string; nodeId: string; blueprintId: string }) =>
-  request<{ container: Container; run: StartedRun }>(fetch, '/containers', { method: 'POST', body: input });
+  request<ContainerCreated>(fetch, '/containers', { method: 'POST', body: input });
 
 /** Starts a start/stop/restart run. */
 export const runContainerAction = (fetch: Fetch, id: string, action: ContainerAction) =>

@@ -1,16 +1,11 @@
 import { request, type Fetch } from '$lib/api/request';
-import type { Items, Member, Role } from '$lib/api/types';
+import type { AddMemberInput, Member, MemberList, Role } from '$lib/api/types';
 
-export const fetchMembers = (fetch: Fetch, signal?: AbortSignal) => request<Items<Member>>(fetch, '/members', { signal });
+export const fetchMembers = (fetch: Fetch, signal?: AbortSignal) => request<MemberList>(fetch, '/members', { signal });
 
-export interface AddMemberInput {
-  email: string;
-  name: string;
-  role: Role;
-  /** The initial password of a new account; ignored when the email already has one. */
-  password: string;
-}
+export type { AddMemberInput };
 
+/** `password` is the initial password of a new account; ignored when the email already has one. */
 export const addMember = (fetch: Fetch, input: AddMemberInput) => request<Member>(fetch, '/members', { method: 'POST', body: input });
 
 const memberPath = (userId: string) => `/members/${encodeURIComponent(userId)}`;

@@ -3,13 +3,14 @@ import type {
   CreatedProxmoxCluster,
   Guest,
   GuestBackupMode,
-  GuestBackupSchedule,
   GuestPowerAction,
-  Items,
+  GuestBackupScheduleResult,
+  GuestList,
   ProvisionedGuest,
   ProvisionGuestBody,
   ProxmoxCluster,
   ProxmoxClusterInput,
+  ProxmoxClusterList,
   ProxmoxClusterPatch,
   StartedRun,
 } from '$lib/api/types';
@@ -17,7 +18,7 @@ import type {
 const clusterPath = (id: string) => `/proxmox/clusters/${encodeURIComponent(id)}`;
 const guestPath = (id: string) => `/proxmox/guests/${encodeURIComponent(id)}`;
 
-export const fetchClusters = (fetch: Fetch, signal?: AbortSignal) => request<Items<ProxmoxCluster>>(fetch, '/proxmox/clusters', { signal });
+export const fetchClusters = (fetch: Fetch, signal?: AbortSignal) => request<ProxmoxClusterList>(fetch, '/proxmox/clusters', { signal });
 
 /**
  * The API checks the connection (pinned CA, API token) before it stores anything; a failed
@@ -33,7 +34,7 @@ export const updateCluster = (fetch: Fetch, id: string, changes: ProxmoxClusterP
 /** A 409 while guests other than failed or destroyed ones are left on it. */
 export const deleteCluster = (fetch: Fetch, id: string) => request<void>(fetch, clusterPath(id), { method: 'DELETE' });
 
-export const fetchGuests = (fetch: Fetch, signal?: AbortSignal) => request<Items<Guest>>(fetch, '/proxmox/guests', { signal });
+export const fetchGuests = (fetch: Fetch, signal?: AbortSignal) => request<GuestList>(fetch, '/proxmox/guests', { signal });
 
 export const fetchGuest = (fetch: Fetch, id: string, signal?: AbortSignal) => request<Guest>(fetch, guestPath(id), { signal });
 
@@ -63,7 +64,7 @@ export const destroyGuest = (fetch: Fetch, id: string, confirmName: string) => g
 
 /** Creates or replaces the schedule (a Temporal Schedule that starts `vm.backup`). */
 export const setBackupSchedule = (fetch: Fetch, id: string, schedule: { cron: string; keep: number; mode?: GuestBackupMode; storage?: string }) =>
-  request<{ scheduleId: string; created: boolean; backupSchedule: GuestBackupSchedule }>(fetch, `${guestPath(id)}/backup-schedule`, { method: 'PUT', body: schedule });
+  request<GuestBackupScheduleResult>(fetch, `${guestPath(id)}/backup-schedule`, { method: 'PUT', body: schedule });
 
 /** Scheduled backups stop; the backups already made stay. */
 export const deleteBackupSchedule = (fetch: Fetch, id: string) => request<void>(fetch, `${guestPath(id)}/backup-schedule`, { method: 'DELETE' });

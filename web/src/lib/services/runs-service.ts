@@ -1,5 +1,5 @@
 import { apiUrl, request, type Fetch } from '$lib/api/request';
-import type { ApprovalDecision, Items, Operation, RunDetail, RunList, StartedRun } from '$lib/api/types';
+import type { Accepted, ApprovalDecision, OperationCatalog, RetriedRun, RunDetail, RunList, StartedRun } from '$lib/api/types';
 
 export interface RunFilters {
   status?: string;
@@ -39,14 +39,14 @@ export const fetchRun = (fetch: Fetch, workflowId: string) => request<RunDetail>
 /** The run's live stream (Server-Sent Events); follow it with `createRunStream`. */
 export const runStreamUrl = (workflowId: string) => apiUrl(`${runPath(workflowId)}/stream`);
 
-export const cancelRun = (fetch: Fetch, workflowId: string) => request<{ ok: true }>(fetch, `${runPath(workflowId)}/cancel`, { method: 'POST' });
+export const cancelRun = (fetch: Fetch, workflowId: string) => request<Accepted>(fetch, `${runPath(workflowId)}/cancel`, { method: 'POST' });
 
 export const terminateRun = (fetch: Fetch, workflowId: string, reason: string) =>
-  request<{ ok: true }>(fetch, `${runPath(workflowId)}/terminate`, { method: 'POST', body: { reason } });
+  request<Accepted>(fetch, `${runPath(workflowId)}/terminate`, { method: 'POST', body: { reason } });
 
 /** Retries a failed run from the step that failed: a new run of the same workflow id. */
 export const retryRun = (fetch: Fetch, workflowId: string) =>
-  request<{ workflowId: string; runId: string }>(fetch, `${runPath(workflowId)}/retry`, { method: 'POST' });
+  request<RetriedRun>(fetch, `${runPath(workflowId)}/retry`, { method: 'POST' });
 
 /** Answers the approval the run waits for; the API records the signed-in user as who decided. */
 export const decideApproval = (fetch: Fetch, workflowId: string, decision: 'approve' | 'reject', comment: string) =>
@@ -55,7 +55,7 @@ export const decideApproval = (fetch: Fetch, workflowId: string, decision: 'appr
 /** A new run of the same operation with the same input, under a new workflow id. */
 export const rerunRun = (fetch: Fetch, workflowId: string) => request<StartedRun>(fetch, `${runPath(workflowId)}/rerun`, { method: 'POST' });
 
-export const fetchOperations = (fetch: Fetch) => request<Items<Operation>>(fetch, '/runs/operations');
+export const fetchOperations = (fetch: Fetch) => request<OperationCatalog>(fetch, '/runs/operations');
 
 export const startRun = (fetch: Fetch, operation: string, input: Record<string, unknown>) =>
   request<StartedRun>(fetch, '/runs', { method: 'POST', body: { operation, input } });
