@@ -10,3 +10,4 @@ export { createProxmoxActivities, type ProxmoxActivities } from './proxmox/index
 export { deleteVmBackupSchedule, upsertVmBackupSchedule, vmBackupScheduleId } from './proxmox/schedules';
 export { createPostgresClusterDirectory } from './db/proxmox-clusters';
 export { createGuestDbActivities, type GuestDbActivities, type GuestRecordPatch } from './db/guests';
+export { createMailActivities, enqueueEmail, storeFile, type MailActivities, type EmailRequest } from './mail/index';

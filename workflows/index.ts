@@ -9,3 +9,4 @@ export { deployRelease } from './deploy-release';
 export { vmProvision } from './vm-provision';
 export { lxcProvision } from './lxc-provision';
 export { vmPower, vmResize, vmSnapshot, vmRollback, vmDeleteSnapshot, vmDestroy, vmBackup } from './vm-lifecycle';
+export { smtpTest } from './mail/smtp-test';

@@ -23,6 +23,7 @@ import { membersRoutes } from './routes/members/index';
 import { nodesRoutes } from './routes/nodes/index';
 import { proxmoxRoutes } from './routes/proxmox/index';
 import { runsRoutes } from './routes/runs/index';
+import { mailRoutes } from './routes/mail/index';
 import { createTerminalSessions } from './services/terminal-service';
 
 export const API_VERSION = '0.1.0';
@@ -61,7 +62,7 @@ export function createApp(deps: AppDeps) {
     }),
   );
 
-  for (const prefix of ['/api/runs', '/api/nodes', '/api/blueprints', '/api/containers', '/api/apps', '/api/proxmox', '/api/api-keys', '/api/members', '/api/audit']) {
+  for (const prefix of ['/api/runs', '/api/nodes', '/api/blueprints', '/api/containers', '/api/apps', '/api/proxmox', '/api/api-keys', '/api/members', '/api/audit', '/api/mail']) {
     app.use(prefix, authenticate);
     app.use(`${prefix}/*`, authenticate);
   }
@@ -86,7 +87,8 @@ export function createApp(deps: AppDeps) {
     .route('/api/api-keys', apiKeysRoutes())
     .route('/api/members', membersRoutes())
     .route('/api/audit', auditRoutes())
-    .route('/api/codec', codecRoutes());
+    .route('/api/codec', codecRoutes())
+    .route('/api/mail', mailRoutes());
 
   app.get('/api/health', async (c) => {
     const checks = await healthChecks(deps);

@@ -67,6 +67,7 @@ export const WorkflowType = {
   vmDeleteSnapshot: 'vmDeleteSnapshot',
   vmDestroy: 'vmDestroy',
   vmBackup: 'vmBackup',
+  smtpTest: 'smtpTest',
 } as const;
 
 /**
@@ -74,6 +75,9 @@ export const WorkflowType = {
  * running one, so it has no run to return at once) rather than the generic start route.
  */
 export const AppOperation = { deploy: 'app.deploy', rollback: 'app.rollback', deployer: 'app.deployer' } as const;
+
+/** Mail operations, started through /api/mail. */
+export const MailOperation = { test: 'mail.test' } as const;
 
 /** Readable, business-keyed workflow IDs. */
 export const WorkflowId = {
@@ -90,6 +94,8 @@ export const WorkflowId = {
   /** Day-two operations on a guest (power, resize, snapshot, one-off backup). */
   guestAction: (guestId: string, action: string, requestId: string) => `vm/${guestId}/${action}/${requestId}`,
   guestDestroy: (guestId: string) => `vm/${guestId}/destroy`,
+  /** A test email of an organization's SMTP settings (one per request). */
+  smtpTest: (tenantId: string, requestId: string) => `mail/${tenantId}/test/${requestId}`,
 } as const;
 
 /** Resource references stored in the KeelsonResources search attribute. */

@@ -31,6 +31,10 @@ export const PERMISSIONS = [
   'member.read',
   'member.manage',
   'audit.read',
+  /** See the emails the organization sent and whether they went out. */
+  'mail.read',
+  /** Change the organization's SMTP settings (they hold a password) and send test emails. */
+  'mail.manage',
 ] as const;
 export type Permission = (typeof PERMISSIONS)[number];
 
@@ -57,7 +61,7 @@ export const ROLE_PERMISSIONS: Record<Role, ReadonlySet<Permission>> = {
     'app.deploy',
     'proxmox.manage',
   ]),
-  billing: new Set<Permission>(['workflow.read']),
+  billing: new Set<Permission>(['workflow.read', 'mail.read']),
   viewer: new Set<Permission>(READ.filter((p) => p !== 'audit.read' && p !== 'apikey.read')),
   customer: new Set<Permission>([]),
 };

@@ -5,3 +5,5 @@ export * from './runs';
 export * from './tenancy';
 export * from './apps';
 export * from './proxmox';
+export * from './files';
+export * from './mail';

@@ -3,6 +3,7 @@ import {
   createDeployActivities,
   createDockerActivities,
   createGuestDbActivities,
+  createMailActivities,
   createPostgresClusterDirectory,
   createProxmoxActivities,
   createReleaseDbActivities,
@@ -53,6 +54,7 @@ export function createCoreWorker(deps: WorkerDeps): Promise<Worker> {
       ...createRunLogActivities({ runLog }),
       ...createGuestDbActivities({ db: deps.db }),
       ...createProxmoxActivities({ clusters, runLog }),
+      ...createMailActivities({ db: deps.db, keys: deps.keys }),
     },
   });
 }

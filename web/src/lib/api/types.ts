@@ -14,6 +14,7 @@ import type * as Audit from '../../../../api/src/routes/audit/schema';
 import type * as Auth from '../../../../api/src/routes/auth/schema';
 import type * as Blueprints from '../../../../api/src/routes/blueprints/schema';
 import type * as Containers from '../../../../api/src/routes/containers/schema';
+import type * as Mail from '../../../../api/src/routes/mail/schema';
 import type * as Members from '../../../../api/src/routes/members/schema';
 import type * as Nodes from '../../../../api/src/routes/nodes/schema';
 import type * as Proxmox from '../../../../api/src/routes/proxmox/schema';
@@ -128,3 +129,14 @@ export type GuestPowerAction = In<typeof Proxmox.PowerGuestInput>['action'];
 export type GuestBackupMode = NonNullable<In<typeof Proxmox.BackupGuestInput>['mode']>;
 /** `POST /api/proxmox/guests`: recorded as `provisioning`; the run records the outcome. */
 export type ProvisionedGuest = Out<typeof Proxmox.ProvisionedGuestSchema>;
+
+// Email: the organization's SMTP server and what was sent (api/src/routes/mail).
+/** The password is write-only: `passwordSet` says whether one is stored. */
+export type SmtpSettings = Out<typeof Mail.SmtpSettingsSchema>;
+export type SmtpSettingsState = Out<typeof Mail.SmtpSettingsStateSchema>;
+/** `PUT /api/mail/smtp`: no `password` keeps the stored one, `null` removes it. */
+export type SmtpSettingsInput = In<typeof Mail.SmtpSettingsBody>;
+export type SmtpSecurity = SmtpSettings['security'];
+export type SmtpTestResult = Out<typeof Mail.SmtpTestResultSchema>;
+export type OutboundEmail = Out<typeof Mail.EmailSchema>;
+export type OutboundEmailList = Out<typeof Mail.EmailListSchema>;
