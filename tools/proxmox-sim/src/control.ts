@@ -3,6 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { assertTimeScale, type Clock } from './clock';
 import type { Cluster } from './cluster';
 import type { Faults, FaultSpec } from './faults';
+import { dispatchLoadControl, LoadControlError } from './load-control';
 import type { TaskRunner } from './tasks';
 import type { GuestRecord, TaskRecord, TokenRecord, UserRecord } from './state/model';
 
@@ -60,10 +61,14 @@ function send(res: ServerResponse, status: number, body: unknown): void {
   res.end(payload);
 }
 
-async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> {
+async function readText(req: IncomingMessage): Promise<string> {
   const chunks: Buffer[] = [];
   for await (const chunk of req) chunks.push(chunk as Buffer);
-  const text = Buffer.concat(chunks).toString('utf8');
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> {
+  const text = await readText(req);
   if (text.trim() === '') return {};
   try {
     const value = JSON.parse(text) as unknown;
@@ -111,7 +116,7 @@ export function createControlHandler(target: ControlTarget) {
       if (!authorized(req, target.controlToken)) throw new ControlError(401, 'control token required');
       send(res, 200, await dispatch(target, req, method, segments));
     } catch (error) {
-      const status = error instanceof ControlError ? error.status : 400;
+      const status = error instanceof ControlError || error instanceof LoadControlError ? error.status : 400;
       send(res, status, { error: error instanceof Error ? error.message : String(error) });
     }
   };
@@ -119,6 +124,8 @@ export function createControlHandler(target: ControlTarget) {
 
 async function dispatch(target: ControlTarget, req: IncomingMessage, method: string, segments: string[]): Promise<unknown> {
   const { cluster } = target;
+  const load = await dispatchLoadControl(target, req, method, segments, () => readText(req));
+  if (load !== undefined) return load;
   const [resource, id] = segments;
   switch (`${method} ${resource ?? ''}${id !== undefined ? '/:id' : ''}`) {
     case 'GET state':

@@ -8,6 +8,7 @@ import { clusterRoutes } from './api/cluster';
 import { lxcRoutes } from './api/lxc';
 import { nodeRoutes } from './api/nodes';
 import { qemuRoutes } from './api/qemu';
+import { rrdRoutes } from './api/rrd';
 import { Router } from './api/router';
 import { storageRoutes } from './api/storage';
 import { vzdumpRoutes } from './api/vzdump';
@@ -36,6 +37,8 @@ export type { PinnedFetch } from './pinned-fetch';
 export type { GuestBackend, GuestSpec, GuestInterface } from './guests/types';
 export { MemoryGuests } from './guests/memory';
 export { createPinnedFetch } from './pinned-fetch';
+export { loadControl } from './load-control';
+export type { GuestLoad, LoadOverride } from './load';
 export { parseUpid, formatUpid, type Upid } from './tasks';
 
 export interface ProxmoxSimOptions {
@@ -112,7 +115,7 @@ export async function startProxmoxSim(options: ProxmoxSimOptions): Promise<Proxm
   await reconcileBackend(cluster, backend);
 
   const auth = new Auth(() => store.state);
-  const router = new Router().add(...accessRoutes(auth), ...clusterRoutes, ...nodeRoutes, ...storageRoutes, ...qemuRoutes, ...lxcRoutes, ...vzdumpRoutes);
+  const router = new Router().add(...accessRoutes(auth), ...clusterRoutes, ...nodeRoutes, ...storageRoutes, ...qemuRoutes, ...lxcRoutes, ...vzdumpRoutes, ...rrdRoutes);
   const controlTarget: ControlTarget = {
     controlToken,
     clock,

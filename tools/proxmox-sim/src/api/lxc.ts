@@ -246,7 +246,7 @@ export const lxcRoutes: Route[] = [
     path: '/nodes/{node}/lxc/{vmid}/rrddata',
     params: { ...guestParams, timeframe: { type: 'string', enum: ['hour', 'day', 'week', 'month', 'year'] }, cf: { type: 'string', optional: true, enum: ['AVERAGE', 'MAX'] } },
     permission: audit,
-    handler: (context) => rrdData(context.cluster, lxcGuest(context), String(context.params.timeframe)),
+    handler: (context) => rrdData(context.cluster, lxcGuest(context), String(context.params.timeframe), context.params.cf),
   },
   ...snapshotRoutes('lxc'),
 ];

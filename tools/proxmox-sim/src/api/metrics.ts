@@ -1,10 +1,12 @@
 import type { Cluster } from '../cluster';
+import { advanceCounters, guestLoad, guestMemory, nodeLoad } from '../load';
 import { parsePropertyString } from '../params/formats';
 import type { GuestRecord, NodeRecord, StorageRecord } from '../state/model';
 
 /**
- * Plausible, stable usage numbers for guests, nodes and storages. Nothing is measured: a running
- * guest uses a fixed share of what it was given, so lists and graphs look like a quiet cluster.
+ * Usage numbers for guests, nodes and storages. Nothing is measured: a running guest follows the
+ * load of `../load.ts` (a quiet pattern of its own, or what the control API set), so lists and
+ * graphs move like a living cluster's and a test can push a guest over a threshold.
  */
 
 const MiB = 1024 ** 2;
@@ -28,21 +30,27 @@ export function guestUsage(cluster: Cluster, guest: GuestRecord) {
   const uptime = guestUptime(guest);
   const maxmem = guestMaxMem(guest);
   const maxdisk = cluster.disks(guest).find((disk) => !disk.cdrom)?.size ?? 0;
+  const now = Date.now();
+  const load = guestLoad(cluster, guest, now);
+  const memory = guestMemory(load, maxmem);
+  const counters = advanceCounters(cluster, guest.vmid, now);
   return {
     vmid: guest.vmid,
     name: String(guest.config.name ?? guest.config.hostname ?? `${guest.type === 'qemu' ? 'VM' : 'CT'}${guest.vmid}`),
     status: guest.status,
     cpus: guestCpus(guest),
     maxmem,
-    mem: running ? Math.round(maxmem * 0.4) : 0,
+    // A VM's memory as PVE reports it (total − MemFree: the page cache counts as used); a
+    // container's from its cgroup, without the page cache.
+    mem: running ? (guest.type === 'qemu' ? memory.total - memory.free : memory.used) : 0,
     maxdisk,
     disk: guest.type === 'lxc' && running ? Math.round(maxdisk * 0.2) : 0,
-    cpu: running ? 0.012 : 0,
+    cpu: running ? load.cpu : 0,
     uptime,
-    netin: running ? uptime * 1200 : 0,
-    netout: running ? uptime * 800 : 0,
-    diskread: running ? uptime * 40_000 : 0,
-    diskwrite: running ? uptime * 20_000 : 0,
+    netin: running ? Math.round(counters.netin) : 0,
+    netout: running ? Math.round(counters.netout) : 0,
+    diskread: running ? Math.round(counters.diskread) : 0,
+    diskwrite: running ? Math.round(counters.diskwrite) : 0,
     ...(guest.config.template === 1 ? { template: 1 } : {}),
     ...(guest.config.lock !== undefined ? { lock: String(guest.config.lock) } : {}),
     ...(guest.config.tags !== undefined ? { tags: String(guest.config.tags) } : {}),
@@ -50,11 +58,10 @@ export function guestUsage(cluster: Cluster, guest: GuestRecord) {
 }
 
 export function nodeUsage(cluster: Cluster, node: NodeRecord) {
-  const guests = cluster.state.guests.filter((guest) => guest.node === node.name && guest.status === 'running');
-  const used = 3 * 1024 * MiB + guests.reduce((sum, guest) => sum + Math.round(guestMaxMem(guest) * 0.4), 0);
+  const load = nodeLoad(cluster, node, guestMaxMem, guestCpus);
   return {
-    cpu: Math.min(1, 0.01 + guests.length * 0.003),
-    mem: Math.min(node.memoryBytes, used),
+    cpu: load.cpu,
+    mem: load.mem,
     maxmem: node.memoryBytes,
     disk: Math.round(node.rootfsBytes * 0.12),
     maxdisk: node.rootfsBytes,

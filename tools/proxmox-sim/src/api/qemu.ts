@@ -11,6 +11,7 @@ import { applyConfig, changedKeys, configPrivilege, qemuConfigSchema, visibleCon
 import { guestUsage } from './metrics';
 import { startPowerTask, type PowerAction } from './power';
 import type { Route, RouteContext } from './router';
+import { guestRrdData } from './rrd';
 import { snapshotRoutes } from './snapshots';
 
 const vmPath = (params: Params) => `/vms/${String(params.vmid)}`;
@@ -229,40 +230,8 @@ async function agentInterfaces(context: RouteContext) {
   };
 }
 
-const RRD_STEPS: Record<string, number> = { hour: 60, day: 1800, week: 10800, month: 43200, year: 604800 };
-
-/** ~70 points, one per step; points before the guest last started carry only `time`. */
-export function rrdData(cluster: Cluster, guest: GuestRecord, timeframe: string) {
-  const step = RRD_STEPS[timeframe]!;
-  const now = Math.floor(Date.now() / 1000);
-  const last = now - (now % step);
-  const usage = guestUsage(cluster, guest);
-  const since = guest.status === 'running' && guest.startedAt ? Math.floor(guest.startedAt / 1000) : Infinity;
-  const points = [];
-  for (let i = 69; i >= 0; i--) {
-    const time = last - i * step;
-    // A point stands for the step up to the next one: the current step has data once running.
-    if (time + step <= since) {
-      points.push({ time });
-      continue;
-    }
-    const wave = 0.5 + 0.5 * Math.sin(time / 600);
-    points.push({
-      time,
-      cpu: 0.005 + 0.02 * wave,
-      maxcpu: usage.cpus,
-      mem: Math.round(usage.maxmem * (0.35 + 0.1 * wave)),
-      maxmem: usage.maxmem,
-      disk: usage.disk,
-      maxdisk: usage.maxdisk,
-      netin: 800 + 400 * wave,
-      netout: 500 + 300 * wave,
-      diskread: 20_000 * wave,
-      diskwrite: 10_000 * wave,
-    });
-  }
-  return points;
-}
+/** Kept for the LXC routes, which import it from here. */
+export { guestRrdData as rrdData } from './rrd';
 
 function powerRoute(action: PowerAction, extra: Route['params']): Route {
   return {
@@ -423,7 +392,7 @@ export const qemuRoutes: Route[] = [
     path: '/nodes/{node}/qemu/{vmid}/rrddata',
     params: { ...guestParams, timeframe: { type: 'string', enum: ['hour', 'day', 'week', 'month', 'year'] }, cf: { type: 'string', optional: true, enum: ['AVERAGE', 'MAX'] } },
     permission: audit,
-    handler: (context) => rrdData(context.cluster, qemuGuest(context), String(context.params.timeframe)),
+    handler: (context) => guestRrdData(context.cluster, qemuGuest(context), String(context.params.timeframe), context.params.cf),
   },
   ...snapshotRoutes('qemu'),
 ];
