@@ -7,3 +7,4 @@ export * from './apps';
 export * from './proxmox';
 export * from './files';
 export * from './mail';
+export * from './monitoring';

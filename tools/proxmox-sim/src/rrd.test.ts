@@ -90,7 +90,7 @@ describe('load and usage', () => {
 describe('rrddata', () => {
   it("serves a guest's archive in PVE's shape: 70 step-aligned points, the running ones with every key", async () => {
     await runningVm(210);
-    const points = await api.data<Array<Record<string, number>>>('GET', vm(210, '/rrddata'), { timeframe: 'hour', cf: 'AVERAGE' });
+    const points = await api.data<Array<{ time: number } & Record<string, number>>>('GET', vm(210, '/rrddata'), { timeframe: 'hour', cf: 'AVERAGE' });
     expect(points).toHaveLength(70);
     expect(points.every((p, i) => i === 0 || p.time - points[i - 1]!.time === 60)).toBe(true);
     expect(points.every((p) => p.time % 60 === 0)).toBe(true);
