@@ -11,3 +11,9 @@ export { deleteVmBackupSchedule, upsertVmBackupSchedule, vmBackupScheduleId } fr
 export { createPostgresClusterDirectory } from './db/proxmox-clusters';
 export { createGuestDbActivities, type GuestDbActivities, type GuestRecordPatch } from './db/guests';
 export { createMailActivities, enqueueEmail, storeFile, type MailActivities, type EmailRequest } from './mail/index';
+export { createProxmoxMetricsActivities, type ProxmoxMetricsActivities, type ProxmoxMetricsOptions } from './monitoring/collect-proxmox';
+export { createDockerMetricsActivities, createDockerNodeDirectoryActivities, type DockerMetricsActivities } from './monitoring/collect-docker';
+export { createEvaluateActivities, type EvaluateActivities } from './monitoring/evaluate';
+export { createAlertActivities, type AlertActivities, type AlertMailer } from './monitoring/alerts';
+export { createRetentionActivities, DEFAULT_RETENTION, type RetentionPolicy } from './monitoring/retention';
+export { ensureMonitoringSchedules, deleteMonitoringSchedules, DEFAULT_INTERVALS, type MonitoringScheduleOptions } from './monitoring/schedules';

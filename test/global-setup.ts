@@ -5,7 +5,7 @@ import { createConnection } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import type { TestProject } from 'vitest/node';
 import { connectDb, createScratchDatabase, dropOrphanedScratchDatabases, dropScratchDatabases, migrateDb } from '../db/src/index';
-import { WORKFLOWS_PATH } from '../workers/src/workers';
+import { WORKFLOW_INTERCEPTOR_MODULES, WORKFLOWS_PATH } from '../workers/src/workers';
 import { ADMIN_DATABASE_URL, TEST_DB_KIND, templateDbName, testDbPrefix } from './config';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -51,7 +51,7 @@ export default async function setup(project: TestProject) {
 
   const templateDb = await createTemplateDatabase();
 
-  const { code } = await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: quietLogger });
+  const { code } = await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, workflowInterceptorModules: WORKFLOW_INTERCEPTOR_MODULES, logger: quietLogger });
   const workflowBundlePath = `${root}/.cache/workflow-bundle.js`;
   mkdirSync(`${root}/.cache`, { recursive: true });
   writeFileSync(workflowBundlePath, code);

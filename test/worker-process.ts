@@ -21,6 +21,8 @@ export function workerProcesses(p: () => TestPlatform) {
         TEMPORAL_ADDRESS: inject('temporalAddress'),
         KEELSON_ENCRYPTION_KEYS: TEST_KEY_SPEC,
         KEELSON_CORE_TASK_QUEUE: p().coreTaskQueue,
+        // Tests that want monitoring's schedules make their own, with their own intervals.
+        KEELSON_MONITORING_SCHEDULES: 'false',
         ...env,
       },
       stdio: ['ignore', 'pipe', 'pipe'],

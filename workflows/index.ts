@@ -10,3 +10,6 @@ export { vmProvision } from './vm-provision';
 export { lxcProvision } from './lxc-provision';
 export { vmPower, vmResize, vmSnapshot, vmRollback, vmDeleteSnapshot, vmDestroy, vmBackup } from './vm-lifecycle';
 export { smtpTest } from './mail/smtp-test';
+export { monitoringCollect } from './monitoring/collect';
+export { monitoringEvaluate, monitoringMaintenance } from './monitoring/evaluate';
+export { alertInstance } from './monitoring/alert-instance';

@@ -68,6 +68,10 @@ export const WorkflowType = {
   vmDestroy: 'vmDestroy',
   vmBackup: 'vmBackup',
   smtpTest: 'smtpTest',
+  monitoringCollect: 'monitoringCollect',
+  monitoringEvaluate: 'monitoringEvaluate',
+  monitoringMaintenance: 'monitoringMaintenance',
+  alertInstance: 'alertInstance',
 } as const;
 
 /**
@@ -96,7 +100,23 @@ export const WorkflowId = {
   guestDestroy: (guestId: string) => `vm/${guestId}/destroy`,
   /** A test email of an organization's SMTP settings (one per request). */
   smtpTest: (tenantId: string, requestId: string) => `mail/${tenantId}/test/${requestId}`,
+  /** One alert of a rule on a resource (`kind` nodata: its "no data" alert), started or signalled idempotently. */
+  alert: (ruleId: string, resourceId: string, kind: 'metric' | 'nodata' = 'metric') =>
+    kind === 'metric' ? `alert/${ruleId}/${resourceId}` : `alert/${ruleId}/${resourceId}/nodata`,
 } as const;
+
+/**
+ * Monitoring's Temporal Schedules, one set per core task queue (deployments and test files that
+ * share a namespace keep their own): collection, rule evaluation, retention and rollups.
+ */
+export const MonitoringSchedule = {
+  collect: (coreTaskQueue: string) => `monitoring/${coreTaskQueue}/collect`,
+  evaluate: (coreTaskQueue: string) => `monitoring/${coreTaskQueue}/evaluate`,
+  maintenance: (coreTaskQueue: string) => `monitoring/${coreTaskQueue}/maintenance`,
+} as const;
+
+/** The operation name alert runs carry in KeelsonOperation. */
+export const ALERT_OPERATION = 'monitoring.alert';
 
 /** Resource references stored in the KeelsonResources search attribute. */
 export const resourceRef = (kind: string, id: string) => `${kind}:${id}`;

@@ -35,6 +35,12 @@ export const PERMISSIONS = [
   'mail.read',
   /** Change the organization's SMTP settings (they hold a password) and send test emails. */
   'mail.manage',
+  /** See metrics, charts, alerts, rules, silences and maintenance windows. */
+  'monitoring.read',
+  /** Create and change alert rules, silences and maintenance windows. */
+  'alert.manage',
+  /** Acknowledge a firing alert. */
+  'alert.acknowledge',
 ] as const;
 export type Permission = (typeof PERMISSIONS)[number];
 
@@ -60,6 +66,8 @@ export const ROLE_PERMISSIONS: Record<Role, ReadonlySet<Permission>> = {
     'app.manage',
     'app.deploy',
     'proxmox.manage',
+    'alert.manage',
+    'alert.acknowledge',
   ]),
   billing: new Set<Permission>(['workflow.read', 'mail.read']),
   viewer: new Set<Permission>(READ.filter((p) => p !== 'audit.read' && p !== 'apikey.read')),

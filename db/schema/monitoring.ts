@@ -140,14 +140,15 @@ export type Comparison = (typeof COMPARISONS)[number];
 /**
  * Which resources a rule (or a maintenance window) covers: one resource; what runs on a node (a
  * Docker node's containers and apps, a Proxmox node's guests) and the node itself; a cluster's
- * nodes and guests and the cluster itself; every guest with a tag; or every resource of a kind.
+ * nodes and guests and the cluster itself; every guest with a tag; or everything (a rule's
+ * `kinds` narrow each of these).
  */
 export type AlertScope =
   | { type: 'resource'; resourceId: string }
   | { type: 'node'; resourceId: string }
   | { type: 'cluster'; clusterId: string }
   | { type: 'tag'; tag: string }
-  | { type: 'kind'; kind: MonitoredKind };
+  | { type: 'all' };
 
 export const NO_DATA_ACTIONS = ['alert', 'ignore'] as const;
 export type NoDataAction = (typeof NO_DATA_ACTIONS)[number];

@@ -25,6 +25,18 @@ export function loadWorkerEnv(source: NodeJS.ProcessEnv = process.env) {
         .default(':8080')
         .transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean)),
       KEELSON_LOG_LEVEL: z.enum(['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR']).default('WARN'),
+      /** Monitoring: how often metrics are collected and rules evaluated (ms), and whether this worker keeps the schedules. */
+      KEELSON_METRICS_COLLECT_MS: z.coerce.number().int().min(1000).default(60_000),
+      KEELSON_ALERT_EVALUATE_MS: z.coerce.number().int().min(1000).default(30_000),
+      KEELSON_METRICS_MAINTENANCE_MS: z.coerce.number().int().min(1000).default(3_600_000),
+      /** Raw samples and rollups are kept this long (hours, days). */
+      KEELSON_METRICS_RAW_HOURS: z.coerce.number().positive().default(24),
+      KEELSON_METRICS_ROLLUP_DAYS: z.coerce.number().positive().default(30),
+      /** Core workers create or update the monitoring schedules at start unless this is false. */
+      KEELSON_MONITORING_SCHEDULES: z.enum(['true', 'false']).default('true').transform((v) => v === 'true'),
+      /** Serves Prometheus metrics (Keelson's and the Temporal SDK's) on this port; unset: off. */
+      KEELSON_WORKER_METRICS_PORT: z.coerce.number().int().min(1).max(65535).optional(),
+      KEELSON_WORKER_METRICS_HOST: z.string().default('127.0.0.1'),
     },
     source,
   );

@@ -1,5 +1,8 @@
 import { connectDb } from '@keelson/db';
-import { reportNodeHealth } from '@keelson/activities';
+import { ensureMonitoringSchedules, reportNodeHealth } from '@keelson/activities';
+import { collectProcessMetrics, registry } from '@keelson/activities/monitoring/prometheus';
+import { Client } from '@temporalio/client';
+import { createServer } from 'node:http';
 import { CaddyProxy } from '@keelson/activities/caddy/proxy';
 import { DefaultLogger, NativeConnection, Runtime, type Worker } from '@temporalio/worker';
 import Docker from 'dockerode';
@@ -13,17 +16,41 @@ import { createCoreWorker, createNodeWorker, restoreRoutes } from './workers';
  */
 const env = loadWorkerEnv();
 // The SDK logs each bundling step and state change at INFO; warnings and errors are what matter.
-Runtime.install({ logger: new DefaultLogger(env.KEELSON_LOG_LEVEL) });
+// With a metrics port, the SDK's own worker metrics (polls, task latencies, slots) are exported
+// by its core on the next port, and served together with Keelson's (see serveMetrics below).
+const sdkMetricsAddress = env.KEELSON_WORKER_METRICS_PORT ? `127.0.0.1:${env.KEELSON_WORKER_METRICS_PORT + 1}` : undefined;
+Runtime.install({
+  logger: new DefaultLogger(env.KEELSON_LOG_LEVEL),
+  ...(sdkMetricsAddress ? { telemetryOptions: { metrics: { prometheus: { bindAddress: sdkMetricsAddress } } } } : {}),
+});
 const { db, close } = connectDb(env.DATABASE_URL, { max: 5 });
 const connection = await NativeConnection.connect({ address: env.TEMPORAL_ADDRESS });
 const docker = new Docker({ socketPath: env.DOCKER_SOCKET });
 const base = { connection, namespace: env.TEMPORAL_NAMESPACE, db, keys: env.KEELSON_ENCRYPTION_KEYS, coreTaskQueue: env.KEELSON_CORE_TASK_QUEUE };
 
 const workers: Worker[] = [];
-if (env.KEELSON_CORE_WORKER) workers.push(await createCoreWorker(base));
+const monitoring = {
+  evaluateEveryMs: env.KEELSON_ALERT_EVALUATE_MS,
+  retention: { rawRetentionMs: env.KEELSON_METRICS_RAW_HOURS * 3_600_000, rollupRetentionMs: env.KEELSON_METRICS_ROLLUP_DAYS * 86_400_000, bucketMs: 300_000 },
+};
+if (env.KEELSON_CORE_WORKER) {
+  workers.push(await createCoreWorker({ ...base, monitoring }));
+  if (env.KEELSON_MONITORING_SCHEDULES) {
+    const client = new Client({ connection, namespace: env.TEMPORAL_NAMESPACE });
+    await ensureMonitoringSchedules(client, {
+      coreTaskQueue: env.KEELSON_CORE_TASK_QUEUE,
+      collectEveryMs: env.KEELSON_METRICS_COLLECT_MS,
+      evaluateEveryMs: env.KEELSON_ALERT_EVALUATE_MS,
+      maintenanceEveryMs: env.KEELSON_METRICS_MAINTENANCE_MS,
+    });
+  }
+}
 const proxy = new CaddyProxy({ adminUrl: env.KEELSON_PROXY_ADMIN_URL, listen: env.KEELSON_PROXY_LISTEN });
 const workDir = resolve(env.KEELSON_WORK_DIR);
-for (const nodeId of env.KEELSON_NODE_IDS) workers.push(await createNodeWorker({ ...base, nodeId, docker, workDir, proxy }));
+// Apps' uptime checks go through this host's edge proxy, as their users' requests do.
+const listen = env.KEELSON_PROXY_LISTEN[0] ?? ':8080';
+const appBaseUrl = `http://${listen.startsWith(':') ? `127.0.0.1${listen}` : listen}`;
+for (const nodeId of env.KEELSON_NODE_IDS) workers.push(await createNodeWorker({ ...base, nodeId, docker, workDir, proxy, appBaseUrl }));
 if (workers.length === 0) throw new Error('nothing to serve: set KEELSON_CORE_WORKER=true or KEELSON_NODE_IDS');
 
 const health = setInterval(() => {
@@ -33,11 +60,32 @@ const health = setInterval(() => {
   }
 }, 15_000);
 
+const metricsServer = env.KEELSON_WORKER_METRICS_PORT ? serveMetrics(env.KEELSON_WORKER_METRICS_HOST, env.KEELSON_WORKER_METRICS_PORT) : undefined;
+
+/** `GET /metrics`: Keelson's counters of this process, then the Temporal SDK's worker metrics. */
+function serveMetrics(host: string, port: number) {
+  collectProcessMetrics();
+  const server = createServer((req, res) => {
+    if (req.url !== '/metrics') {
+      res.writeHead(404).end();
+      return;
+    }
+    void (async () => {
+      const own = await registry.metrics();
+      const sdk = sdkMetricsAddress ? await fetch(`http://${sdkMetricsAddress}/metrics`).then((r) => r.text()).catch(() => '') : '';
+      res.writeHead(200, { 'content-type': registry.contentType }).end(`${own}\n${sdk}`);
+    })().catch(() => res.writeHead(500).end());
+  });
+  server.listen(port, host);
+  return server;
+}
+
 console.log(JSON.stringify({ msg: 'workers running', queues: workers.map((w) => w.options.taskQueue) }));
 try {
   await Promise.all(workers.map((w) => w.run()));
 } finally {
   clearInterval(health);
+  metricsServer?.close();
   await connection.close();
   await close();
 }

@@ -1,5 +1,15 @@
 import {
+  createAlertActivities,
   createContainerDbActivities,
+  createDockerMetricsActivities,
+  createDockerNodeDirectoryActivities,
+  createEvaluateActivities,
+  createProxmoxMetricsActivities,
+  createRetentionActivities,
+  DEFAULT_INTERVALS,
+  type AlertMailer,
+  type ProxmoxMetricsOptions,
+  type RetentionPolicy,
   createDeployActivities,
   createDockerActivities,
   createGuestDbActivities,
@@ -18,11 +28,36 @@ import type { KeyRing } from '@keelson/common/codec';
 import { TaskQueue } from '@keelson/common/constants';
 import { keelsonDataConverter } from '@keelson/common/temporal';
 import type { Database } from '@keelson/db';
-import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import { runsCompleted, runsFailed } from '@keelson/activities/monitoring/prometheus';
+import { Client } from '@temporalio/client';
+import { NativeConnection, Worker, type InjectedSinks, type WorkerOptions } from '@temporalio/worker';
+import type { KeelsonSinks } from '../../workflows/metrics-interceptor';
 import type Docker from 'dockerode';
 import { fileURLToPath } from 'node:url';
 
 export const WORKFLOWS_PATH = fileURLToPath(new URL('../../workflows/index.ts', import.meta.url));
+/** Bundled with the workflows (also into prebuilt bundles): counts runs as they end. */
+export const WORKFLOW_INTERCEPTOR_MODULES = [fileURLToPath(new URL('../../workflows/metrics-interceptor.ts', import.meta.url))];
+
+/** Where workflow code reports ends of runs: Keelson's Prometheus counters, by operation. */
+const sinks: InjectedSinks<KeelsonSinks> = {
+  runMetrics: {
+    closed: {
+      fn: (_info, operation, outcome) => (outcome === 'completed' ? runsCompleted : runsFailed).inc({ operation }),
+      callDuringReplay: false,
+    },
+  },
+};
+
+/** Monitoring settings of a core worker; every duration is configurable so tests run in seconds. */
+export interface MonitoringWorkerOptions {
+  /** The evaluation schedule's interval (alert workflows judge staleness by it). */
+  evaluateEveryMs?: number;
+  retention?: RetentionPolicy;
+  proxmox?: ProxmoxMetricsOptions;
+  /** Sends alert emails (the shared mail module); without it email channels fail, recorded. */
+  mailer?: AlertMailer;
+}
 
 export interface WorkerDeps {
   connection: NativeConnection;
@@ -33,6 +68,7 @@ export interface WorkerDeps {
   coreTaskQueue?: string;
   /** A prebuilt bundle (tests, production images); when absent the worker bundles at start. */
   workflowBundle?: WorkerOptions['workflowBundle'];
+  monitoring?: MonitoringWorkerOptions;
 }
 
 /**
@@ -42,13 +78,24 @@ export interface WorkerDeps {
 export function createCoreWorker(deps: WorkerDeps): Promise<Worker> {
   const runLog = createRunLog(deps.db);
   const clusters = createPostgresClusterDirectory({ db: deps.db, keys: deps.keys });
+  const taskQueue = deps.coreTaskQueue ?? TaskQueue.core;
+  const dataConverter = keelsonDataConverter(deps.keys);
+  // Alert workflows are started and signalled by the evaluation's activities.
+  const temporal = new Client({ connection: deps.connection, namespace: deps.namespace, dataConverter });
+  const monitoring = deps.monitoring ?? {};
   return Worker.create({
     connection: deps.connection,
     namespace: deps.namespace,
-    taskQueue: deps.coreTaskQueue ?? TaskQueue.core,
-    ...(deps.workflowBundle ? { workflowBundle: deps.workflowBundle } : { workflowsPath: WORKFLOWS_PATH }),
-    dataConverter: keelsonDataConverter(deps.keys),
+    taskQueue,
+    ...(deps.workflowBundle ? { workflowBundle: deps.workflowBundle } : { workflowsPath: WORKFLOWS_PATH, interceptors: { workflowModules: WORKFLOW_INTERCEPTOR_MODULES } }),
+    dataConverter,
+    sinks,
     activities: {
+      ...createDockerNodeDirectoryActivities({ db: deps.db }),
+      ...createProxmoxMetricsActivities({ db: deps.db, clusters, options: monitoring.proxmox }),
+      ...createEvaluateActivities({ db: deps.db, temporal, taskQueue, intervalMs: monitoring.evaluateEveryMs ?? DEFAULT_INTERVALS.evaluateEveryMs }),
+      ...createAlertActivities({ db: deps.db, keys: deps.keys, mailer: monitoring.mailer }),
+      ...createRetentionActivities({ db: deps.db, policy: monitoring.retention }),
       ...createContainerDbActivities({ db: deps.db, keys: deps.keys }),
       ...createReleaseDbActivities({ db: deps.db }),
       ...createRunLogActivities({ runLog }),
@@ -66,6 +113,8 @@ export interface NodeWorkerDeps extends Omit<WorkerDeps, 'workflowBundle'> {
   workDir: string;
   /** This host's edge proxy (its admin API is reachable only from the host). */
   proxy: EdgeProxy;
+  /** Where the edge proxy serves apps on this host (http://127.0.0.1:8080): apps' uptime checks go there. */
+  appBaseUrl?: string;
 }
 
 /** A node worker: the Docker and deploy activities for one host, on that host's own task queue. */
@@ -80,6 +129,7 @@ export async function createNodeWorker(deps: NodeWorkerDeps): Promise<Worker> {
     dataConverter: keelsonDataConverter(deps.keys),
     activities: {
       ...createDockerActivities({ docker: deps.docker, runLog }),
+      ...createDockerMetricsActivities({ db: deps.db, docker: deps.docker, nodeId: deps.nodeId, appBaseUrl: deps.appBaseUrl }),
       ...createDeployActivities({
         docker: deps.docker,
         runLog,
