@@ -19,7 +19,7 @@ import { createSession, SESSION_COOKIE } from '../api/src/auth/sessions';
 import { runLogHub } from '../api/src/services/run-log-hub';
 import type { AppDeps } from '../api/src/deps';
 import { apiKeys } from '../db/schema/tenancy';
-import { createCoreWorker, createNodeWorker } from '../workers/src/workers';
+import { createCoreWorker, createNodeWorker, type MonitoringWorkerOptions } from '../workers/src/workers';
 import { ADMIN_DATABASE_URL, TEST_DB_KIND } from './config';
 
 // Worker state changes and workflow failures under test are expected; keep the output readable.
@@ -92,7 +92,8 @@ export interface TestPlatform {
    * on it need `proxy` (e.g. a CaddyProxy on a Caddy from test/caddy.ts); without one they fail.
    */
   addDockerNode(tenantId: string, name?: string, opts?: { proxy?: EdgeProxy }): Promise<{ id: string }>;
-  startCoreWorker(): Promise<void>;
+  /** `monitoring`: the core worker's monitoring settings (intervals scaled down for tests). */
+  startCoreWorker(opts?: { monitoring?: MonitoringWorkerOptions }): Promise<void>;
   stopWorkers(): Promise<void>;
   close(): Promise<void>;
 }
@@ -188,7 +189,7 @@ export async function createTestPlatform(opts: { databaseUrl?: string } = {}): P
       );
       return { id: n!.id };
     },
-    async startCoreWorker() {
+    async startCoreWorker(opts = {}) {
       run(
         await createCoreWorker({
           connection: await nativeConnection(),
@@ -197,6 +198,7 @@ export async function createTestPlatform(opts: { databaseUrl?: string } = {}): P
           keys: TEST_KEYS,
           coreTaskQueue,
           workflowBundle: { codePath: inject('workflowBundlePath') },
+          monitoring: opts.monitoring,
         }),
       );
     },

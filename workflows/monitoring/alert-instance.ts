@@ -92,7 +92,7 @@ export async function alertInstance(input: AlertInput): Promise<AlertCarried> {
 
   const rule = () => s.last!.rule;
   /** A "no data" alert fires and resolves as soon as it is told: its wait was the rule's no-data time. */
-  const holdMs = () => (input.kind === 'nodata' ? 0 : rule().forSeconds * 1000);
+  const holdMs = () => (input.kind === 'nodata' || !s.last ? 0 : rule().forSeconds * 1000);
   const staleMs = () => Math.max(input.intervalMs * 3, 1000);
   const idleTimeoutMs = () => Math.max(input.intervalMs * 5, holdMs() * 2, 10_000);
 
