@@ -30,7 +30,9 @@ export interface Delivery {
 
 export interface MonitoringHarness {
   platform: TestPlatform;
+  /** Replaceable: a test may stop it and start another on the same port and state. */
   sim: ProxmoxSim;
+  simStateDir: string;
   load: ReturnType<typeof loadControl>;
   tenantId: string;
   clusterId: string;
@@ -78,7 +80,7 @@ export async function startMonitoringHarness(): Promise<MonitoringHarness> {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const webhookUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hooks/keelson`;
   const api = async (method: string, path: string, params: Record<string, string | number> = {}) => {
-    const body = new URLSearchParams(Object.entries(params).map(([k, v]) => [k, String(v)]));
+    const body = new URLSearchParams(Object.fromEntries(Object.entries(params).map(([k, v]) => [k, String(v)])));
     const res = await sim.fetch(`${sim.url}/api2/json${path}`, {
       method,
       headers: { authorization: `PVEAPIToken=${TOKEN_ID}=${sim.tokens[0]!.secret}`, 'content-type': 'application/x-www-form-urlencoded' },
@@ -91,6 +93,7 @@ export async function startMonitoringHarness(): Promise<MonitoringHarness> {
   const h: MonitoringHarness = {
     platform,
     sim,
+    simStateDir: join(dir, 'sim'),
     load: loadControl(sim),
     tenantId: tenant.id,
     clusterId: cluster!.id,
@@ -135,7 +138,7 @@ export async function startMonitoringHarness(): Promise<MonitoringHarness> {
       }
       await h.webhook.close();
       await platform.close();
-      await sim.close();
+      await h.sim.close().catch(() => undefined);
       await rm(dir, { recursive: true, force: true });
     },
   };

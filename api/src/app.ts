@@ -24,6 +24,10 @@ import { nodesRoutes } from './routes/nodes/index';
 import { proxmoxRoutes } from './routes/proxmox/index';
 import { runsRoutes } from './routes/runs/index';
 import { mailRoutes } from './routes/mail/index';
+import { monitoringRoutes } from './routes/monitoring/index';
+import { collectProcessMetrics, httpRequestDuration, registry } from '@keelson/activities/monitoring/prometheus';
+import { routePath } from 'hono/route';
+import { timingSafeEqual } from 'node:crypto';
 import { createTerminalSessions } from './services/terminal-service';
 
 export const API_VERSION = '0.1.0';
@@ -52,6 +56,17 @@ export function createApp(deps: AppDeps) {
     c.header('X-Request-Id', c.get('requestId'));
   });
   app.use('*', secureHeaders({ crossOriginResourcePolicy: false }));
+  // Request durations by route pattern (never the raw path: ids would explode the label set).
+  collectProcessMetrics();
+  app.use('/api/*', async (c, next) => {
+    const started = performance.now();
+    try {
+      await next();
+    } finally {
+      const route = c.res.status === 404 && routePath(c, -1) === '/api/*' ? 'unmatched' : routePath(c, -1);
+      httpRequestDuration.observe({ method: c.req.method, route, status: String(c.res.status) }, (performance.now() - started) / 1000);
+    }
+  });
   app.use(
     '/api/*',
     bodyLimit({
@@ -62,7 +77,7 @@ export function createApp(deps: AppDeps) {
     }),
   );
 
-  for (const prefix of ['/api/runs', '/api/nodes', '/api/blueprints', '/api/containers', '/api/apps', '/api/proxmox', '/api/api-keys', '/api/members', '/api/audit', '/api/mail']) {
+  for (const prefix of ['/api/runs', '/api/nodes', '/api/blueprints', '/api/containers', '/api/apps', '/api/proxmox', '/api/api-keys', '/api/members', '/api/audit', '/api/mail', '/api/monitoring']) {
     app.use(prefix, authenticate);
     app.use(`${prefix}/*`, authenticate);
   }
@@ -83,6 +98,7 @@ export function createApp(deps: AppDeps) {
     .route('/api/containers', containerTerminalRoutes({ upgradeWebSocket, sessions: terminals }))
     .route('/api/apps', appsRoutes())
     .route('/api/proxmox', proxmoxRoutes())
+    .route('/api/monitoring', monitoringRoutes())
     .route('/api/webhooks', webhooksRoutes())
     .route('/api/api-keys', apiKeysRoutes())
     .route('/api/members', membersRoutes())
@@ -94,6 +110,17 @@ export function createApp(deps: AppDeps) {
     const checks = await healthChecks(deps);
     const ok = Object.values(checks).every((v) => v === 'ok');
     return c.json({ status: ok ? 'ok' : 'degraded', version: API_VERSION, checks }, ok ? 200 : 503);
+  });
+
+  /** Prometheus metrics of this API process (see docs/monitoring.md). */
+  app.get('/metrics', async (c) => {
+    const token = deps.config.metricsToken;
+    if (token) {
+      const given = Buffer.from(c.req.header('authorization')?.replace(/^Bearer\s+/i, '') ?? '');
+      const expected = Buffer.from(token);
+      if (given.length !== expected.length || !timingSafeEqual(given, expected)) return c.json(errorBody(c, 'unauthorized', 'a bearer token is required'), 401);
+    }
+    return c.body(await registry.metrics(), 200, { 'content-type': registry.contentType });
   });
 
   app.doc31('/api/openapi.json', {

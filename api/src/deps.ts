@@ -22,6 +22,8 @@ export interface AppConfig {
   temporalUiUrl: string;
   /** Peers whose X-Forwarded-For is believed (the web app's server, a load balancer). */
   trustedProxies?: string[];
+  /** Bearer token GET /metrics requires; unset: /metrics is open (it holds no tenant data). */
+  metricsToken?: string;
   /** Failed logins allowed per (ip, email) per window before 429. */
   loginRateLimit?: { max: number; windowMs: number };
 }

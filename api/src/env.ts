@@ -20,6 +20,8 @@ export function loadApiEnv(source: NodeJS.ProcessEnv = process.env) {
         .transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean)),
       /** Secure cookies need HTTPS; turn off only for plain-HTTP development. */
       COOKIE_SECURE: z.enum(['true', 'false']).default('false').transform((v) => v === 'true'),
+      /** When set, GET /metrics needs `Authorization: Bearer <this>` (Prometheus' bearer_token). */
+      KEELSON_METRICS_TOKEN: z.string().min(16, 'use at least 16 characters').optional(),
     },
     source,
   );

@@ -38,6 +38,7 @@ const app = createApp({
     codecCorsOrigins: env.CODEC_CORS_ORIGINS,
     trustedProxies: env.TRUSTED_PROXIES,
     temporalUiUrl: env.TEMPORAL_UI_URL,
+    metricsToken: env.KEELSON_METRICS_TOKEN,
   },
 });
 

@@ -1,3 +1,4 @@
+import { runsStarted } from '@keelson/activities/monitoring/prometheus';
 import { ApprovalUpdate, type ApprovalAnswer, type ApprovalDecision } from '@keelson/common/approval';
 import { readRunAttributes, runSearchAttributes } from '@keelson/common/search-attributes';
 import { EncryptionCodec } from '@keelson/common/codec';
@@ -212,6 +213,7 @@ export async function startWorkflowRun(ctx: ServiceContext, spec: StartRunSpec, 
       resourceId: spec.workflowId,
       details: { operation: spec.operation, runId: handle.firstExecutionRunId, resources: spec.resources },
     });
+    runsStarted.inc({ operation: spec.operation });
     return { workflowId: spec.workflowId, runId: handle.firstExecutionRunId, operation: spec.operation };
   } catch (err) {
     if (err instanceof WorkflowExecutionAlreadyStartedError) {

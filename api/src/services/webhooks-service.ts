@@ -1,3 +1,4 @@
+import { webhookDeliveries as webhookDeliveries_total } from '@keelson/activities/monitoring/prometheus';
 import { apps, webhookDeliveries, type DeliveryOutcome, type WebhookProvider } from '@keelson/db/schema';
 import { eq } from 'drizzle-orm';
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
@@ -103,6 +104,7 @@ export async function receiveWebhook(
   const base = { tenantId: app.tenantId, appId: app.id, provider: input.provider, externalId };
   const record = async (outcome: DeliveryOutcome, reason: string, extra: Partial<typeof webhookDeliveries.$inferInsert> = {}) => {
     const [row] = await deps.db.insert(webhookDeliveries).values({ ...base, outcome, reason, ...extra }).returning({ id: webhookDeliveries.id });
+    webhookDeliveries_total.inc({ direction: 'incoming', provider: input.provider, outcome });
     return row!.id;
   };
 

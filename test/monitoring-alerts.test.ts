@@ -1,0 +1,208 @@
+import { WorkflowType } from '@keelson/common/constants';
+import { MemoryGuests, startProxmoxSim } from '@keelson/proxmox-sim';
+import type { ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { eventually, startMonitoringHarness, TOKEN_ID, type MonitoringHarness } from './monitoring-harness';
+import type { SignedIn } from './platform';
+import { workerProcesses } from './worker-process';
+
+/**
+ * Alerting end to end against the Proxmox simulator: the real worker process (SIGKILLed on
+ * purpose), Temporal Schedules collecting and evaluating every second, rules and silences made
+ * through the API, a webhook receiver that checks signatures. Every duration is a rule's or a
+ * schedule's, scaled down: a 5-second `for`, one-second intervals.
+ */
+
+let h: MonitoringHarness;
+let admin: SignedIn;
+const workers = workerProcesses(() => h.platform);
+let worker: ChildProcess;
+const INTERVAL_MS = 1000;
+
+const startWorker = async () => {
+  worker = await workers.start({ KEELSON_ALERT_EVALUATE_MS: String(INTERVAL_MS) });
+};
+
+async function api<T>(path: string, init: { method?: string; body?: unknown } = {}, expected?: number): Promise<T> {
+  const res = await h.platform.request(`/api/monitoring${path}`, { method: init.method, headers: admin.headers, body: init.body });
+  const text = await res.text();
+  if (expected !== undefined ? res.status !== expected : res.status >= 300) throw new Error(`${init.method ?? 'GET'} ${path}: ${res.status} ${text}`);
+  return (text ? JSON.parse(text) : undefined) as T;
+}
+
+interface Alert {
+  id: string;
+  state: string;
+  suppressedBy: string | null;
+  kind: string;
+  resourceName: string | null;
+}
+const alertsOf = async (ruleId: string) => (await api<{ items: Alert[] }>(`/alerts?ruleId=${ruleId}`)).items;
+const deliveriesOf = (ruleName: string, event?: string) => h.webhook.deliveries.filter((d) => d.body.alert.ruleName === ruleName && (!event || d.event === event));
+
+async function cpuRule(name: string, resourceId: string, extra: Record<string, unknown> = {}): Promise<string> {
+  const rule = await api<{ id: string }>('/rules', {
+    method: 'POST',
+    body: {
+      name,
+      metric: 'cpu_percent',
+      scope: { type: 'resource', resourceId },
+      comparison: '>',
+      threshold: 80,
+      clearThreshold: 60,
+      forSeconds: 5,
+      severity: 'critical',
+      webhookUrl: h.webhook.url,
+      webhookSecret: h.webhook.secret,
+      noData: 'ignore',
+      ...extra,
+    },
+  });
+  return rule.id;
+}
+
+beforeAll(async () => {
+  h = await startMonitoringHarness();
+  admin = await h.platform.signIn({ tenantId: h.tenantId, role: 'admin' });
+  await startWorker();
+  for (const vmid of [100, 101, 102, 103]) await h.addGuest(vmid, { name: `guest-${vmid}` });
+  await h.schedules({ collectEveryMs: INTERVAL_MS, evaluateEveryMs: INTERVAL_MS });
+  for (const vmid of [100, 101, 102, 103]) await h.guestResource(vmid);
+}, 180_000);
+
+afterAll(async () => {
+  await workers.killAll();
+  await h?.close();
+});
+
+describe('alerts of a guest on the Proxmox simulator', () => {
+  it(
+    'CPU over a 5-second for: exactly one firing and one resolved webhook, with the worker SIGKILLed while pending, firing and resolving and three evaluations racing',
+    { timeout: 180_000 },
+    async () => {
+      const guest = await h.guestResource(100);
+      const name = `cpu-${randomBytes(3).toString('hex')}`;
+      const ruleId = await cpuRule(name, guest.id);
+
+      await h.load.set(100, { cpu: 0.95 });
+      await eventually('the alert pending', async () => (await alertsOf(ruleId)).find((a) => a.state === 'pending'), 30_000);
+      // Killed while pending; meanwhile three evaluation rounds race for the same alert.
+      await workers.kill(worker);
+      const racing = await Promise.all(
+        [1, 2, 3].map((i) =>
+          h.platform.temporal.workflow.start(WorkflowType.monitoringEvaluate, { taskQueue: h.platform.coreTaskQueue, workflowId: `race-${name}-${i}`, args: [] }),
+        ),
+      );
+      await startWorker();
+      await Promise.all(racing.map((r) => r.result()));
+
+      await eventually('the alert firing', async () => (await alertsOf(ruleId)).find((a) => a.state === 'firing'), 60_000);
+      // Killed while firing (the notification may be on its way).
+      await workers.kill(worker);
+      await new Promise((r) => setTimeout(r, 1500));
+      await startWorker();
+      await eventually('the firing webhook', async () => deliveriesOf(name, 'alert.firing').length > 0, 60_000);
+
+      await h.load.set(100, { cpu: 0.1 });
+      // Killed while resolving: the clear threshold is crossed and its 5-second hold runs.
+      await new Promise((r) => setTimeout(r, 2500));
+      expect((await alertsOf(ruleId)).map((a) => a.state)).toEqual(['firing']);
+      await workers.kill(worker);
+      await new Promise((r) => setTimeout(r, 1000));
+      await startWorker();
+      await eventually('the alert resolved', async () => (await alertsOf(ruleId)).find((a) => a.state === 'resolved'), 60_000);
+      await eventually('the resolved webhook', async () => deliveriesOf(name, 'alert.resolved').length > 0, 30_000);
+      // Nothing more comes: a few more rounds pass quietly.
+      await new Promise((r) => setTimeout(r, 3 * INTERVAL_MS));
+
+      const firing = deliveriesOf(name, 'alert.firing');
+      const resolved = deliveriesOf(name, 'alert.resolved');
+      expect(firing).toHaveLength(1);
+      expect(resolved).toHaveLength(1);
+      expect([...firing, ...resolved].every((d) => d.signatureOk)).toBe(true);
+      expect(firing[0]!.body.alert.id).toBe(resolved[0]!.body.alert.id);
+      expect(firing[0]!.body.alert.summary).toMatch(/^guest-100: cpu_percent is 95 \(> 80 for 5s\)$/);
+      const alerts = await alertsOf(ruleId);
+      expect(alerts.map((a) => a.state)).toEqual(['resolved']);
+      const detail = await api<{ notifications: Array<{ event: string; status: string; channel: string }> }>(`/alerts/${alerts[0]!.id}`);
+      expect(detail.notifications.map((n) => [n.event, n.status, n.channel])).toEqual([
+        ['firing', 'sent', 'webhook'],
+        ['resolved', 'sent', 'webhook'],
+      ]);
+    },
+  );
+
+  it('a metric flapping around both thresholds for many cycles: one firing and one resolved notification', { timeout: 120_000 }, async () => {
+    const guest = await h.guestResource(101);
+    const name = `flap-${randomBytes(3).toString('hex')}`;
+    const ruleId = await cpuRule(name, guest.id, { forSeconds: 3 });
+    // Around the threshold: 95 and 70 (between the thresholds) every second never holds 3 s.
+    for (let i = 0; i < 8; i++) {
+      await h.load.set(101, { cpu: i % 2 ? 0.7 : 0.95 });
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+    expect(deliveriesOf(name)).toHaveLength(0);
+    await h.load.set(101, { cpu: 0.95 });
+    await eventually('the firing webhook', async () => deliveriesOf(name, 'alert.firing').length > 0, 30_000);
+    // Firing, then around the clear threshold: 95 and 30 every second never clears for 3 s.
+    for (let i = 0; i < 10; i++) {
+      await h.load.set(101, { cpu: i % 2 ? 0.95 : 0.3 });
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+    expect((await alertsOf(ruleId)).filter((a) => a.state === 'firing')).toHaveLength(1);
+    await h.load.set(101, { cpu: 0.1 });
+    await eventually('the resolved webhook', async () => deliveriesOf(name, 'alert.resolved').length > 0, 30_000);
+    await new Promise((r) => setTimeout(r, 2 * INTERVAL_MS));
+    expect(deliveriesOf(name, 'alert.firing')).toHaveLength(1);
+    expect(deliveriesOf(name, 'alert.resolved')).toHaveLength(1);
+  });
+
+  it('a silence that ends while the alert still fires: the held notification goes out within one evaluation interval', { timeout: 120_000 }, async () => {
+    const guest = await h.guestResource(102);
+    const name = `silenced-${randomBytes(3).toString('hex')}`;
+    const ruleId = await cpuRule(name, guest.id, { forSeconds: 1 });
+    const endsAt = new Date(Date.now() + 8_000);
+    await api('/silences', { method: 'POST', body: { matchers: { ruleId }, endsAt: endsAt.toISOString(), comment: 'planned load test' } }, 201);
+    await h.load.set(102, { cpu: 0.97 });
+    const held = await eventually('the alert firing, held by the silence', async () => (await alertsOf(ruleId)).find((a) => a.state === 'firing' && a.suppressedBy?.startsWith('silence ')), 30_000);
+    expect(held).toBeDefined();
+    expect(Date.now()).toBeLessThan(endsAt.getTime());
+    expect(deliveriesOf(name)).toHaveLength(0);
+    const delivery = await eventually('the firing webhook after the silence', async () => deliveriesOf(name, 'alert.firing')[0], 30_000);
+    expect(delivery.receivedAt).toBeGreaterThanOrEqual(endsAt.getTime());
+    expect(delivery.receivedAt - endsAt.getTime()).toBeLessThan(INTERVAL_MS);
+    expect((await alertsOf(ruleId))[0]!.suppressedBy).toBeNull();
+    await h.load.set(102, null);
+  });
+
+  it("the simulator's API down: one alert for the cluster, none per guest; back up: resolved", { timeout: 150_000 }, async () => {
+    // Every guest has a rule that would raise "no data" once its samples stop.
+    const nodataRule = await api<{ id: string }>('/rules', {
+      method: 'POST',
+      body: { name: `guests-${randomBytes(3).toString('hex')}`, metric: 'cpu_percent', scope: { type: 'cluster', clusterId: h.clusterId }, comparison: '>', threshold: 99, forSeconds: 1, noData: 'alert', noDataSeconds: 3, webhookUrl: h.webhook.url },
+    });
+    // The rule every organization gets for unreachable nodes and clusters, made quick and loud.
+    const health = (await api<{ items: Array<Record<string, unknown> & { id: string; name: string }> }>('/rules')).items.find((r) => r.name === 'Node or cluster unreachable')!;
+    expect(health).toBeDefined();
+    const { id: _id, createdAt: _c, updatedAt: _u, webhookSigned: _w, ...body } = health;
+    await api(`/rules/${health.id}`, { method: 'PUT', body: { ...body, forSeconds: 2, webhookUrl: h.webhook.url, webhookSecret: h.webhook.secret } });
+
+    const { port } = new URL(h.sim.url);
+    await h.sim.close();
+    const firing = await eventually('the cluster alert firing', async () => (await alertsOf(health.id)).find((a) => a.state === 'firing'), 60_000);
+    expect(firing.resourceName).toBeTruthy();
+    // Long past the guests' no-data time: still nothing for them.
+    await new Promise((r) => setTimeout(r, 6_000));
+    expect(await alertsOf(nodataRule.id)).toEqual([]);
+    const clusterAlerts = await alertsOf(health.id);
+    expect(clusterAlerts.filter((a) => a.state === 'firing')).toHaveLength(1);
+    expect(deliveriesOf('Node or cluster unreachable', 'alert.firing')).toHaveLength(1);
+
+    // Back on the same port with the same state and token.
+    h.sim = await startProxmoxSim({ stateDir: h.simStateDir, port: Number(port), timeScale: 0, tokens: [{ tokenid: TOKEN_ID, secret: h.sim.tokens[0]!.secret }], guests: new MemoryGuests() });
+    await eventually('the cluster alert resolved', async () => (await alertsOf(health.id)).find((a) => a.state === 'resolved'), 60_000);
+    await eventually('the resolved webhook', async () => deliveriesOf('Node or cluster unreachable', 'alert.resolved').length > 0, 30_000);
+    expect(await alertsOf(nodataRule.id)).toEqual([]);
+  });
+});
