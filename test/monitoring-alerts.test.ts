@@ -162,7 +162,7 @@ describe('alerts of a guest on the Proxmox simulator', () => {
     const guest = await h.guestResource(102);
     const name = `silenced-${randomBytes(3).toString('hex')}`;
     const ruleId = await cpuRule(name, guest.id, { forSeconds: 1 });
-    const endsAt = new Date(Date.now() + 8_000);
+    const endsAt = new Date(Date.now() + 15_000);
     await api('/silences', { method: 'POST', body: { matchers: { ruleId }, endsAt: endsAt.toISOString(), comment: 'planned load test' } }, 201);
     await h.load.set(102, { cpu: 0.97 });
     const held = await eventually('the alert firing, held by the silence', async () => (await alertsOf(ruleId)).find((a) => a.state === 'firing' && a.suppressedBy?.startsWith('silence ')), 30_000);

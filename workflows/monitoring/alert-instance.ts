@@ -7,6 +7,7 @@ import {
   defineSignal,
   defineUpdate,
   proxyActivities,
+  proxyLocalActivities,
   setHandler,
   uuid4,
   workflowInfo,
@@ -38,8 +39,13 @@ export const suppressionChangedSignal = defineSignal('suppressionChanged');
 export const acknowledgeUpdate = defineUpdate<AlertCarried, [AcknowledgeInput]>('acknowledge');
 export const alertStateQuery = defineQuery<AlertCarried>('alertState');
 
-const record = proxyActivities<Pick<AlertActivities, 'recordAlert' | 'checkSuppression' | 'alertChannels'> & Pick<EvaluateActivities, 'observeAlert'>>({
+/**
+ * Short Postgres reads and keyed writes run as local activities: no round trip through the server
+ * per step, so a notification a silence held goes out within moments of the silence's end.
+ */
+const record = proxyLocalActivities<Pick<AlertActivities, 'recordAlert' | 'checkSuppression' | 'alertChannels'> & Pick<EvaluateActivities, 'observeAlert'>>({
   startToCloseTimeout: '30s',
+  localRetryThreshold: '10s',
   retry: { initialInterval: '500ms', maximumInterval: '10s' },
 });
 /** Webhooks get 8 attempts over about 4 minutes; the activity records the last one as failed. */
