@@ -1,4 +1,5 @@
 import { z } from '@hono/zod-openapi';
+import { RUN_STATUSES } from '@keelson/common/constants';
 import { ALERT_METRICS, ALERT_SEVERITIES, ALERT_STATES, COMPARISONS, MONITORED_KINDS, NO_DATA_ACTIONS } from '@keelson/db/schema';
 
 const uuid = (what: string) => z.uuid({ error: `must be the UUID of ${what}` });
@@ -212,7 +213,7 @@ export const WindowSchema = z
 
 export const OverviewSchema = z
   .object({
-    failingRuns: z.array(z.object({ workflowId: z.string(), runId: z.string(), operation: z.string().nullable(), workflowType: z.string(), status: z.string(), startedAt: z.string().nullable(), closedAt: z.string().nullable(), durationMs: z.number().nullable(), resources: z.array(z.string()), actor: z.string().nullable() })),
+    failingRuns: z.array(z.object({ workflowId: z.string(), runId: z.string(), operation: z.string().nullable(), workflowType: z.string(), status: z.enum([...RUN_STATUSES, 'Unknown']), startedAt: z.string().nullable(), closedAt: z.string().nullable(), durationMs: z.number().nullable(), resources: z.array(z.string()), actor: z.string().nullable() })),
     firingAlerts: z.array(AlertSchema),
     busiest: z.array(ResourceSchema),
     unreachable: z.array(ResourceSchema),

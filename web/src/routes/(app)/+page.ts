@@ -1,4 +1,10 @@
 import { redirect } from '@sveltejs/kit';
 import type { PageLoad } from './$types';
 
-export const load: PageLoad = () => redirect(307, '/runs');
+import { session } from '$lib/auth/session.svelte';
+
+/** The overview is what a person opens first; without monitoring.read, the runs. */
+export const load: PageLoad = async ({ parent }) => {
+  await parent();
+  redirect(307, session.can('monitoring.read') ? '/overview' : '/runs');
+};
