@@ -1,4 +1,5 @@
-import { containers, nodes } from '@keelson/db/schema';
+import { alerts, containers, metricSamples, monitoredResources, nodes } from '@keelson/db/schema';
+import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestPlatform, type SignedIn, type TestPlatform } from './platform';
 import { waitForRun } from './runs';
@@ -120,6 +121,48 @@ describe('tenant isolation', () => {
     expect((await p.request(`/api/api-keys`, { headers: a.headers })).status).toBe(200);
     const aKeys = (await (await p.request('/api/api-keys', { headers: a.headers })).json()) as { items: Array<{ id: string; revokedAt: string | null }> };
     expect(aKeys.items.find((k) => k.id === aKeyId)?.revokedAt).toBeNull();
+  });
+
+  it("does not expose another organization's metrics, rules, alerts, silences or maintenance windows", async () => {
+    const [resource] = await p.db
+      .insert(monitoredResources)
+      .values({ tenantId: a.tenantId, kind: 'docker_node', key: aNodeId, name: 'a-node', refId: aNodeId, node: aNodeId, status: 'online', lastSampleAt: new Date(), lastValues: { cpuPercent: 50 } })
+      .returning();
+    await p.db.insert(metricSamples).values({ resourceId: resource!.id, tenantId: a.tenantId, at: new Date(), cpuPercent: 50 });
+    const rule = (await (
+      await p.request('/api/monitoring/rules', { headers: a.headers, body: { name: 'a-rule', metric: 'cpu_percent', scope: { type: 'resource', resourceId: resource!.id }, comparison: '>', threshold: 90 } })
+    ).json()) as { id: string };
+    const [alert] = await p.db
+      .insert(alerts)
+      .values({ id: randomUUID(), tenantId: a.tenantId, ruleId: rule.id, resourceId: resource!.id, kind: 'metric', workflowId: `alert/${rule.id}/${resource!.id}`, state: 'firing', severity: 'warning', summary: 'a-alert', startedAt: new Date() })
+      .returning();
+    const silence = (await (await p.request('/api/monitoring/silences', { headers: a.headers, body: { matchers: { ruleId: rule.id }, endsAt: new Date(Date.now() + 3600_000).toISOString() } })).json()) as { id: string };
+    const window = (await (
+      await p.request('/api/monitoring/maintenance-windows', { headers: a.headers, body: { name: 'a-window', scope: { type: 'all' }, startsAt: new Date().toISOString(), endsAt: new Date(Date.now() + 3600_000).toISOString() } })
+    ).json()) as { id: string };
+
+    for (const url of ['/api/monitoring/resources', '/api/monitoring/rules', '/api/monitoring/alerts', '/api/monitoring/silences', '/api/monitoring/maintenance-windows']) {
+      expect(((await (await p.request(url, { headers: b.headers })).json()) as { items: unknown[] }).items, url).toEqual([]);
+    }
+    const overview = JSON.stringify(await (await p.request('/api/monitoring/overview', { headers: b.headers })).json());
+    expect(overview).not.toContain('a-node');
+    expect(overview).not.toContain('a-alert');
+    expect((await p.request(`/api/monitoring/resources/${resource!.id}`, { headers: b.headers })).status).toBe(404);
+    expect((await p.request(`/api/monitoring/resources/${resource!.id}/series`, { headers: b.headers })).status).toBe(404);
+    expect((await p.request(`/api/monitoring/series?kind=docker_node&refId=${aNodeId}`, { headers: b.headers })).status).toBe(404);
+    expect((await p.request(`/api/monitoring/rules/${rule.id}`, { headers: b.headers })).status).toBe(404);
+    expect((await p.request(`/api/monitoring/rules/${rule.id}`, { method: 'DELETE', headers: b.headers })).status).toBe(404);
+    expect((await p.request(`/api/monitoring/alerts/${alert!.id}`, { headers: b.headers })).status).toBe(404);
+    expect((await p.request(`/api/monitoring/alerts/${alert!.id}/acknowledge`, { headers: b.headers, body: { comment: 'not mine' } })).status).toBe(404);
+    expect((await p.request(`/api/monitoring/silences/${silence.id}`, { method: 'DELETE', headers: b.headers })).status).toBe(404);
+    expect((await p.request(`/api/monitoring/maintenance-windows/${window.id}`, { method: 'DELETE', headers: b.headers })).status).toBe(404);
+    // B cannot aim a rule or a silence at A's resource or rule.
+    const sneaky = await p.request('/api/monitoring/rules', { headers: b.headers, body: { name: 'sneaky', metric: 'cpu_percent', scope: { type: 'resource', resourceId: resource!.id }, comparison: '>', threshold: 1 } });
+    expect(sneaky.status).toBe(400);
+    expect((await p.request('/api/monitoring/silences', { headers: b.headers, body: { matchers: { ruleId: rule.id }, endsAt: new Date(Date.now() + 60_000).toISOString() } })).status).toBe(400);
+    // A still sees its own.
+    expect(((await (await p.request('/api/monitoring/alerts', { headers: a.headers })).json()) as { items: unknown[] }).items).toHaveLength(1);
+    expect(((await (await p.request(`/api/monitoring/resources/${resource!.id}/series?range=15m`, { headers: a.headers })).json()) as { points: unknown[] }).points).toHaveLength(1);
   });
 
   it("an API key of one organization cannot reach another's runs", async () => {
