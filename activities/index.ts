@@ -14,6 +14,6 @@ export { createMailActivities, enqueueEmail, storeFile, type MailActivities, typ
 export { createProxmoxMetricsActivities, type ProxmoxMetricsActivities, type ProxmoxMetricsOptions } from './monitoring/collect-proxmox';
 export { createDockerMetricsActivities, createDockerNodeDirectoryActivities, type DockerMetricsActivities } from './monitoring/collect-docker';
 export { createEvaluateActivities, type EvaluateActivities } from './monitoring/evaluate';
-export { createAlertActivities, type AlertActivities, type AlertMailer } from './monitoring/alerts';
+export { createAlertActivities, type AlertActivities } from './monitoring/alerts';
 export { createRetentionActivities, DEFAULT_RETENTION, type RetentionPolicy } from './monitoring/retention';
 export { ensureMonitoringSchedules, deleteMonitoringSchedules, DEFAULT_INTERVALS, type MonitoringScheduleOptions } from './monitoring/schedules';

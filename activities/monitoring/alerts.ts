@@ -13,20 +13,15 @@ import type { AlertRecordPatch, NotificationOutcome, NotificationRequest, Suppre
  * The side effects of an alert workflow: its record, the suppression check before every send,
  * and notifications. Each notification is a row keyed by (alert, sequence, channel) before
  * anything is sent; a retry or a replay finds the row and sends nothing twice that was sent.
- * Emails carry a Message-ID made from that key; webhooks a delivery id, and an HMAC-SHA256
- * signature over `<timestamp>.<body>` (`X-Keelson-Signature: t=<unix>,v1=<hex>`).
+ * Emails go through the shared mail module (activities/mail) under the business key
+ * `alert/<alert>/<sequence>/<channel>`, which gives them their deterministic Message-ID; webhooks
+ * carry a delivery id and an HMAC-SHA256 signature over `<timestamp>.<body>`
+ * (`X-Keelson-Signature: t=<unix>,v1=<hex>`).
  */
-
-/** Sends one alert email; provided by the shared mail module (per-organization SMTP settings). */
-export interface AlertMailer {
-  send(message: { tenantId: string; to: string; subject: string; text: string; messageId: string; idempotencyKey: string }): Promise<void>;
-}
 
 export interface AlertActivityDeps {
   db: Database;
   keys: KeyRing;
-  /** Without one, email channels are recorded as failed ("email is not configured"). */
-  mailer?: AlertMailer;
   /** Attempts a webhook gets (the activity's retry policy must allow as many). Default 8. */
   webhookAttempts?: number;
   webhookTimeoutMs?: number;
@@ -42,29 +37,6 @@ export function alertMessageId(alertId: string, sequence: number, channel: strin
 /** The signature header for a webhook body; receivers recompute it with their copy of the secret. */
 export function signWebhook(secret: string, body: string, timestamp: number): string {
   return `t=${timestamp},v1=${createHmac('sha256', secret).update(`${timestamp}.${body}`).digest('hex')}`;
-}
-
-function subjectOf(req: NotificationRequest): string {
-  const a = req.alert;
-  const what = req.event === 'resolved' ? 'RESOLVED' : req.event === 'reminder' ? 'STILL FIRING' : 'FIRING';
-  return `[${what}] [${a.severity}] ${a.ruleName}: ${a.resourceName}`;
-}
-
-function textOf(req: NotificationRequest): string {
-  const a = req.alert;
-  return [
-    a.summary,
-    '',
-    `Rule: ${a.ruleName}`,
-    `Resource: ${a.resourceName} (${a.resourceKind})`,
-    `Severity: ${a.severity}`,
-    ...(a.value !== null ? [`Value: ${Number(a.value.toFixed(3))}`] : []),
-    ...(a.threshold !== null ? [`Threshold: ${a.threshold}`] : []),
-    ...(a.firedAt ? [`Firing since: ${new Date(a.firedAt).toISOString()}`] : []),
-    ...(a.resolvedAt ? [`Resolved at: ${new Date(a.resolvedAt).toISOString()}`] : []),
-    '',
-    `Alert ${req.alertId}, notification ${req.sequence}.`,
-  ].join('\n');
 }
 
 export function createAlertActivities(deps: AlertActivityDeps) {
@@ -169,6 +141,23 @@ export function createAlertActivities(deps: AlertActivityDeps) {
       return [...rule.emails.map((e) => `email:${e}`), ...(rule.webhookUrl ? ['webhook'] : [])];
     },
 
+    /** Records a notification before it is sent (a repeat finds it); says whether it still needs sending. */
+    async claimNotification(input: { request: NotificationRequest; channel: string }): Promise<{ status: 'pending' | 'sent' | 'failed' }> {
+      const row = await claim(input.request, input.channel);
+      return { status: row.status };
+    },
+
+    /** Records how a notification sent elsewhere (an email, through the mail module) ended. */
+    async settleNotification(input: { request: NotificationRequest; channel: string; status: 'sent' | 'failed'; error?: string; messageId?: string }): Promise<void> {
+      const type = input.channel.startsWith('email:') ? 'email' : 'webhook';
+      await db
+        .update(alertNotifications)
+        .set({ status: input.status, lastError: input.error ?? null, ...(input.messageId ? { messageId: input.messageId } : {}), ...(input.status === 'sent' ? { sentAt: sql`now()` } : {}) })
+        .where(and(eq(alertNotifications.alertId, input.request.alertId), eq(alertNotifications.sequence, input.request.sequence), eq(alertNotifications.channel, input.channel)));
+      if (input.status === 'sent') notificationsSent.inc({ channel: type, event: input.request.event });
+      else notificationFailures.inc({ channel: type, final: 'true' });
+    },
+
     async sendNotification(input: { request: NotificationRequest; channel: string }): Promise<NotificationOutcome> {
       const { request: req, channel } = input;
       const row = await claim(req, channel);
@@ -189,17 +178,7 @@ export function createAlertActivities(deps: AlertActivityDeps) {
         throw ApplicationFailure.retryable(error, 'NotificationFailed');
       };
 
-      if (type === 'email') {
-        if (!deps.mailer) return fail('email is not configured on this worker (no mail module)', false);
-        try {
-          await deps.mailer.send({ tenantId: req.tenantId, to: channel.slice('email:'.length), subject: subjectOf(req), text: textOf(req), messageId: row.messageId, idempotencyKey: `alert/${req.alertId}/${req.sequence}/${channel}` });
-        } catch (err) {
-          return fail((err as Error).message, true);
-        }
-        await settle(row.id, 'sent');
-        notificationsSent.inc({ channel: 'email', event: req.event });
-        return { channel, status: 'sent' };
-      }
+      if (type === 'email') return fail('emails are sent by the workflow through the mail module', false);
 
       const [rule] = await db.select({ url: alertRules.webhookUrl, secret: alertRules.webhookSecretSealed }).from(alertRules).where(eq(alertRules.id, req.ruleId));
       if (!rule?.url) return fail('the rule has no webhook any more', false);

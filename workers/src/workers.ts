@@ -7,7 +7,6 @@ import {
   createProxmoxMetricsActivities,
   createRetentionActivities,
   DEFAULT_INTERVALS,
-  type AlertMailer,
   type ProxmoxMetricsOptions,
   type RetentionPolicy,
   createDeployActivities,
@@ -55,8 +54,6 @@ export interface MonitoringWorkerOptions {
   evaluateEveryMs?: number;
   retention?: RetentionPolicy;
   proxmox?: ProxmoxMetricsOptions;
-  /** Sends alert emails (the shared mail module); without it email channels fail, recorded. */
-  mailer?: AlertMailer;
 }
 
 export interface WorkerDeps {
@@ -94,7 +91,7 @@ export function createCoreWorker(deps: WorkerDeps): Promise<Worker> {
       ...createDockerNodeDirectoryActivities({ db: deps.db }),
       ...createProxmoxMetricsActivities({ db: deps.db, clusters, options: monitoring.proxmox }),
       ...createEvaluateActivities({ db: deps.db, temporal, taskQueue, intervalMs: monitoring.evaluateEveryMs ?? DEFAULT_INTERVALS.evaluateEveryMs }),
-      ...createAlertActivities({ db: deps.db, keys: deps.keys, mailer: monitoring.mailer }),
+      ...createAlertActivities({ db: deps.db, keys: deps.keys }),
       ...createRetentionActivities({ db: deps.db, policy: monitoring.retention }),
       ...createContainerDbActivities({ db: deps.db, keys: deps.keys }),
       ...createReleaseDbActivities({ db: deps.db }),

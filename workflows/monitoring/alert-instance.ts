@@ -13,6 +13,8 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { AlertActivities } from '../../activities/monitoring/alerts';
+import { subjectOf, textOf } from './messages';
+import { sendEmail } from '../mail/send-email';
 import type { EvaluateActivities } from '../../activities/monitoring/evaluate';
 import type { AcknowledgeInput, AlertCarried, AlertInput, NotificationRequest, Observation } from '../../activities/monitoring/types';
 
@@ -43,7 +45,9 @@ export const alertStateQuery = defineQuery<AlertCarried>('alertState');
  * Short Postgres reads and keyed writes run as local activities: no round trip through the server
  * per step, so a notification a silence held goes out within moments of the silence's end.
  */
-const record = proxyLocalActivities<Pick<AlertActivities, 'recordAlert' | 'checkSuppression' | 'alertChannels'> & Pick<EvaluateActivities, 'observeAlert'>>({
+const record = proxyLocalActivities<
+  Pick<AlertActivities, 'recordAlert' | 'checkSuppression' | 'alertChannels' | 'claimNotification' | 'settleNotification'> & Pick<EvaluateActivities, 'observeAlert'>
+>({
   startToCloseTimeout: '30s',
   localRetryThreshold: '10s',
   retry: { initialInterval: '500ms', maximumInterval: '10s' },
@@ -53,6 +57,37 @@ const notify = proxyActivities<Pick<AlertActivities, 'sendNotification'>>({
   startToCloseTimeout: '30s',
   retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '1m', maximumAttempts: 8 },
 });
+
+/** An alert email is worth sending for a few minutes, not for a day: 8 attempts, like webhooks. */
+const emailDelivery = { startToCloseTimeout: '30s', retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '1m', maximumAttempts: 8 } } as const;
+
+/**
+ * One email through the shared mail module, keyed `alert/<alert>/<sequence>/<channel>`: the mail
+ * module sends it once (its Message-ID derives from the key) and this alert's row records how it
+ * ended.
+ */
+async function sendAlertEmail(request: NotificationRequest, channel: string): Promise<void> {
+  const claimed = await record.claimNotification({ request, channel });
+  if (claimed.status !== 'pending') return;
+  try {
+    const delivery = await sendEmail(
+      {
+        tenantId: request.tenantId,
+        kind: 'alert',
+        key: `${request.alertId}/${request.sequence}/${channel}`,
+        to: [channel.slice('email:'.length)],
+        subject: subjectOf(request),
+        text: textOf(request),
+        resource: `alert:${request.alertId}`,
+      },
+      { deliver: emailDelivery },
+    );
+    await record.settleNotification({ request, channel, status: 'sent', messageId: delivery.messageId });
+  } catch (err) {
+    const cause = (err as Error & { cause?: Error }).cause;
+    await record.settleNotification({ request, channel, status: 'failed', error: (cause ?? (err as Error)).message.slice(0, 500) });
+  }
+}
 
 export async function alertInstance(input: AlertInput): Promise<AlertCarried> {
   const s: AlertCarried = input.carried ?? {
@@ -136,8 +171,13 @@ export async function alertInstance(input: AlertInput): Promise<AlertCarried> {
 
   const currentState = () => (s.phase === 'firing' ? (s.acknowledged ? 'acknowledged' : 'firing') : s.phase === 'pending' ? 'pending' : s.phase === 'resolved' ? 'resolved' : 'inactive');
 
-  async function send(event: NotificationRequest['event']): Promise<void> {
-    const channels = await record.alertChannels({ ruleId: input.ruleId });
+  /**
+   * Notifications go out in order (a resolved one never overtakes its firing one) but in the
+   * background: a slow SMTP server or a webhook being retried never holds the alert's state.
+   */
+  let outbox: Promise<void> = Promise.resolve();
+
+  function send(event: NotificationRequest['event']): void {
     s.sequence++;
     const request: NotificationRequest = {
       alertId: s.alertId!,
@@ -159,9 +199,16 @@ export async function alertInstance(input: AlertInput): Promise<AlertCarried> {
         resolvedAt: event === 'resolved' ? Date.now() : null,
       },
     };
-    // A channel that fails for good is recorded by its activity; the others still go out.
-    await Promise.all(channels.map((channel) => notify.sendNotification({ request, channel }).catch(() => undefined)));
     s.lastNotifiedAt = Date.now();
+    outbox = outbox.then(async () => {
+      const channels = await record.alertChannels({ ruleId: input.ruleId });
+      // A channel that fails for good is recorded by its activity; the others still go out.
+      await Promise.all(
+        channels
+          .map((channel) => (channel.startsWith('email:') ? sendAlertEmail(request, channel) : notify.sendNotification({ request, channel }).then(() => undefined)))
+          .map((p) => p.catch(() => undefined)),
+      );
+    });
   }
 
   /** Sends the firing notification unless a silence or maintenance holds it; then it is owed. */
@@ -179,7 +226,7 @@ export async function alertInstance(input: AlertInput): Promise<AlertCarried> {
     s.owesFiring = false;
     recheckAt = null;
     suppressedBy = null;
-    await send(s.firingNotified ? 'reminder' : 'firing');
+    send(s.firingNotified ? 'reminder' : 'firing');
     s.firingNotified = true;
     await save(currentState());
   }
@@ -198,7 +245,7 @@ export async function alertInstance(input: AlertInput): Promise<AlertCarried> {
     // Only where the firing went: a resolved message with no firing before it says nothing useful.
     if (!s.firingNotified) return;
     const check = await record.checkSuppression({ tenantId: input.tenantId, ruleId: input.ruleId, resourceId: input.resourceId, severity: rule().severity });
-    if (!check.suppressed) await send('resolved');
+    if (!check.suppressed) send('resolved');
   }
 
   async function goIdle(): Promise<void> {
@@ -265,6 +312,7 @@ export async function alertInstance(input: AlertInput): Promise<AlertCarried> {
 
   while (s.phase !== 'resolved') {
     if (workflowInfo().continueAsNewSuggested && inbox.length === 0 && !ack && allHandlersFinished()) {
+      await outbox;
       await continueAsNew<typeof alertInstance>({ ...input, carried: s });
     }
     const wake = nextWake();
@@ -300,13 +348,14 @@ export async function alertInstance(input: AlertInput): Promise<AlertCarried> {
       else if (!s.owesFiring && s.firingNotified && !s.acknowledged && rule().repeatSeconds > 0 && s.lastNotifiedAt !== null && now >= s.lastNotifiedAt + rule().repeatSeconds * 1000) {
         const check = await record.checkSuppression({ tenantId: input.tenantId, ruleId: input.ruleId, resourceId: input.resourceId, severity: rule().severity });
         if (check.suppressed) s.lastNotifiedAt = now;
-        else await send('reminder');
+        else send('reminder');
       }
     }
     suppressionDirty = false;
 
     if (s.phase === 'idle' && s.idleSince !== null && now >= s.idleSince + idleTimeoutMs() && inbox.length === 0) break;
   }
+  await outbox;
   await condition(allHandlersFinished);
   return s;
 }
