@@ -98,7 +98,8 @@ export function toProxmoxFailure(err: unknown, action: string): ApplicationFailu
     return failure('ProxmoxUnreachable', say(`no answer from Proxmox: ${info.reason}`), true, info);
   }
   if (info.status === 400) {
-    const fields = Object.entries(info.paramErrors ?? {}).map(([field, why]) => `${field}: ${why}`);
+    // PVE's format errors end with a newline (the validator's `die` message); one line per field here.
+    const fields = Object.entries(info.paramErrors ?? {}).map(([field, why]) => `${field}: ${why.trim()}`);
     return failure('ProxmoxInvalidParameters', say(`Proxmox rejected the parameters${fields.length ? ` — ${fields.join('; ')}` : ` — ${info.reason}`}`), false, info);
   }
   if (info.status === 401) return failure('ProxmoxAuthFailed', say(`the API token was refused (${info.reason || 'authentication failed'})`), false, info);

@@ -51,7 +51,7 @@ describe('parameter verification', () => {
     expect(reply.body?.data).toBeNull();
     expect(reply.body?.errors).toEqual({
       cores: "type check ('integer') failed - got 'many'",
-      memory: 'invalid format - format error memory.current: value must have a minimum value of 16',
+      memory: 'invalid format - format error memory.current: value must have a minimum value of 16\n',
       bogus: 'property is not defined in schema and the schema does not allow additional properties',
       onboot: "type check ('boolean') failed - got 'true'",
     });
@@ -64,7 +64,20 @@ describe('parameter verification', () => {
     expect(badVmid.status).toBe(400);
     expect(badVmid.body?.errors).toEqual({ vmid: "type check ('integer') failed - got 'abc'" });
     const low = await api.call('GET', '/cluster/nextid', { vmid: 5 });
-    expect(low.body?.errors).toEqual({ vmid: 'value must have a minimum value of 100' });
+    expect(low.body?.errors).toEqual({ vmid: 'invalid format - value does not look like a valid VM ID\n' });
+  });
+
+  it('checks the pve-vmid format of newid before its range, with the newline PVE keeps', async () => {
+    const reply = await api.call('POST', '/nodes/pve/qemu/9000/clone', { newid: 99 });
+    expect([reply.status, reply.reason]).toEqual([400, 'Parameter verification failed.']);
+    expect(reply.body?.errors).toEqual({ newid: 'invalid format - value does not look like a valid VM ID\n' });
+    const leadingZero = await api.call('POST', '/nodes/pve/qemu/9000/clone', { newid: '0150' });
+    expect(leadingZero.body?.errors).toEqual({ newid: 'invalid format - value does not look like a valid VM ID\n' });
+    const tooBig = await api.call('POST', '/nodes/pve/qemu/9000/clone', { newid: 1_000_000_000 });
+    expect(tooBig.body?.errors).toEqual({ newid: 'invalid format - value does not look like a valid VM ID\n' });
+    // Range and length checks carry no newline, as PVE adds them without one.
+    const name = await api.call('POST', '/nodes/pve/qemu/9000/snapshot', { snapname: 'x'.repeat(41) });
+    expect(name.body?.errors).toEqual({ snapname: 'value may only be 40 characters long' });
   });
 
   it('takes JSON bodies too, and repeated keys as lists', async () => {

@@ -120,6 +120,18 @@ describe('config', () => {
     expect(guests.spec(111)).toMatchObject({ user: 'deploy', password: 's3cret', sshKeys: keys, ipConfig: 'ip=10.20.0.5/24,gw=10.20.0.1', nameserver: '1.1.1.1', cores: 4, memoryMiB: 4096 });
   });
 
+  it('refuses sshkeys that are not URL-encoded with PVE\'s urlencoded format error', async () => {
+    await clone(114);
+    const plain = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIG+x/abc+def= ops@keelson';
+    const reply = await api.call('PUT', vm(114, '/config'), { sshkeys: plain });
+    expect([reply.status, reply.reason]).toEqual([400, 'Parameter verification failed.']);
+    expect(reply.body?.errors).toEqual({ sshkeys: `invalid format - invalid urlencoded string: ${plain}\n` });
+    // Half-encoded is not encoded either: `+` and `=` must be escaped too.
+    const partly = await api.call('PUT', vm(114, '/config'), { sshkeys: plain.replace(/ /g, '%20') });
+    expect(partly.body?.errors?.sshkeys).toMatch(/^invalid format - invalid urlencoded string: /);
+    expect((await api.data<Record<string, unknown>>('GET', vm(114, '/config'))).sshkeys).toBeUndefined();
+  });
+
   it('rejects keys that are not valid once decoded', async () => {
     await clone(112);
     const reply = await api.call('PUT', vm(112, '/config'), { sshkeys: encodeURIComponent('not a key') });
@@ -159,6 +171,15 @@ describe('power and destroy', () => {
     expect((await run('POST', vm(130, '/status/reboot'))).exitstatus).toBe('OK');
     expect((await run('POST', vm(130, '/status/shutdown'))).exitstatus).toBe('OK');
     expect((await run('POST', vm(130, '/status/shutdown'))).exitstatus).toBe('VM 130 not running');
+  });
+
+  it('refuses to reboot a stopped VM synchronously, with no task', async () => {
+    await clone(133);
+    const tasksBefore = (await sim.control.state()).tasks.length;
+    const reply = await api.call('POST', vm(133, '/status/reboot'));
+    expect([reply.status, reply.reason]).toEqual([500, 'VM 133 not running']);
+    expect(reply.body).toEqual({ data: null, message: 'VM 133 not running\n' });
+    expect((await sim.control.state()).tasks).toHaveLength(tasksBefore);
   });
 
   it('refuses to destroy a running VM and destroys a stopped one', async () => {
@@ -232,6 +253,24 @@ describe('snapshots', () => {
     expect((await api.data<Record<string, unknown>>('GET', vm(150, '/config'))).cores).toBe(2);
     expect((await run('DELETE', vm(150, '/snapshot/before'))).exitstatus).toBe('OK');
     expect((await api.data<Array<{ name: string }>>('GET', vm(150, '/snapshot'))).map((item) => item.name)).toEqual(['current']);
+  });
+
+  it('answers a rollback to, or deletion of, an unknown snapshot with a task that fails', async () => {
+    await clone(151);
+    for (const [method, path, type] of [
+      ['POST', vm(151, '/snapshot/nope/rollback'), 'qmrollback'],
+      ['DELETE', vm(151, '/snapshot/nope'), 'qmdelsnapshot'],
+    ] as const) {
+      const reply = await api.call(method, path);
+      expect(reply.status).toBe(200);
+      const upid = reply.body!.data as string;
+      expect(upid).toContain(`:${type}:151:`);
+      expect((await api.waitTask(upid)).exitstatus).toBe("snapshot 'nope' does not exist");
+      const log = await api.data<Array<{ t: string }>>('GET', `/nodes/pve/tasks/${encodeURIComponent(upid)}/log`);
+      expect(log.at(-1)!.t).toBe("TASK ERROR: snapshot 'nope' does not exist");
+    }
+    // No lock was left behind.
+    expect((await api.data<Record<string, unknown>>('GET', vm(151, '/config'))).lock).toBeUndefined();
   });
 });
 

@@ -1,4 +1,5 @@
 import { taskUser } from '../auth';
+import { serverError } from '../http/errors';
 import type { GuestRecord } from '../state/model';
 import { configLockPath, TaskFailure, type TaskContext } from '../tasks';
 import type { RouteContext } from './router';
@@ -40,10 +41,12 @@ export async function haltGuest(context: Pick<RouteContext, 'cluster'>, guest: G
 /**
  * A power task (`qmstart`, `vzshutdown`…). As in PVE, the API call only checks that the guest
  * exists; locks and "already running" / "not running" are checked by the task, which fails with
- * the message as its exit status.
+ * the message as its exit status. Reboot is the exception: qemu-server's and pve-container's
+ * `vm_reboot` refuse a stopped guest before forking the task (a synchronous 500).
  */
 export function startPowerTask(context: RouteContext, guest: GuestRecord, action: PowerAction, options: { skiplock?: boolean } = {}): string {
   const { cluster, tasks, identity } = context;
+  if (action === 'reboot' && guest.status !== 'running') throw serverError(`VM ${guest.vmid} not running`);
   const duration = DURATIONS[guest.type][action];
   return tasks.start({
     node: guest.node,

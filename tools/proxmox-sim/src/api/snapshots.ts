@@ -17,6 +17,27 @@ export function snapshotRoutes(type: GuestType): Route[] {
   const snapname = { type: 'string', format: configId, maxLength: 40 } as const;
   const taskTypes = type === 'qemu' ? { create: 'qmsnapshot', rollback: 'qmrollback', delete: 'qmdelsnapshot' } : { create: 'vzsnapshot', rollback: 'vzrollback', delete: 'vzdelsnapshot' };
 
+  /**
+   * A rollback or delete of a snapshot the guest does not have: PVE checks for the snapshot inside
+   * the worker (`snapshot_rollback` / `snapshot_delete`), so the call returns a task that fails with
+   * `snapshot '<name>' does not exist`, taking no lock.
+   */
+  function missingSnapshotTask(context: RouteContext, guest: GuestRecord, kind: 'rollback' | 'delete', name: string): string {
+    return context.tasks.start({
+      node: guest.node,
+      type: taskTypes[kind],
+      id: String(guest.vmid),
+      user: taskUser(context.identity),
+      durationMs: 100,
+      vmids: [guest.vmid],
+      lockPath: configLockPath(type, guest.vmid),
+      async run(task) {
+        await task.step(100);
+        throw new TaskFailure(`snapshot '${name}' does not exist`);
+      },
+    }).upid;
+  }
+
   /** Runs a snapshot operation as a task, holding a config lock (`snapshot`, `rollback`…) meanwhile. */
   function snapshotTask(context: RouteContext, guest: GuestRecord, kind: keyof typeof DURATIONS, lock: string, body: (step: (ms: number) => Promise<void>, log: (line: string) => void) => Promise<void>): string {
     context.cluster.checkLock(guest);
@@ -104,7 +125,7 @@ export function snapshotRoutes(type: GuestType): Route[] {
         const guest = guestOf(context);
         const name = String(context.params.snapname);
         const snapshot = guest.snapshots.find((candidate) => candidate.name === name);
-        if (!snapshot) throw serverError(`snapshot '${name}' does not exist`);
+        if (!snapshot) return missingSnapshotTask(context, guest, 'rollback', name);
         return snapshotTask(context, guest, 'rollback', 'rollback', async (step, log) => {
           if (guest.status === 'running') await haltGuest(context, guest);
           await step(DURATIONS.rollback * 0.8);
@@ -128,7 +149,7 @@ export function snapshotRoutes(type: GuestType): Route[] {
         const guest = guestOf(context);
         const name = String(context.params.snapname);
         const snapshot = guest.snapshots.find((candidate) => candidate.name === name);
-        if (!snapshot) throw serverError(`snapshot '${name}' does not exist`);
+        if (!snapshot) return missingSnapshotTask(context, guest, 'delete', name);
         return snapshotTask(context, guest, 'delete', 'snapshot-delete', async (step) => {
           await step(DURATIONS.delete);
           if (!guest.snapshots.includes(snapshot)) throw new TaskFailure(`snapshot '${name}' does not exist`);

@@ -227,13 +227,22 @@ export function decodeQemuSshKeys(value: string): string[] | undefined {
   return invalid === undefined ? keys : undefined;
 }
 
+/**
+ * PVE's `urlencoded` format (pve_verify_urlencoded): only the characters `encodeURIComponent`
+ * leaves alone, and `%`. A key sent as plain text (spaces, `+`, `/`, `=`, `@`) is refused before
+ * anything looks at the keys themselves.
+ */
+const URLENCODED = /^[-%a-zA-Z0-9_.!~*'()]*$/;
+
 export const qemuSshKeys: FormatCheck = (v) => {
+  if (!URLENCODED.test(v)) return `invalid urlencoded string: ${v}`;
+  let decoded: string;
   try {
-    decodeURIComponent(v);
+    decoded = decodeURIComponent(v);
   } catch {
-    return 'invalid urlencoded string';
+    return `invalid urlencoded string: ${v}`;
   }
-  const { invalid } = parseSshKeys(decodeURIComponent(v));
+  const { invalid } = parseSshKeys(decoded);
   return invalid === undefined ? undefined : `invalid SSH key: ${invalid.slice(0, 40)}`;
 };
 

@@ -14,7 +14,7 @@ interface Common {
   description?: string;
 }
 export type ParamSpec =
-  | (Common & { type: 'integer'; minimum?: number; maximum?: number })
+  | (Common & { type: 'integer'; minimum?: number; maximum?: number; format?: FormatCheck })
   | (Common & { type: 'number'; minimum?: number; maximum?: number })
   | (Common & { type: 'boolean' })
   | (Common & {
@@ -40,12 +40,25 @@ export function indexed(prefix: string, count: number, spec: ParamSpec): ParamSc
   return schema;
 }
 
-export const vmidSpec = { type: 'integer', minimum: 100, maximum: 999_999_999 } as const satisfies ParamSpec;
+/** PVE's `pve-vmid` standard option: the format is checked before the range, as PVE does. */
+export const vmidSpec = {
+  type: 'integer',
+  format: (value) => (/^[1-9][0-9]{2,8}$/.test(value) ? undefined : 'value does not look like a valid VM ID'),
+  minimum: 100,
+  maximum: 999_999_999,
+} as const satisfies ParamSpec;
 export const nodeSpec = {
   type: 'string',
   format: (value) => (/^[a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?$/.test(value) ? undefined : 'value does not look like a valid node name'),
 } as const satisfies ParamSpec;
 export const optionalBoolean = { type: 'boolean', optional: true } as const satisfies ParamSpec;
+
+/**
+ * A format failure as PVE words it: the validator's `die` message keeps its trailing newline
+ * (`invalid format - value does not look like a valid VM ID\n`), unlike the range and length
+ * checks, which add their message without one.
+ */
+const formatError = (reason: string) => `invalid format - ${reason}\n`;
 
 const MESSAGES = {
   missing: 'property is missing and it is not optional',
@@ -69,26 +82,31 @@ function checkOne(spec: ParamSpec, name: string, raw: RawValue): { value?: strin
       const text = String(raw).trim();
       const valid = spec.type === 'integer' ? /^[+-]?\d+$/.test(text) : /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(text);
       if (typeof raw === 'boolean' || !valid) return { error: `type check ('${spec.type}') failed - got '${String(raw)}'` };
+      if (spec.type === 'integer' && spec.format) {
+        const reason = spec.format(text, name);
+        if (reason) return { error: formatError(reason) };
+      }
       const value = Number(text);
-      if (spec.minimum !== undefined && value < spec.minimum) return { error: `value must have a minimum value of ${spec.minimum}` };
       if (spec.maximum !== undefined && value > spec.maximum) return { error: `value must have a maximum value of ${spec.maximum}` };
+      if (spec.minimum !== undefined && value < spec.minimum) return { error: `value must have a minimum value of ${spec.minimum}` };
       return { value };
     }
     case 'string': {
+      // PVE's order (PVE::JSONSchema::check_prop): format, pattern, maxLength, minLength, enum.
       const value = String(raw);
-      if (spec.minLength !== undefined && value.length < spec.minLength) {
-        return { error: `value must be at least ${spec.minLength} characters long` };
+      if (spec.format) {
+        const reason = spec.format(value, name);
+        if (reason) return { error: formatError(reason) };
       }
+      if (spec.pattern && !spec.pattern.test(value)) return { error: 'value does not match the regex pattern' };
       if (spec.maxLength !== undefined && value.length > spec.maxLength) {
         return { error: `value may only be ${spec.maxLength} characters long` };
       }
+      if (spec.minLength !== undefined && value.length < spec.minLength) {
+        return { error: `value must be at least ${spec.minLength} characters long` };
+      }
       if (spec.enum && !spec.enum.includes(value)) {
         return { error: `value '${value}' does not have a value in the enumeration '${spec.enum.join(', ')}'` };
-      }
-      if (spec.pattern && !spec.pattern.test(value)) return { error: 'value does not match the regex pattern' };
-      if (spec.format) {
-        const reason = spec.format(value, name);
-        if (reason) return { error: `invalid format - ${reason}` };
       }
       return { value };
     }
