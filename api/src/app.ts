@@ -7,6 +7,7 @@ import { createNodeWebSocket } from '@hono/node-ws';
 import { cors } from 'hono/cors';
 import { authenticate, authenticateWith } from './auth/middleware';
 import { clientIp } from './client-ip';
+import { guardRequest } from './edge';
 import type { AppDeps } from './deps';
 import { errorBody, onError, PayloadTooLargeError } from './errors';
 import { createRouter } from './router';
@@ -76,6 +77,9 @@ export function createApp(deps: AppDeps) {
       },
     }),
   );
+
+  // Query parameters and the header values Keelson reads, for every route (see edge.ts).
+  app.use('/api/*', guardRequest);
 
   for (const prefix of ['/api/runs', '/api/nodes', '/api/blueprints', '/api/containers', '/api/apps', '/api/proxmox', '/api/api-keys', '/api/members', '/api/audit', '/api/mail', '/api/monitoring']) {
     app.use(prefix, authenticate);

@@ -31,3 +31,14 @@ export const ResourceName = z
   .min(1)
   .max(63)
   .regex(/^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/, 'use lowercase letters, digits and dashes (not at the ends)');
+
+/**
+ * A list that means a set (scopes, tags, keys): bounded, with duplicates dropped (first
+ * occurrence kept), so 10,000 copies of one scope are a 400 and two copies are one.
+ */
+export const setOf = <T extends z.ZodType>(item: T, { min = 0, max, minMessage }: { min?: number; max: number; minMessage?: string }) =>
+  z
+    .array(item)
+    .min(min, minMessage)
+    .max(max)
+    .transform((items) => [...new Set(items)]);

@@ -1,5 +1,5 @@
 import { z } from '@hono/zod-openapi';
-import { ResourceName } from '../schemas';
+import { ResourceName, setOf } from '../schemas';
 
 /**
  * Inputs of the Proxmox guest operations, shared by their own routes and the generic start route
@@ -53,7 +53,7 @@ export const ProvisionGuestInput = z
     memoryMiB: MemoryMiB.default(1024),
     diskGiB: DiskGiB.openapi({ description: 'VM: grow the boot disk to this size (the template size when absent). Container: root disk size (default 8).' }).optional(),
     /** Keys of the admin user Ansible creates. */
-    sshKeys: z.array(SshPublicKey).min(1, 'at least one key, or nobody can log in').max(50),
+    sshKeys: setOf(SshPublicKey, { min: 1, max: 50, minMessage: 'at least one key, or nobody can log in' }),
     user: AdminUser.openapi({ description: 'The admin login created on the guest (passwordless sudo)' }),
     ipConfig: IpConfig.default({ ip: 'dhcp' }),
     /** VM only: the cloud-init template to clone; the cluster default when absent. */
@@ -61,7 +61,7 @@ export const ProvisionGuestInput = z
     /** Container only: the ostemplate volume; the cluster default when absent. */
     ostemplate: z.string().regex(/^[a-zA-Z][a-zA-Z0-9_.-]*:vztmpl\/[^\s/]+$/, 'a volume id like local:vztmpl/debian-12-standard_12.7-1_amd64.tar.zst').optional(),
     storage: Storage.optional().openapi({ description: 'The cluster default when absent' }),
-    tags: z.array(z.string().regex(/^[a-z0-9][a-z0-9_-]{0,31}$/, 'a Proxmox tag')).max(20).optional(),
+    tags: setOf(z.string().regex(/^[a-z0-9][a-z0-9_-]{0,31}$/, 'a Proxmox tag'), { max: 20 }).optional(),
   })
   .openapi('ProvisionGuest');
 export type ProvisionGuestInput = z.infer<typeof ProvisionGuestInput>;

@@ -95,8 +95,9 @@ export async function listRuns(ctx: ServiceContext, filter: ListRunsFilter): Pro
       query: buildVisibilityQuery(ctx.principal.tenantId, filter),
     })
     .catch((err: Error & { code?: number }) => {
-      // INVALID_ARGUMENT: a page token from another query or a stale one.
-      if (err.code === 3) throw new ValidationError(`invalid list request: ${err.message}`);
+      // INVALID_ARGUMENT: a page token from another query or a stale one. A token that is not one
+      // at all comes back as UNKNOWN from the server's decoder.
+      if (err.code === 3 || (nextPageToken && err.code === 2)) throw new ValidationError('pageToken: not a page token of this list');
       throw err;
     });
   const items = (res.executions ?? []).map(summaryFromInfo);

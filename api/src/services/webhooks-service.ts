@@ -4,6 +4,7 @@ import { eq } from 'drizzle-orm';
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
 import type { AppDeps } from '../deps';
+import { unsafeTextReason } from '../edge';
 import type { RequestMeta } from '../context';
 import { requestDeploy, webhookSecretOf } from './apps-service';
 import type { ServiceContext } from './context';
@@ -32,9 +33,19 @@ export interface DeliveryResult {
 const ZERO_SHA = /^0{40}$/;
 const Sha = z.string().regex(/^[0-9a-f]{40}$/, 'a 40-character commit id');
 
+/** A git ref as stored and compared: bounded, and text Postgres can hold (see edge.ts). */
+const Ref = z
+  .string()
+  .min(1)
+  .max(1000)
+  .superRefine((ref, ctx) => {
+    const reason = unsafeTextReason(ref);
+    if (reason) ctx.addIssue({ code: 'custom', message: reason });
+  });
+
 // Only what Keelson reads from the real payloads; everything else in them is ignored.
-const GitHubPush = z.object({ ref: z.string().min(1), after: Sha, deleted: z.boolean().optional() });
-const GitLabPush = z.object({ object_kind: z.literal('push'), ref: z.string().min(1), after: Sha, checkout_sha: Sha.nullable().optional() });
+const GitHubPush = z.object({ ref: Ref, after: Sha, deleted: z.boolean().optional() });
+const GitLabPush = z.object({ object_kind: z.literal('push'), ref: Ref, after: Sha, checkout_sha: Sha.nullable().optional() });
 
 interface Provider {
   /** The provider's delivery id, the idempotency key. */

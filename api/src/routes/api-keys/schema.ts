@@ -1,5 +1,6 @@
 import { z } from '@hono/zod-openapi';
 import { PERMISSIONS } from '@keelson/common/permissions';
+import { setOf } from '../../schemas';
 
 const MAX_EXPIRY_DAYS = 3650;
 
@@ -21,10 +22,9 @@ export const ApiKeyListSchema = z.object({ items: z.array(ApiKeySchema) }).opena
 export const CreateApiKeyBodySchema = z
   .object({
     name: z.string().trim().min(1).max(100),
-    scopes: z
-      .array(z.enum(PERMISSIONS))
-      .min(1)
-      .openapi({ description: 'Permission strings; each must be one the creator holds.' }),
+    scopes: setOf(z.enum(PERMISSIONS), { min: 1, max: PERMISSIONS.length }).openapi({
+      description: 'Permission strings (duplicates are dropped); the key acts with these and never more than its creator holds at the time of each request.',
+    }),
     expiresAt: z.iso.datetime({ offset: true }).optional().openapi({ description: 'When the key stops working (ISO 8601).' }),
     expiresInDays: z.number().int().min(1).max(MAX_EXPIRY_DAYS).optional().openapi({ description: 'Alternative to expiresAt.' }),
   })

@@ -30,7 +30,8 @@ export const BlueprintBody = z
         }),
       )
       .max(20)
-      .default([]),
+      .default([])
+      .refine((volumes) => new Set(volumes.map((v) => v.target)).size === volumes.length, 'a container path is mounted twice'),
     env: EnvVars.default({}),
     cpuLimit: z.number().min(0.01, 'cpuLimit must be at least 0.01').max(256).nullable().default(null),
     memoryLimitMb: z.number().int().min(6, 'Docker needs at least 6 MB').max(1024 * 1024).nullable().default(null),
