@@ -12,7 +12,7 @@ import { parseKeyRing } from '@keelson/common/codec';
 import { keelsonDataConverter } from '@keelson/common/temporal';
 import { connectDb, createScratchDatabase, dropOrphanedScratchDatabases, dropScratchDatabases, migrateDb, scratchPrefix } from '@keelson/db';
 import type { EdgeProxy } from '@keelson/activities';
-import { apiKeys, nodes, tenants } from '@keelson/db/schema';
+import { apiKeys, memberships, nodes, tenants, users } from '@keelson/db/schema';
 import { createCoreWorker, createNodeWorker, WORKFLOWS_PATH } from '@keelson/workers/workers';
 import Docker from 'dockerode';
 import { mkdtemp } from 'node:fs/promises';
@@ -118,10 +118,16 @@ export async function startBenchPlatform(): Promise<BenchPlatform> {
     await migrateDb(apiDb.db);
 
     const [tenant] = await apiDb.db.insert(tenants).values({ slug: 'bench', name: 'Benchmark' }).returning({ id: tenants.id });
+    // A key acts with at most its creator's current rights: it needs a member behind it.
+    const [creator] = await apiDb.db
+      .insert(users)
+      .values({ email: `bench-${randomBytes(4).toString('hex')}@keelson.local`, name: 'bench', passwordHash: 'x' })
+      .returning({ id: users.id });
+    await apiDb.db.insert(memberships).values({ tenantId: tenant!.id, userId: creator!.id, role: 'owner' });
     const key = generateApiKey();
     const [row] = await apiDb.db
       .insert(apiKeys)
-      .values({ tenantId: tenant!.id, name: 'bench', prefix: key.prefix, secretHash: key.secretHash, scopes: BENCH_SCOPES })
+      .values({ tenantId: tenant!.id, name: 'bench', prefix: key.prefix, secretHash: key.secretHash, scopes: BENCH_SCOPES, createdBy: creator!.id })
       .returning({ id: apiKeys.id });
 
     const coreTaskQueue = `core-bench-${randomBytes(4).toString('hex')}`;

@@ -86,7 +86,8 @@ export interface TestPlatform {
   createTenant(slug?: string): Promise<{ id: string; slug: string }>;
   createUser(opts: { tenantId: string; role: Role; password?: string; email?: string }): Promise<{ id: string; email: string; password: string }>;
   signIn(opts: { tenantId: string; role: Role }): Promise<SignedIn>;
-  createApiKey(opts: { tenantId: string; scopes: string[]; expiresAt?: Date }): Promise<string>;
+  /** A key made by a new member of the tenant with `creatorRole` (owner by default). */
+  createApiKey(opts: { tenantId: string; scopes: string[]; expiresAt?: Date; creatorRole?: Role }): Promise<string>;
   /**
    * Registers the local Docker engine as a node of the tenant and serves its task queue. Deploys
    * on it need `proxy` (e.g. a CaddyProxy on a Caddy from test/caddy.ts); without one they fail.
@@ -165,9 +166,10 @@ export async function createTestPlatform(opts: { databaseUrl?: string } = {}): P
       const cookie = `${SESSION_COOKIE}=${s.token}`;
       return { userId: user.id, tenantId, email: user.email, csrfToken: s.csrfToken, cookie, headers: { cookie, 'x-csrf-token': s.csrfToken } };
     },
-    async createApiKey({ tenantId, scopes, expiresAt }) {
+    async createApiKey({ tenantId, scopes, expiresAt, creatorRole = 'owner' }) {
+      const creator = await platform.createUser({ tenantId, role: creatorRole });
       const k = generateApiKey();
-      await database.db.insert(apiKeys).values({ tenantId, name: 'test', prefix: k.prefix, secretHash: k.secretHash, scopes, expiresAt });
+      await database.db.insert(apiKeys).values({ tenantId, name: 'test', prefix: k.prefix, secretHash: k.secretHash, scopes, expiresAt, createdBy: creator.id });
       return k.key;
     },
     async addDockerNode(tenantId, name = `local-${randomBytes(3).toString('hex')}`, { proxy = NO_PROXY } = {}) {

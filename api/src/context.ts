@@ -12,6 +12,11 @@ export interface Principal {
   role: Role | null;
   permissions: ReadonlySet<Permission>;
   sessionId: string | null;
+  /**
+   * The person whose current rights bound this caller: the signed-in user, or an API key's
+   * creator. Keys a caller creates belong to this person. Absent for webhooks and the system.
+   */
+  onBehalfOf?: string | null;
 }
 
 export interface RequestMeta {

@@ -1,7 +1,7 @@
-import type { Permission } from '@keelson/common/permissions';
+import { ROLE_PERMISSIONS, type Permission, type Role } from '@keelson/common/permissions';
 import type { Executor } from '@keelson/db';
-import { apiKeys } from '@keelson/db/schema';
-import { eq, sql } from 'drizzle-orm';
+import { apiKeys, memberships } from '@keelson/db/schema';
+import { and, eq, sql } from 'drizzle-orm';
 import { generateToken, hashToken, safeEqual } from './tokens';
 
 /** API keys look like `kls_<prefix>_<secret>`; only the prefix and the secret's hash are stored. */
@@ -17,20 +17,54 @@ export interface ApiKeyContext {
   id: string;
   tenantId: string;
   name: string;
+  /** What the key was granted. */
   scopes: Permission[];
+  /** The person who made it; the key never does more than they may do now. */
+  createdBy: string;
+  /** The creator's role in the key's organization at the time of this request. */
+  creatorRole: Role;
+  /** scopes ∩ the creator's current permissions: what this request may do. */
+  permissions: ReadonlySet<Permission>;
 }
 
-/** Verifies a presented key; null for malformed, unknown, wrong, revoked or expired keys. */
+/**
+ * Verifies a presented key; null for malformed, unknown, wrong, revoked or expired keys, and for
+ * keys whose creator is no longer a member of the key's organization.
+ *
+ * Checked on every request, in one indexed query: the key by prefix, joined to its creator's
+ * membership in the key's organization. A key acts with its scopes ∩ the creator's permissions
+ * as they are now, so a demotion narrows every key the person made at once, and a removal (which
+ * also revokes them) ends them. A cache in front of this may keep the immutable part of a key
+ * (id, tenant, secret hash, scopes, expiry, creator) briefly, but must read `revoked_at` and the
+ * membership on each request — or be invalidated by whatever changes them — so that caching never
+ * delays a revocation, a removal or a demotion (docs/decisions/0015-api-keys-follow-their-creator.md).
+ */
 export async function verifyApiKey(db: Executor, presented: string): Promise<ApiKeyContext | null> {
   const match = API_KEY_PATTERN.exec(presented);
   if (!match) return null;
   const [, prefix, secret] = match as unknown as [string, string, string];
-  const [row] = await db.select().from(apiKeys).where(eq(apiKeys.prefix, prefix));
-  if (!row || !safeEqual(row.secretHash, hashToken(secret))) return null;
-  if (row.revokedAt || (row.expiresAt && row.expiresAt.getTime() <= Date.now())) return null;
+  const [row] = await db
+    .select({ key: apiKeys, creatorRole: memberships.role })
+    .from(apiKeys)
+    .leftJoin(memberships, and(eq(memberships.tenantId, apiKeys.tenantId), eq(memberships.userId, apiKeys.createdBy)))
+    .where(eq(apiKeys.prefix, prefix));
+  if (!row || !safeEqual(row.key.secretHash, hashToken(secret))) return null;
+  const key = row.key;
+  if (key.revokedAt || (key.expiresAt && key.expiresAt.getTime() <= Date.now())) return null;
+  if (!key.createdBy || !row.creatorRole) return null;
   // Best effort, at most once a minute per key, so hot keys do not write on every request.
-  if (!row.lastUsedAt || Date.now() - row.lastUsedAt.getTime() > 60_000) {
-    await db.update(apiKeys).set({ lastUsedAt: sql`now()` }).where(eq(apiKeys.id, row.id));
+  if (!key.lastUsedAt || Date.now() - key.lastUsedAt.getTime() > 60_000) {
+    await db.update(apiKeys).set({ lastUsedAt: sql`now()` }).where(eq(apiKeys.id, key.id));
   }
-  return { id: row.id, tenantId: row.tenantId, name: row.name, scopes: row.scopes as Permission[] };
+  const held = ROLE_PERMISSIONS[row.creatorRole];
+  const scopes = key.scopes as Permission[];
+  return {
+    id: key.id,
+    tenantId: key.tenantId,
+    name: key.name,
+    scopes,
+    createdBy: key.createdBy,
+    creatorRole: row.creatorRole,
+    permissions: new Set(scopes.filter((scope) => held.has(scope))),
+  };
 }

@@ -30,8 +30,9 @@ export const authenticateWith = ({ csrf }: { csrf: boolean }) => createMiddlewar
       actorId: key.id,
       userId: null,
       role: null,
-      permissions: new Set(key.scopes),
+      permissions: key.permissions,
       sessionId: null,
+      onBehalfOf: key.createdBy,
     });
     return next();
   }
@@ -54,6 +55,7 @@ export const authenticateWith = ({ csrf }: { csrf: boolean }) => createMiddlewar
     role: session.role,
     permissions: ROLE_PERMISSIONS[session.role],
     sessionId: session.sessionId,
+    onBehalfOf: session.userId,
   };
   c.set('principal', principal);
   return next();

@@ -24,8 +24,9 @@ export async function listApiKeys(db: Executor, tenantId: string) {
 }
 
 /**
- * Creates a key whose scopes are a subset of the creator's own permissions, so a key can never
- * do more than the person (or key) that made it. Returns the full key, which is not stored.
+ * Creates a key whose scopes are a subset of the creator's own permissions. At each request the
+ * key acts with its scopes ∩ its creator's permissions as they are then (see `verifyApiKey`), so
+ * it can never do more than the person behind it. Returns the full key, which is not stored.
  */
 export async function createApiKey(
   db: Database,
@@ -36,6 +37,9 @@ export async function createApiKey(
   const scopes = [...new Set(input.scopes)].sort();
   const beyond = scopes.filter((s) => !principal.permissions.has(s));
   if (beyond.length) throw new ForbiddenError(`cannot grant scopes you do not hold: ${beyond.join(', ')}`);
+  // A key made by a key belongs to the person behind it, and is bounded by their rights.
+  const owner = principal.onBehalfOf ?? principal.userId;
+  if (!owner) throw new ForbiddenError('API keys are created by a person or by one of their keys');
 
   const generated = generateApiKey();
   return db.transaction(async (tx) => {
@@ -47,7 +51,7 @@ export async function createApiKey(
         prefix: generated.prefix,
         secretHash: generated.secretHash,
         scopes,
-        createdBy: principal.userId,
+        createdBy: owner,
         expiresAt: input.expiresAt,
       })
       .returning(publicColumns);
@@ -86,4 +90,14 @@ export async function revokeApiKey(db: Database, principal: Principal, meta: Req
       details: { name: revoked.name, prefix: revoked.prefix },
     });
   });
+}
+
+/** Revokes every live key a person made in the organization (when they leave it). Returns how many. */
+export async function revokeKeysOf(tx: Executor, tenantId: string, userId: string): Promise<number> {
+  const revoked = await tx
+    .update(apiKeys)
+    .set({ revokedAt: sql`now()` })
+    .where(and(eq(apiKeys.tenantId, tenantId), eq(apiKeys.createdBy, userId), isNull(apiKeys.revokedAt)))
+    .returning({ id: apiKeys.id });
+  return revoked.length;
 }

@@ -4,6 +4,7 @@ import { memberships, sessions, tenants, users } from '@keelson/db/schema';
 import { and, asc, count, eq, sql } from 'drizzle-orm';
 import type { Principal, RequestMeta } from '../context';
 import { ConflictError, ForbiddenError, NotFoundError } from '../errors';
+import { revokeKeysOf } from './api-keys-service';
 import { auditActor } from './audit-service';
 
 const memberColumns = {
@@ -90,7 +91,7 @@ export async function changeMemberRole(db: Database, principal: Principal, meta:
   });
 }
 
-/** Removes the membership and signs the person out of this organization. */
+/** Removes the membership, signs the person out of this organization and revokes their keys there. */
 export async function removeMember(db: Database, principal: Principal, meta: RequestMeta, userId: string): Promise<void> {
   await db.transaction(async (tx) => {
     await lockTenant(tx, principal.tenantId);
@@ -103,12 +104,14 @@ export async function removeMember(db: Database, principal: Principal, meta: Req
 
     await tx.delete(memberships).where(and(eq(memberships.tenantId, principal.tenantId), eq(memberships.userId, userId)));
     await tx.delete(sessions).where(and(eq(sessions.tenantId, principal.tenantId), eq(sessions.userId, userId)));
+    // Their keys die with their membership (and stay dead if they are ever added back).
+    const revokedKeys = await revokeKeysOf(tx, principal.tenantId, userId);
     await writeAudit(tx, {
       ...auditActor(principal, meta),
       action: 'member.remove',
       resourceType: 'member',
       resourceId: userId,
-      details: { email: member.email, role: member.role },
+      details: { email: member.email, role: member.role, revokedKeys },
     });
   });
 }

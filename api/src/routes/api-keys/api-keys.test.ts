@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { memberships } from '@keelson/db/schema';
 import { z } from 'zod';
 import { createTestPlatform, type SignedIn, type TestPlatform } from '../../../../test/platform';
 import { AuditPageSchema } from '../audit/schema';
@@ -176,6 +177,55 @@ describe('/api/api-keys', () => {
         404,
         'not_found',
       );
+    });
+  });
+
+  describe("a key follows its creator's rights", () => {
+    it('narrows when the creator is demoted, dies when they are removed, and stays dead if they return', async () => {
+      const owner = await platform.signIn({ tenantId: tenantA.id, role: 'owner' });
+      const admin = await platform.signIn({ tenantId: tenantA.id, role: 'admin' });
+      const { key, apiKey } = await createOk(admin.headers, { name: 'automation', scopes: ['member.read', 'blueprint.manage', 'node.read'] });
+      const members = () => platform.request('/api/members', { headers: bearer(key) });
+      const blueprints = (name: string) => platform.request('/api/blueprints', { method: 'POST', headers: bearer(key), body: { name, image: 'keelson/busybox:latest' } });
+
+      expect((await members()).status).toBe(200);
+      expect((await blueprints('while-admin')).status).toBe(201);
+
+      // Demoted to operator (no member.read), then to viewer (no blueprint.manage): the key keeps
+      // only what its creator may do, from the very next request.
+      const demote = async (role: string) =>
+        expect((await platform.request(`/api/members/${admin.userId}`, { method: 'PATCH', headers: owner.headers, body: { role } })).status).toBe(200);
+      await demote('operator');
+      await expectError(await members(), 403, 'forbidden');
+      expect((await blueprints('while-operator')).status).toBe(201);
+      await demote('viewer');
+      await expectError(await blueprints('while-viewer'), 403, 'forbidden');
+      expect((await platform.request('/api/nodes', { headers: bearer(key) })).status).toBe(200);
+      const me = (await (await platform.request('/api/auth/me', { headers: bearer(key) })).json()) as { permissions: string[] };
+      expect(me.permissions).toEqual(['member.read', 'node.read']);
+
+      // Removed: every key they made is revoked, and says so.
+      expect((await platform.request(`/api/members/${admin.userId}`, { method: 'DELETE', headers: owner.headers })).status).toBe(204);
+      await expectError(await platform.request('/api/nodes', { headers: bearer(key) }), 401, 'unauthorized');
+      const listed = ListSchema.parse(await (await platform.request('/api/api-keys', { headers: owner.headers })).json()).items.find((k) => k.id === apiKey.id);
+      expect(listed?.revokedAt).not.toBeNull();
+      const removal = await auditRows(owner.headers, { action: 'member.remove', resourceId: admin.userId });
+      expect(removal[0]?.details).toMatchObject({ revokedKeys: 1 });
+
+      // Added back as an admin: the old key does not come back to life.
+      await platform.db.insert(memberships).values({ tenantId: tenantA.id, userId: admin.userId, role: 'admin' });
+      await expectError(await platform.request('/api/nodes', { headers: bearer(key) }), 401, 'unauthorized');
+    });
+
+    it('made by another key, it belongs to the person behind that key', async () => {
+      const admin = await platform.signIn({ tenantId: tenantA.id, role: 'admin' });
+      const owner = await platform.signIn({ tenantId: tenantA.id, role: 'owner' });
+      const parent = await createOk(admin.headers, { name: 'parent', scopes: ['apikey.manage', 'node.read'] });
+      const child = await createOk(bearer(parent.key), { name: 'child', scopes: ['node.read'] });
+      expect((await platform.request('/api/nodes', { headers: bearer(child.key) })).status).toBe(200);
+      expect((await platform.request(`/api/members/${admin.userId}`, { method: 'DELETE', headers: owner.headers })).status).toBe(204);
+      await expectError(await platform.request('/api/nodes', { headers: bearer(child.key) }), 401);
+      await expectError(await platform.request('/api/nodes', { headers: bearer(parent.key) }), 401);
     });
   });
 
