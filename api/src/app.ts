@@ -94,7 +94,7 @@ export function createApp(deps: AppDeps) {
   );
 
   const routes = app
-    .route('/api/auth', authRoutes())
+    .route('/api/auth', authRoutes(deps.db))
     .route('/api/runs', runsRoutes())
     .route('/api/nodes', nodesRoutes())
     .route('/api/blueprints', blueprintsRoutes())

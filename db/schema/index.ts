@@ -8,3 +8,4 @@ export * from './proxmox';
 export * from './files';
 export * from './mail';
 export * from './monitoring';
+export * from './security';

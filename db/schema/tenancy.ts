@@ -1,6 +1,6 @@
 import { ROLES } from '@keelson/common/permissions';
 import { sql } from 'drizzle-orm';
-import { index, pgEnum, pgTable, primaryKey, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
+import { bigint, index, pgEnum, pgTable, primaryKey, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
 
 export const roleEnum = pgEnum('role', ROLES);
 
@@ -20,6 +20,8 @@ export const users = pgTable(
     passwordHash: text('password_hash').notNull(),
     /** TOTP secret, encrypted at rest; null when two-factor is off. */
     totpSecret: text('totp_secret'),
+    /** The time step of the last TOTP code accepted: a code is accepted once, and never an older one. */
+    totpLastStep: bigint('totp_last_step', { mode: 'number' }),
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
   },
   (t) => [uniqueIndex('users_email_idx').on(sql`lower(${t.email})`)],

@@ -16,14 +16,23 @@ export function totpUrl(secret: string, accountName: string): string {
   return new TOTP({ ...TOTP_OPTIONS, issuer: ISSUER, label: accountName, secret: Secret.fromBase32(secret) }).toString();
 }
 
-/** True if the six digits match the secret within the drift window. */
-export function verifyTotp(secret: string, code: string, timestamp = Date.now()): boolean {
-  if (!/^\d{6}$/.test(code)) return false;
+/**
+ * The time step (30-second counter) the six digits belong to, within the drift window, or null
+ * when they match none. Callers accept a step once: see `consumeTotpStep`.
+ */
+export function totpStep(secret: string, code: string, timestamp = Date.now()): number | null {
+  if (!/^\d{6}$/.test(code)) return null;
   let key: Secret;
   try {
     key = Secret.fromBase32(secret);
   } catch {
-    return false;
+    return null;
   }
-  return TOTP.validate({ ...TOTP_OPTIONS, token: code, secret: key, timestamp, window: WINDOW }) !== null;
+  const delta = TOTP.validate({ ...TOTP_OPTIONS, token: code, secret: key, timestamp, window: WINDOW });
+  return delta === null ? null : Math.floor(timestamp / 1000 / TOTP_OPTIONS.period) + delta;
+}
+
+/** True if the six digits match the secret within the drift window. */
+export function verifyTotp(secret: string, code: string, timestamp = Date.now()): boolean {
+  return totpStep(secret, code, timestamp) !== null;
 }

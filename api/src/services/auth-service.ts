@@ -2,10 +2,10 @@ import { decryptSecret, encryptSecret, type KeyRing } from '@keelson/common/code
 import type { Role } from '@keelson/common/permissions';
 import { hashPassword, verifyPassword, writeAudit, type Database, type Executor } from '@keelson/db';
 import { apiKeys, memberships, sessions, tenants, users } from '@keelson/db/schema';
-import { and, asc, eq, sql } from 'drizzle-orm';
+import { and, asc, eq, isNull, lt, or, sql } from 'drizzle-orm';
 import { randomBytes } from 'node:crypto';
 import { createSession, invalidateSession, markTwoFactorVerified, type SessionContext } from '../auth/sessions';
-import { generateTotpSecret, totpUrl, verifyTotp } from '../auth/totp';
+import { generateTotpSecret, totpStep, totpUrl } from '../auth/totp';
 import type { Principal, RequestMeta } from '../context';
 import { ConflictError, ForbiddenError, UnauthorizedError, ValidationError } from '../errors';
 import { auditActor } from './audit-service';
@@ -126,9 +126,11 @@ export async function completeSecondFactor(
     .where(eq(users.id, session.userId));
   // Two-factor was turned off from another session meanwhile: this half-open session is stale.
   if (!row?.totpSecret) throw new UnauthorizedError('two-factor is not enabled for this account; sign in again');
-  if (!verifyTotp(decryptSecret(keys, row.totpSecret), code)) throw new InvalidTotpCodeError();
+  const step = totpStep(decryptSecret(keys, row.totpSecret), code);
+  if (step === null) throw new InvalidTotpCodeError();
 
   await db.transaction(async (tx) => {
+    if (!(await consumeTotpStep(tx, session.userId, step))) throw new InvalidTotpCodeError();
     await markTwoFactorVerified(tx, session.sessionId);
     await writeAudit(tx, {
       tenantId: session.tenantId,
@@ -148,6 +150,20 @@ export async function completeSecondFactor(
     csrfToken: session.csrfToken,
     twoFactorRequired: false,
   };
+}
+
+/**
+ * Records that the code of `step` was used, if it is newer than the last code accepted: a code is
+ * accepted once (RFC 6238 §5.2), whichever session or API process sees it first, and an older
+ * code of the drift window cannot be used after a newer one. False for a replay.
+ */
+async function consumeTotpStep(tx: Executor, userId: string, step: number): Promise<boolean> {
+  const [updated] = await tx
+    .update(users)
+    .set({ totpLastStep: step })
+    .where(and(eq(users.id, userId), or(isNull(users.totpLastStep), lt(users.totpLastStep, step))))
+    .returning({ id: users.id });
+  return updated !== undefined;
 }
 
 /** Ends the caller's cookie session. */
@@ -233,10 +249,12 @@ export async function enableTotp(db: Database, keys: KeyRing, principal: Princip
     const [user] = await tx.select({ totpSecret: users.totpSecret }).from(users).where(eq(users.id, userId)).for('update');
     if (!user) throw new UnauthorizedError('user no longer exists');
     if (user.totpSecret) throw new ConflictError('two-factor is already enabled; disable it first');
-    if (!verifyTotp(input.secret, input.code)) {
+    const step = totpStep(input.secret, input.code);
+    if (step === null) {
       throw new ValidationError('code: does not match the secret; check the authenticator app and the device clock');
     }
-    await tx.update(users).set({ totpSecret: encryptSecret(keys, input.secret) }).where(eq(users.id, userId));
+    // The code that turned it on is used up too: it cannot sign anyone in afterwards.
+    await tx.update(users).set({ totpSecret: encryptSecret(keys, input.secret), totpLastStep: step }).where(eq(users.id, userId));
     await writeAudit(tx, { ...auditActor(principal, meta), action: 'auth.totp.enable', resourceType: 'user', resourceId: userId });
   });
 }
@@ -248,8 +266,9 @@ export async function disableTotp(db: Database, keys: KeyRing, principal: Princi
     const [user] = await tx.select({ totpSecret: users.totpSecret }).from(users).where(eq(users.id, userId)).for('update');
     if (!user) throw new UnauthorizedError('user no longer exists');
     if (!user.totpSecret) throw new ConflictError('two-factor is not enabled');
-    if (!verifyTotp(decryptSecret(keys, user.totpSecret), input.code)) throw new TotpConfirmationError();
-    await tx.update(users).set({ totpSecret: null }).where(eq(users.id, userId));
+    const step = totpStep(decryptSecret(keys, user.totpSecret), input.code);
+    if (step === null || !(await consumeTotpStep(tx, userId, step))) throw new TotpConfirmationError();
+    await tx.update(users).set({ totpSecret: null, totpLastStep: null }).where(eq(users.id, userId));
     await writeAudit(tx, { ...auditActor(principal, meta), action: 'auth.totp.disable', resourceType: 'user', resourceId: userId });
   });
 }

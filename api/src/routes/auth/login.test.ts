@@ -1,6 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { createTestPlatform, type SignedIn, type TestPlatform } from '../../../../test/platform';
+import { createApp } from '../../app';
 import { createRouter } from '../../router';
 import { apiKeysRoutes } from '../api-keys/index';
 import { auditRoutes } from '../audit/index';
@@ -143,6 +144,24 @@ describe('/api/auth sign-in, caller, sign-out', () => {
       expect((await login({ email: other.email, password: PASSWORD })).status).toBe(200);
     });
 
+    it('shares the limit between API processes: failures on one block sign-in on another', async () => {
+      platform.deps.config.loginRateLimit = { max: 2, windowMs: 60_000 };
+      // Two apps over the same database, as two API processes behind a load balancer.
+      const first = createApp(platform.deps);
+      const second = createApp(platform.deps);
+      const user = await platform.createUser({ tenantId: tenant.id, role: 'viewer' });
+      const attempt = (app: ReturnType<typeof createApp>, password: string) =>
+        app.request('/api/auth/login', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email: user.email, password }) });
+      expect((await attempt(first, 'guess 1')).status).toBe(401);
+      expect((await attempt(second, 'guess 2')).status).toBe(401);
+      expect((await attempt(first, PASSWORD)).status).toBe(429);
+      expect((await attempt(second, PASSWORD)).status).toBe(429);
+      // Nothing in the table names the address or the account.
+      const stored = await platform.pool.query<{ key: string }>('select key from rate_limits');
+      expect(stored.rows.length).toBeGreaterThan(0);
+      expect(stored.rows.map((r) => r.key).join()).not.toContain(user.email);
+    });
+
     it('lets the window expire', async () => {
       platform.deps.config.loginRateLimit = { max: 1, windowMs: 300 };
       const user = await platform.createUser({ tenantId: tenant.id, role: 'viewer' });
@@ -206,7 +225,7 @@ describe('/api/auth sign-in, caller, sign-out', () => {
   it('describes its routes in OpenAPI', () => {
     // Built from these four sub-apps alone, so another resource's schema cannot break this test.
     const app = createRouter()
-      .route('/api/auth', authRoutes())
+      .route('/api/auth', authRoutes(platform.db))
       .route('/api/api-keys', apiKeysRoutes())
       .route('/api/members', membersRoutes())
       .route('/api/audit', auditRoutes());

@@ -1,6 +1,6 @@
 import { createRoute } from '@hono/zod-openapi';
 import { ROLE_PERMISSIONS } from '@keelson/common/permissions';
-import { DEFAULT_LOGIN_RATE_LIMIT, type FixedWindowLimiter } from '../../auth/rate-limit';
+import { DEFAULT_LOGIN_RATE_LIMIT, type FailureLimiter } from '../../auth/rate-limit';
 import { TooManyRequestsError } from '../../errors';
 import { createRouter } from '../../router';
 import { InvalidCredentialsError, signIn } from '../../services/auth-service';
@@ -8,7 +8,7 @@ import { LoginBodySchema, SignedInSchema } from './schema';
 import { setSessionCookie } from './session-cookie';
 
 /** `limiter` counts failed logins per (ip, email); it belongs to the app, not to this module. */
-export function loginRoute(limiter: FixedWindowLimiter) {
+export function loginRoute(limiter: FailureLimiter) {
   return createRouter().openapi(
     createRoute({
       method: 'post',
@@ -32,17 +32,17 @@ export function loginRoute(limiter: FixedWindowLimiter) {
       const meta = c.get('meta');
       const limit = config.loginRateLimit ?? DEFAULT_LOGIN_RATE_LIMIT;
       const key = `login|${meta.ip ?? 'unknown'}|${input.email.toLowerCase()}`;
-      const retryAfter = limiter.blockedFor(key, limit);
+      const retryAfter = await limiter.blockedFor(key, limit);
       if (retryAfter !== null) throw new TooManyRequestsError(retryAfter);
 
       let signedIn: Awaited<ReturnType<typeof signIn>>;
       try {
         signedIn = await signIn(db, input, meta);
       } catch (err) {
-        if (err instanceof InvalidCredentialsError) limiter.fail(key, limit);
+        if (err instanceof InvalidCredentialsError) await limiter.fail(key, limit);
         throw err;
       }
-      limiter.reset(key);
+      await limiter.reset(key);
       setSessionCookie(c, signedIn.token, signedIn.expiresAt);
       return c.json(SignedInSchema.parse({ ...signedIn, permissions: [...ROLE_PERMISSIONS[signedIn.role]] }), 200);
     },

@@ -1,13 +1,13 @@
 import { createRoute } from '@hono/zod-openapi';
 import { authenticate } from '../../auth/middleware';
-import { DEFAULT_LOGIN_RATE_LIMIT, type FixedWindowLimiter } from '../../auth/rate-limit';
+import { DEFAULT_LOGIN_RATE_LIMIT, type FailureLimiter } from '../../auth/rate-limit';
 import { TooManyRequestsError } from '../../errors';
 import { createRouter } from '../../router';
 import { disableTotp, TotpConfirmationError } from '../../services/auth-service';
 import { TotpCodeBodySchema, TwoFactorStatusSchema } from './schema';
 
 /** `limiter` is shared with the sign-in second step: both count wrong codes per user. */
-export function totpDisableRoute(limiter: FixedWindowLimiter) {
+export function totpDisableRoute(limiter: FailureLimiter) {
   return createRouter().openapi(
     createRoute({
       method: 'post',
@@ -31,16 +31,16 @@ export function totpDisableRoute(limiter: FixedWindowLimiter) {
       const principal = c.get('principal');
       const limit = config.loginRateLimit ?? DEFAULT_LOGIN_RATE_LIMIT;
       const key = `totp|${principal.userId ?? principal.actor}`;
-      const retryAfter = limiter.blockedFor(key, limit);
+      const retryAfter = await limiter.blockedFor(key, limit);
       if (retryAfter !== null) throw new TooManyRequestsError(retryAfter);
 
       try {
         await disableTotp(db, keys, principal, c.get('meta'), { code });
       } catch (err) {
-        if (err instanceof TotpConfirmationError) limiter.fail(key, limit);
+        if (err instanceof TotpConfirmationError) await limiter.fail(key, limit);
         throw err;
       }
-      limiter.reset(key);
+      await limiter.reset(key);
       return c.json({ twoFactorEnabled: false }, 200);
     },
   );

@@ -1,6 +1,6 @@
 import { createRoute } from '@hono/zod-openapi';
 import { ROLE_PERMISSIONS } from '@keelson/common/permissions';
-import { DEFAULT_LOGIN_RATE_LIMIT, type FixedWindowLimiter } from '../../auth/rate-limit';
+import { DEFAULT_LOGIN_RATE_LIMIT, type FailureLimiter } from '../../auth/rate-limit';
 import { TooManyRequestsError } from '../../errors';
 import { createRouter } from '../../router';
 import { completeSecondFactor, InvalidTotpCodeError } from '../../services/auth-service';
@@ -8,7 +8,7 @@ import { pendingSession } from './pending-session';
 import { SignedInSchema, TotpCodeBodySchema } from './schema';
 
 /** `limiter` counts wrong codes per user, so six digits cannot be guessed online. */
-export function totpVerifyRoute(limiter: FixedWindowLimiter) {
+export function totpVerifyRoute(limiter: FailureLimiter) {
   return createRouter().openapi(
     createRoute({
       method: 'post',
@@ -32,17 +32,17 @@ export function totpVerifyRoute(limiter: FixedWindowLimiter) {
       const session = c.get('session');
       const limit = config.loginRateLimit ?? DEFAULT_LOGIN_RATE_LIMIT;
       const key = `totp|${session.userId}`;
-      const retryAfter = limiter.blockedFor(key, limit);
+      const retryAfter = await limiter.blockedFor(key, limit);
       if (retryAfter !== null) throw new TooManyRequestsError(retryAfter);
 
       let signedIn: Awaited<ReturnType<typeof completeSecondFactor>>;
       try {
         signedIn = await completeSecondFactor(db, keys, session, code, c.get('meta'));
       } catch (err) {
-        if (err instanceof InvalidTotpCodeError) limiter.fail(key, limit);
+        if (err instanceof InvalidTotpCodeError) await limiter.fail(key, limit);
         throw err;
       }
-      limiter.reset(key);
+      await limiter.reset(key);
       return c.json(SignedInSchema.parse({ ...signedIn, permissions: [...ROLE_PERMISSIONS[signedIn.role]] }), 200);
     },
   );

@@ -12,6 +12,8 @@ const ErrorSchema = z.object({ code: z.string(), message: z.string(), requestId:
 const PASSWORD = 'correct horse battery';
 
 const codeFor = (secret: string, timestamp = Date.now()) => TOTP.generate({ secret: Secret.fromBase32(secret), timestamp });
+/** The next step's code: the current one was used up by enabling two-factor (codes are single use). */
+const laterCode = (secret: string) => codeFor(secret, Date.now() + 30_000);
 
 /** Six digits that are valid for no step in the ±1 window. */
 function wrongCodeFor(secret: string): string {
@@ -103,7 +105,7 @@ describe('/api/auth/totp', () => {
     expect(wrong.message).toContain('code');
     await expectError(await platform.request('/api/auth/me', { headers: pending.headers }), 401);
 
-    const ok = await post('verify', pending.headers, { code: codeFor(secret) });
+    const ok = await post('verify', pending.headers, { code: laterCode(secret) });
     expect(ok.status).toBe(200);
     expect(SignedInSchema.strict().parse(await ok.json())).toMatchObject({ twoFactorRequired: false, user: { id: user.userId }, role: 'operator' });
 
@@ -116,6 +118,25 @@ describe('/api/auth/totp', () => {
 
     const actions = await auditActions(user.userId);
     expect(actions).toEqual(expect.arrayContaining(['auth.totp.setup', 'auth.totp.enable', 'auth.login', 'auth.totp.verify']));
+  });
+
+  it('accepts a code once: the same code cannot complete a second sign-in, nor an older one after a newer', async () => {
+    const user = await platform.signIn({ tenantId: tenant.id, role: 'viewer' });
+    const secret = await enable(user);
+    const code = laterCode(secret);
+
+    const first = await firstStep(user.email);
+    expect((await post('verify', first.headers, { code })).status).toBe(200);
+
+    // An attacker who saw the code (shoulder, phishing proxy) replays it within its window.
+    const second = await firstStep(user.email);
+    const replay = await expectError(await post('verify', second.headers, { code }), 401, 'unauthorized');
+    expect(replay.message).toContain('code');
+    await expectError(await platform.request('/api/auth/me', { headers: second.headers }), 401);
+    // The previous step's code is still inside the drift window, but older than the one used.
+    await expectError(await post('verify', second.headers, { code: codeFor(secret) }), 401);
+    // Nor can the used code turn two-factor off.
+    await expectError(await post('disable', first.headers, { code }), 403, 'forbidden');
   });
 
   describe('POST /api/auth/totp/verify', () => {
@@ -144,7 +165,7 @@ describe('/api/auth/totp', () => {
 
       // A fresh session does not reset the count: the limit is per user.
       const again = await firstStep(user.email);
-      const blocked = await post('verify', again.headers, { code: codeFor(secret) });
+      const blocked = await post('verify', again.headers, { code: laterCode(secret) });
       await expectError(blocked, 429, 'rate_limited');
       expect(Number(blocked.headers.get('retry-after'))).toBeGreaterThan(0);
     });
@@ -199,7 +220,7 @@ describe('/api/auth/totp', () => {
       await expectError(await post('disable', user.headers, '{'), 400, 'bad_request');
       await expectError(await post('disable', user.headers, { code: wrongCodeFor(secret) }), 403, 'forbidden');
 
-      const res = await post('disable', user.headers, { code: codeFor(secret) });
+      const res = await post('disable', user.headers, { code: laterCode(secret) });
       expect(res.status).toBe(200);
       expect(await res.json()).toEqual({ twoFactorEnabled: false });
       await expectError(await post('disable', user.headers, { code: codeFor(secret) }), 409);
