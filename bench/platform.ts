@@ -9,7 +9,7 @@ import { generateApiKey } from '@keelson/api/auth/api-keys';
 import type { AppDeps } from '@keelson/api/deps';
 import { runLogHub } from '@keelson/api/services/run-log-hub';
 import { parseKeyRing } from '@keelson/common/codec';
-import { keelsonDataConverter } from '@keelson/common/temporal';
+import { FAILURE_CONVERTER_PATH, keelsonDataConverter } from '@keelson/common/temporal';
 import { connectDb, createScratchDatabase, dropOrphanedScratchDatabases, dropScratchDatabases, migrateDb, scratchPrefix } from '@keelson/db';
 import type { EdgeProxy } from '@keelson/activities';
 import { apiKeys, memberships, nodes, tenants, users } from '@keelson/db/schema';
@@ -137,7 +137,7 @@ export async function startBenchPlatform(): Promise<BenchPlatform> {
     const client = new Client({ connection, namespace: 'default', dataConverter: keelsonDataConverter(keys) });
 
     log('bundling workflows…');
-    const { code } = await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: quietLogger });
+    const { code } = await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, failureConverterPath: FAILURE_CONVERTER_PATH, logger: quietLogger });
     const native = await NativeConnection.connect({ address: temporal.address });
     cleanups.push(() => native.close());
     const worker = await createCoreWorker({ connection: native, namespace: 'default', db: workerDb.db, keys, coreTaskQueue, workflowBundle: { code } });

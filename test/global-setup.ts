@@ -1,3 +1,4 @@
+import { FAILURE_CONVERTER_PATH } from '@keelson/common/temporal';
 import { bundleWorkflowCode } from '@temporalio/worker';
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -51,7 +52,12 @@ export default async function setup(project: TestProject) {
 
   const templateDb = await createTemplateDatabase();
 
-  const { code } = await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, workflowInterceptorModules: WORKFLOW_INTERCEPTOR_MODULES, logger: quietLogger });
+  const { code } = await bundleWorkflowCode({
+    workflowsPath: WORKFLOWS_PATH,
+    workflowInterceptorModules: WORKFLOW_INTERCEPTOR_MODULES,
+    failureConverterPath: FAILURE_CONVERTER_PATH,
+    logger: quietLogger,
+  });
   const workflowBundlePath = `${root}/.cache/workflow-bundle.js`;
   mkdirSync(`${root}/.cache`, { recursive: true });
   writeFileSync(workflowBundlePath, code);

@@ -6,7 +6,7 @@ import type { ServiceContext } from './context';
 import { runLogHub } from './run-log-hub';
 import { foldSteps } from './run-history';
 import { requireRun } from './runs-service';
-import { EVENT_NAMES, payloadDecoder, statusName, toDate } from './temporal-decoding';
+import { decodeFailures, EVENT_NAMES, payloadDecoder, statusName, toDate } from './temporal-decoding';
 
 /** Position in a run's stream: the last history event id and the last output chunk id seen. */
 export interface StreamCursor {
@@ -46,7 +46,8 @@ export async function streamRun(
   const { temporal: client, config, db, pool } = ctx.deps;
   const runId = description.runId;
   const tenantId = ctx.principal.tenantId;
-  const decodeMemo = payloadDecoder(new EncryptionCodec(ctx.deps.keys));
+  const codec = new EncryptionCodec(ctx.deps.keys);
+  const decodeMemo = payloadDecoder(codec);
   const decode = hasPermission(ctx.principal, 'workflow.payloads') ? decodeMemo : undefined;
   const cursor = { ...from };
   let queue = Promise.resolve();
@@ -66,6 +67,7 @@ export async function streamRun(
   let lastPending = '';
   const sendSteps = async (force: boolean) => {
     const pending = (await client.workflow.getHandle(workflowId, runId).describe()).raw.pendingActivities ?? [];
+    await decodeFailures(codec, pending);
     const key = JSON.stringify(pending.map((p) => [p.activityId, p.attempt, p.state]));
     if (!force && key === lastPending) return;
     lastPending = key;
@@ -87,6 +89,7 @@ export async function streamRun(
           }),
         );
         const batch = res.history?.events ?? [];
+        await decodeFailures(codec, batch);
         events.push(...batch);
         const fresh = batch.filter((e) => Number(e.eventId) > cursor.history);
         if (fresh.length) {

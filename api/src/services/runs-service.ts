@@ -18,7 +18,7 @@ import { ConflictError, NotFoundError, ValidationError } from '../errors';
 import { hasPermission } from '../auth/middleware';
 import { auditActor, type ServiceContext } from './context';
 import { foldFailure, foldSteps, type RunError, type RunStep } from './run-history';
-import { EVENT_NAMES, payloadDecoder, statusName, temporal, toDate } from './temporal-decoding';
+import { decodeFailures, EVENT_NAMES, payloadDecoder, statusName, temporal, toDate } from './temporal-decoding';
 
 export interface RunSummary {
   workflowId: string;
@@ -147,9 +147,13 @@ export async function getRun(ctx: ServiceContext, workflowId: string, runId?: st
   const { description } = await requireRun(ctx, workflowId, runId);
   const events = await fetchEvents(ctx.deps.temporal.workflow.getHandle(workflowId, description.runId));
   const payloadsVisible = hasPermission(ctx.principal, 'workflow.payloads');
-  const decodeMemo = payloadDecoder(new EncryptionCodec(ctx.deps.keys));
+  const codec = new EncryptionCodec(ctx.deps.keys);
+  const decodeMemo = payloadDecoder(codec);
   const decode = payloadsVisible ? decodeMemo : undefined;
   const pending = description.raw.pendingActivities ?? [];
+  // Error messages are for every reader of the run (they are written for operators and carry no
+  // secrets); only Temporal's copy is sealed.
+  await decodeFailures(codec, [events, pending]);
   const steps = await foldSteps(events, pending, decode, decodeMemo);
 
   const summary = summaryFromInfo(description.raw.workflowExecutionInfo ?? {});

@@ -22,6 +22,39 @@ export function payloadDecoder(codec: PayloadCodec): DecodePayloads {
   };
 }
 
+type Failure = import('@temporalio/proto').temporal.api.failure.v1.IFailure;
+
+/**
+ * Restores, in place, the message and stack trace of every failure inside `value` (history events,
+ * pending activities) whose common attributes were encoded (Keelson's failure converter puts them
+ * in a payload that the codec seals). A failure that cannot be opened keeps Temporal's
+ * "Encoded failure" text rather than breaking the view.
+ */
+export async function decodeFailures(codec: PayloadCodec, value: unknown): Promise<void> {
+  const seen = new Set<object>();
+  const failures: Failure[] = [];
+  const walk = (node: unknown, depth: number) => {
+    if (!node || typeof node !== 'object' || depth > 40 || seen.has(node) || ArrayBuffer.isView(node)) return;
+    seen.add(node);
+    if ((node as Failure).encodedAttributes) failures.push(node as Failure);
+    for (const child of Array.isArray(node) ? node : Object.values(node)) walk(child, depth + 1);
+  };
+  walk(value, 0);
+  await Promise.all(
+    failures.map(async (f) => {
+      try {
+        const [payload] = await codec.decode([f.encodedAttributes!]);
+        const attrs = defaultPayloadConverter.fromPayload<{ message?: string; stack_trace?: string }>(payload!);
+        if (typeof attrs?.message === 'string') f.message = attrs.message;
+        if (typeof attrs?.stack_trace === 'string') f.stackTrace = attrs.stack_trace;
+        f.encodedAttributes = null;
+      } catch {
+        // unreadable: leave Temporal's placeholder
+      }
+    }),
+  );
+}
+
 const EventType = temporal.api.enums.v1.EventType;
 /** `EVENT_TYPE_ACTIVITY_TASK_SCHEDULED` → `ActivityTaskScheduled`, indexed by enum value. */
 export const EVENT_NAMES: Record<number, string> = Object.fromEntries(
