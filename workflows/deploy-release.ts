@@ -155,7 +155,7 @@ async function imageFor(plan: DeployPlan, { node, builder, stamp, timed, resolve
     return source.image;
   }
   await stamp({ status: 'building', started: true });
-  const ref = { tenantId, appId: app.id, repoUrl: app.repoUrl, branch: app.branch, commit: release.commit };
+  const ref = { tenantId, appId: app.id, repoUrl: app.repoUrl, branch: app.branch, commit: release.commit, repoCredentialsSealed: app.repoCredentialsSealed };
   const fetched = await timed('fetchMs', () => node.fetchSource(ref));
   resolved(fetched.commit);
   await stamp({ commitSha: fetched.commit, commitMessage: fetched.subject });

@@ -1,4 +1,5 @@
 import { decryptSecret, type KeyRing } from '@keelson/common/codec';
+import { splitUrlCredentials, type UrlCredentials } from '@keelson/common/credentials';
 import { appRouteId, DockerLabel } from '@keelson/common/constants';
 import type { HealthCheck } from '@keelson/db/schema';
 import { ApplicationFailure, Context, heartbeat, sleep } from '@temporalio/activity';
@@ -75,6 +76,11 @@ export function createDeployActivities({
   source: SourceCheckout;
   proxy: EdgeProxy;
 }) {
+  /** The repository's credentials, opened here on the node and handed to git for one call. */
+  function repoCredentials(ref: SourceRef): UrlCredentials | null {
+    return ref.repoCredentialsSealed ? (JSON.parse(decryptSecret(keys, ref.repoCredentialsSealed)) as UrlCredentials) : null;
+  }
+
   async function findRelease(releaseId: string) {
     const [info] = await docker.listContainers({ all: true, filters: { label: [`${AppLabel.release}=${releaseId}`] } });
     return info;
@@ -122,8 +128,8 @@ export function createDeployActivities({
     /** Resolves the commit to deploy (the branch head when none is given) and its subject. */
     async fetchSource(ref: SourceRef & { tenantId: string }): Promise<{ commit: string; subject: string; author: string }> {
       const writer = runLog.forCurrentActivity(ref.tenantId);
-      await writer.write('system', `fetching ${ref.repoUrl} (${ref.commit ?? `head of ${ref.branch}`})\n`);
-      const { commit, subject, author } = await source.checkout(ref);
+      await writer.write('system', `fetching ${splitUrlCredentials(ref.repoUrl).url} (${ref.commit ?? `head of ${ref.branch}`})\n`);
+      const { commit, subject, author } = await source.checkout(ref, repoCredentials(ref));
       await writer.write('system', `commit ${commit}: ${subject} — ${author}\n`);
       return { commit, subject, author };
     },
@@ -140,7 +146,7 @@ export function createDeployActivities({
         await writer.write('system', `image ${image} already built; reusing it\n`);
         return { image, reused: true };
       }
-      const { dir } = await source.checkout(input);
+      const { dir } = await source.checkout(input, repoCredentials(input));
       const context = inside(dir, input.buildContext, 'buildContext');
       const dockerfile = relative(context, inside(dir, input.dockerfilePath, 'dockerfilePath'));
       if (dockerfile.startsWith('..')) throw ApplicationFailure.nonRetryable(`dockerfilePath must be inside the build context (${input.buildContext})`, 'InvalidBuildSpec');

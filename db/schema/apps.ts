@@ -20,7 +20,10 @@ export const apps = pgTable(
     id: uuid('id').primaryKey().defaultRandom(),
     tenantId: uuid('tenant_id').notNull().references(() => tenants.id, { onDelete: 'cascade' }),
     name: text('name').notNull(),
+    /** Without credentials: user info in the URL given is split off and sealed below. */
     repoUrl: text('repo_url').notNull(),
+    /** `{username, password}` from the repository URL, encrypted at rest; shown only as `****@`. */
+    repoCredentialsSealed: text('repo_credentials_sealed'),
     branch: text('branch').notNull().default('main'),
     dockerfilePath: text('dockerfile_path').notNull().default('Dockerfile'),
     buildContext: text('build_context').notNull().default('.'),

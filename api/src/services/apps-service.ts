@@ -1,4 +1,5 @@
 import { decryptSecret, encryptSecret } from '@keelson/common/codec';
+import { isMaskedUrl, maskUrl, splitUrlCredentials } from '@keelson/common/credentials';
 import { AppOperation, WorkflowId, WorkflowType } from '@keelson/common/constants';
 import { runSearchAttributes } from '@keelson/common/search-attributes';
 import { writeAudit, type Executor } from '@keelson/db';
@@ -48,7 +49,7 @@ export function presentApp(ctx: ServiceContext, a: AppRow, known: AppReleases = 
   return {
     id: a.id,
     name: a.name,
-    repoUrl: a.repoUrl,
+    repoUrl: maskUrl(a.repoUrl, a.repoCredentialsSealed !== null),
     branch: a.branch,
     dockerfilePath: a.dockerfilePath,
     buildContext: a.buildContext,
@@ -96,6 +97,26 @@ export function presentRelease(r: ReleaseRow) {
 
 function appEnv(ctx: ServiceContext, a: Pick<AppRow, 'envSealed'>): Record<string, string> {
   return a.envSealed ? (JSON.parse(decryptSecret(ctx.deps.keys, a.envSealed)) as Record<string, string>) : {};
+}
+
+/**
+ * A repository URL as stored: user info split off and sealed (`https://user:TOKEN@host/x.git` is
+ * stored as `https://host/x.git` plus the sealed credentials). The masked form a client was shown
+ * (`https://****@host/…`) keeps what is stored; ssh URLs carry a user name only, never a password.
+ */
+function repoFields(ctx: ServiceContext, repoUrl: string, stored: string | null = null): { repoUrl: string; repoCredentialsSealed: string | null } {
+  const { url, credentials } = splitUrlCredentials(repoUrl);
+  if (isMaskedUrl(repoUrl)) return { repoUrl: url, repoCredentialsSealed: stored };
+  if (!credentials) return { repoUrl: url, repoCredentialsSealed: null };
+  if (!/^https?:\/\//i.test(url)) {
+    if (credentials.password) {
+      throw new ValidationError('repoUrl: only http(s) URLs may carry a password or token; use a deploy key for ssh', {
+        issues: [{ path: 'repoUrl', message: 'only http(s) URLs may carry a password or token' }],
+      });
+    }
+    return { repoUrl, repoCredentialsSealed: null };
+  }
+  return { repoUrl: url, repoCredentialsSealed: encryptSecret(ctx.deps.keys, JSON.stringify(credentials)) };
 }
 
 const sealEnv = (ctx: ServiceContext, env: Record<string, string>) => (Object.keys(env).length ? encryptSecret(ctx.deps.keys, JSON.stringify(env)) : null);
@@ -155,7 +176,13 @@ export async function createApp(ctx: ServiceContext, input: AppInput & { env: Re
     const { env, ...fields } = input;
     const [row] = await tx
       .insert(apps)
-      .values({ tenantId: ctx.principal.tenantId, ...fields, envSealed: sealEnv(ctx, env), webhookSecretSealed: encryptSecret(ctx.deps.keys, webhookSecret) })
+      .values({
+        tenantId: ctx.principal.tenantId,
+        ...fields,
+        ...repoFields(ctx, input.repoUrl),
+        envSealed: sealEnv(ctx, env),
+        webhookSecretSealed: encryptSecret(ctx.deps.keys, webhookSecret),
+      })
       .returning()
       .catch(conflictOnDuplicate(input));
     await writeAudit(tx, { ...auditActor(ctx), action: 'app.create', resourceType: 'app', resourceId: row!.id, details: { name: input.name, hostname: input.hostname } });
@@ -165,12 +192,13 @@ export async function createApp(ctx: ServiceContext, input: AppInput & { env: Re
 
 export async function updateApp(ctx: ServiceContext, id: string, changes: AppChanges) {
   return ctx.deps.db.transaction(async (tx) => {
-    await requireApp(ctx, id, tx);
+    const current = await requireApp(ctx, id, tx);
     if (changes.nodeId) await requireOwnNode(ctx, tx, changes.nodeId);
     const { env, ...fields } = changes;
+    const repo = changes.repoUrl === undefined ? {} : repoFields(ctx, changes.repoUrl, current.repoCredentialsSealed);
     const [row] = await tx
       .update(apps)
-      .set({ ...fields, ...(env ? { envSealed: sealEnv(ctx, env) } : {}), updatedAt: sql`now()` })
+      .set({ ...fields, ...repo, ...(env ? { envSealed: sealEnv(ctx, env) } : {}), updatedAt: sql`now()` })
       .where(and(eq(apps.tenantId, ctx.principal.tenantId), eq(apps.id, id)))
       .returning()
       .catch(conflictOnDuplicate(changes));
