@@ -21,6 +21,7 @@ import { containersRoutes } from './routes/containers/index';
 import { webhooksRoutes } from './routes/webhooks';
 import { containerTerminalRoutes } from './routes/containers/terminal';
 import { membersRoutes } from './routes/members/index';
+import { invitationsRoutes } from './routes/invitations/index';
 import { nodesRoutes } from './routes/nodes/index';
 import { proxmoxRoutes } from './routes/proxmox/index';
 import { runsRoutes } from './routes/runs/index';
@@ -81,7 +82,7 @@ export function createApp(deps: AppDeps) {
   // Query parameters and the header values Keelson reads, for every route (see edge.ts).
   app.use('/api/*', guardRequest);
 
-  for (const prefix of ['/api/runs', '/api/nodes', '/api/blueprints', '/api/containers', '/api/apps', '/api/proxmox', '/api/api-keys', '/api/members', '/api/audit', '/api/mail', '/api/monitoring']) {
+  for (const prefix of ['/api/runs', '/api/nodes', '/api/blueprints', '/api/containers', '/api/apps', '/api/proxmox', '/api/api-keys', '/api/members', '/api/audit', '/api/mail', '/api/monitoring', '/api/invitations']) {
     app.use(prefix, authenticate);
     app.use(`${prefix}/*`, authenticate);
   }
@@ -108,7 +109,8 @@ export function createApp(deps: AppDeps) {
     .route('/api/members', membersRoutes())
     .route('/api/audit', auditRoutes())
     .route('/api/codec', codecRoutes())
-    .route('/api/mail', mailRoutes());
+    .route('/api/mail', mailRoutes())
+    .route('/api/invitations', invitationsRoutes());
 
   app.get('/api/health', async (c) => {
     const checks = await healthChecks(deps);

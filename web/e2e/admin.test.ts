@@ -46,7 +46,7 @@ describe.skipIf(skipNote('adminPages'))('administration in the browser', () => {
     expect((await callWithKey(secret, '/api/runs')).status).toBe(401);
   });
 
-  it('adds a member who can then sign in with the role given', async () => {
+  it('invites a member who accepts on sign-in and has the role given', async () => {
     const { page } = e2e;
     await e2e.signIn(admin);
     await navLink(page, 'members').click();
@@ -59,12 +59,22 @@ describe.skipIf(skipNote('adminPages'))('administration in the browser', () => {
     await page.getByTestId('member-role').selectOption('viewer');
     await page.getByTestId('member-password').fill(member.password);
     await page.getByTestId('member-add').click();
-    await page.getByTestId('member-row').and(page.locator(`[data-email="${member.email}"]`)).waitFor();
+    // An invitation, not yet a member.
+    await page.getByText(`Invited ${member.email} as viewer`).waitFor();
+    expect(await page.getByTestId('member-row').and(page.locator(`[data-email="${member.email}"]`)).count()).toBe(0);
 
     const other = await e2e.browser.newContext();
     try {
       const theirs = await other.newPage();
-      await e2e.signIn(member, theirs);
+      // Signing in shows the invitation; accepting it joins the organization and signs in.
+      await theirs.goto(`${e2e.web.url}/login`);
+      await theirs.getByTestId('login-email').fill(member.email);
+      await theirs.getByTestId('login-password').fill(member.password);
+      await theirs.getByTestId('login-submit').click();
+      await theirs.getByTestId('login-invitations').waitFor();
+      await theirs.getByTestId('login-accept-invitation').click();
+      await theirs.waitForURL((u) => u.pathname === '/runs');
+      await theirs.getByTestId('who').waitFor();
       expect(await theirs.getByTestId('role').innerText()).toMatch(/viewer/i);
       // A viewer may see the members, not change them, and is not offered keys or the audit log.
       expect(await theirs.getByTestId('nav-api-keys').count()).toBe(0);

@@ -7,7 +7,8 @@ import { randomBytes } from 'node:crypto';
 import { createSession, invalidateSession, markTwoFactorVerified, type SessionContext } from '../auth/sessions';
 import { generateTotpSecret, totpStep, totpUrl } from '../auth/totp';
 import type { Principal, RequestMeta } from '../context';
-import { ConflictError, ForbiddenError, UnauthorizedError, ValidationError } from '../errors';
+import { AppError, ConflictError, ForbiddenError, UnauthorizedError, ValidationError } from '../errors';
+import { acceptInvitations, invitationsFor } from './invitations-service';
 import { auditActor } from './audit-service';
 
 /** Wrong email or password; the message never says which. Counted by the login rate limit. */
@@ -52,7 +53,7 @@ const equalizerHash = hashPassword(randomBytes(24).toString('base64'));
  */
 export async function signIn(
   db: Database,
-  input: { email: string; password: string; organization?: string },
+  input: { email: string; password: string; organization?: string; acceptInvitations?: string[] },
   meta: RequestMeta,
 ): Promise<SignedInUser & { token: string; expiresAt: Date }> {
   const [user] = await db
@@ -62,7 +63,20 @@ export async function signIn(
   const passwordOk = await verifyPassword(user?.passwordHash ?? (await equalizerHash), input.password);
   if (!user || !passwordOk) throw new InvalidCredentialsError();
 
-  const membership = await findMembership(db, user.id, input.organization);
+  // Invitations the person accepts while proving who they are: a new account's first way in.
+  if (input.acceptInvitations?.length) {
+    await db.transaction((tx) => acceptInvitations(tx, user, input.acceptInvitations!, meta));
+  }
+  const membership = await findMembership(db, user.id, input.organization).catch(async (err) => {
+    // Only reachable with the right password: telling the person who invites them reveals nothing.
+    const pending = await invitationsFor(db, user.id);
+    if (pending.length) {
+      throw new AppError(403, 'invitation_pending', 'accept an invitation to sign in: send its id in acceptInvitations', {
+        invitations: pending.map((i) => ({ id: i.id, role: i.role, organization: i.organization, expiresAt: i.expiresAt.toISOString() })),
+      });
+    }
+    throw err;
+  });
   const twoFactorRequired = user.totpSecret !== null;
   const session = await db.transaction(async (tx) => {
     const created = await createSession(tx, {

@@ -1,11 +1,12 @@
 import type { Role } from '@keelson/common/permissions';
 import { hashPassword, writeAudit, type Database, type Executor, type Transaction } from '@keelson/db';
-import { memberships, sessions, tenants, users } from '@keelson/db/schema';
+import { invitations, memberships, sessions, tenants, users } from '@keelson/db/schema';
 import { and, asc, count, eq, sql } from 'drizzle-orm';
 import type { Principal, RequestMeta } from '../context';
 import { ConflictError, ForbiddenError, NotFoundError } from '../errors';
 import { revokeKeysOf } from './api-keys-service';
 import { auditActor } from './audit-service';
+import { AlreadyInvitedError, INVITATION_TTL_MS, invitationColumns } from './invitations-service';
 
 const memberColumns = {
   userId: users.id,
@@ -25,45 +26,49 @@ export async function listMembers(db: Executor, tenantId: string) {
 }
 
 /**
- * Adds a person to the caller's organization, creating their user if the email is new. An
- * existing user keeps their own name and password: an admin of one organization must not be able
- * to change how a member of another signs in.
+ * Invites a person to the caller's organization; they become a member when they accept (on
+ * sign-in, or from their account). An email without an account gets one now, with the password
+ * given here, and the same invitation: nobody joins without consent, and the answer — an
+ * invitation, never the account's name or id — is the same whether the account existed or not.
+ * The password is hashed in every case, so the time taken does not tell either.
  */
-export async function addMember(
+export async function inviteMember(
   db: Database,
   principal: Principal,
   meta: RequestMeta,
   input: { email: string; name: string; role: Role; password: string },
 ) {
   if (input.role === 'owner') requireOwner(principal, 'grant the owner role');
-  // Hash outside the transaction: scrypt is slow and must not hold locks.
+  // Hash outside the transaction (scrypt is slow and must not hold locks), and always.
   const passwordHash = await hashPassword(input.password);
   return db.transaction(async (tx) => {
     await lockTenant(tx, principal.tenantId);
-    const [inserted] = await tx
-      .insert(users)
-      .values({ email: input.email, name: input.name, passwordHash })
-      .onConflictDoNothing()
-      .returning({ id: users.id });
-    const userCreated = inserted !== undefined;
+    await tx.insert(users).values({ email: input.email, name: input.name, passwordHash }).onConflictDoNothing();
     const [user] = await tx.select({ id: users.id }).from(users).where(eq(sql`lower(${users.email})`, input.email.toLowerCase()));
     if (!user) throw new Error(`user ${input.email} neither inserted nor found`);
+    // Whether someone is a member of *this* organization is the caller's business.
+    if (await findMember(tx, principal.tenantId, user.id)) throw new ConflictError(`${input.email} is already a member`);
 
-    const [membership] = await tx
-      .insert(memberships)
-      .values({ tenantId: principal.tenantId, userId: user.id, role: input.role })
+    const [invitation] = await tx
+      .insert(invitations)
+      .values({
+        tenantId: principal.tenantId,
+        email: input.email,
+        role: input.role,
+        invitedBy: principal.onBehalfOf ?? principal.userId,
+        expiresAt: new Date(Date.now() + INVITATION_TTL_MS),
+      })
       .onConflictDoNothing()
-      .returning({ userId: memberships.userId });
-    if (!membership) throw new ConflictError(`${input.email} is already a member`);
-
+      .returning(invitationColumns);
+    if (!invitation) throw new AlreadyInvitedError(input.email);
     await writeAudit(tx, {
       ...auditActor(principal, meta),
-      action: 'member.add',
-      resourceType: 'member',
-      resourceId: user.id,
-      details: { email: input.email, role: input.role, userCreated },
+      action: 'member.invite',
+      resourceType: 'invitation',
+      resourceId: invitation.id,
+      details: { email: input.email, role: input.role },
     });
-    return (await findMember(tx, principal.tenantId, user.id))!;
+    return invitation;
   });
 }
 

@@ -100,11 +100,14 @@ describe('/api/auth sign-in, caller, sign-out', () => {
         headers: (await platform.signIn({ tenantId: other.id, role: 'owner' })).headers,
         body: { email: user.email, name: 'x', role: 'admin', password: 'ignored-password' },
       });
-      expect(joined.status).toBe(201);
+      expect(joined.status).toBe(202);
+      const invitation = (await joined.json()) as { id: string };
 
       const first = StrictSignedIn.parse(await (await login({ email: user.email, password: PASSWORD })).json());
       expect(first).toMatchObject({ organization: { id: tenant.id }, role: 'viewer' });
-      const chosen = StrictSignedIn.parse(await (await login({ email: user.email, password: PASSWORD, organization: other.slug })).json());
+      // Not a member of the other organization until the invitation is accepted.
+      await expectError(await login({ email: user.email, password: PASSWORD, organization: other.slug }), 403, 'invitation_pending');
+      const chosen = StrictSignedIn.parse(await (await login({ email: user.email, password: PASSWORD, organization: other.slug, acceptInvitations: [invitation.id] })).json());
       expect(chosen).toMatchObject({ organization: { id: other.id, slug: other.slug }, role: 'admin' });
 
       const stranger = await platform.createTenant();
@@ -242,6 +245,8 @@ describe('/api/auth sign-in, caller, sign-out', () => {
       '/api/auth/totp/setup',
       '/api/auth/totp/verify',
       '/api/members',
+      '/api/members/invitations',
+      '/api/members/invitations/{id}',
       '/api/members/{userId}',
     ]);
   });

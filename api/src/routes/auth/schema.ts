@@ -12,6 +12,12 @@ export const LoginBodySchema = z
       .max(100)
       .optional()
       .openapi({ description: "Slug of the organization to sign in to; defaults to the user's first membership." }),
+    acceptInvitations: z
+      .array(z.uuid())
+      .max(50)
+      .transform((ids) => [...new Set(ids)])
+      .optional()
+      .openapi({ description: 'Invitations (ids from a 403 `invitation_pending` answer) to accept as part of signing in.' }),
   })
   .openapi('LoginBody');
 

@@ -1,8 +1,8 @@
 import { createRoute } from '@hono/zod-openapi';
 import { requirePermission } from '../../auth/middleware';
 import { createRouter } from '../../router';
-import { addMember } from '../../services/members-service';
-import { AddMemberBodySchema, MemberSchema, toMember } from './schema';
+import { inviteMember } from '../../services/members-service';
+import { AddMemberBodySchema, InvitationSchema, toInvitation } from './schema';
 
 export function addMemberRoute() {
   return createRouter().openapi(
@@ -10,20 +10,22 @@ export function addMemberRoute() {
       method: 'post',
       path: '/',
       tags: ['members'],
-      summary: 'Add a person with a role, creating their account if the email is new',
+      summary: 'Invite a person with a role; they join when they accept',
+      description:
+        'Always an invitation (202), whether or not the email has an account: an email without one gets an account with the given password, and the person accepts when they sign in. The answer says nothing about the account.',
       middleware: [requirePermission('member.manage')] as const,
       request: { body: { required: true, content: { 'application/json': { schema: AddMemberBodySchema } } } },
       responses: {
-        201: { description: 'Added', content: { 'application/json': { schema: MemberSchema } } },
+        202: { description: 'Invited', content: { 'application/json': { schema: InvitationSchema } } },
         400: { description: 'Malformed body' },
         401: { description: 'Not signed in' },
         403: { description: 'Missing member.manage or X-CSRF-Token, or granting owner without being one' },
-        409: { description: 'Already a member' },
+        409: { description: 'Already a member, or already invited' },
       },
     }),
     async (c) => {
-      const member = await addMember(c.get('deps').db, c.get('principal'), c.get('meta'), c.req.valid('json'));
-      return c.json(toMember(member), 201);
+      const invitation = await inviteMember(c.get('deps').db, c.get('principal'), c.get('meta'), c.req.valid('json'));
+      return c.json(toInvitation(invitation), 202);
     },
   );
 }

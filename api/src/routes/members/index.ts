@@ -1,5 +1,6 @@
 import { createRouter } from '../../router';
 import { addMemberRoute } from './add';
+import { memberInvitationsRoutes } from './invitations';
 import { listMembersRoute } from './list';
 import { removeMemberRoute } from './remove';
 import { updateMemberRoute } from './update';
@@ -9,6 +10,7 @@ export function membersRoutes() {
   return createRouter()
     .route('/', listMembersRoute())
     .route('/', addMemberRoute())
+    .route('/', memberInvitationsRoutes())
     .route('/', updateMemberRoute())
     .route('/', removeMemberRoute());
 }

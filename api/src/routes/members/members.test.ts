@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { createTestPlatform, uniqueId, type SignedIn, type TestPlatform } from '../../../../test/platform';
 import { AuditPageSchema } from '../audit/schema';
-import { MemberSchema } from './schema';
+import { InvitationSchema, MemberSchema } from './schema';
 
 const ErrorSchema = z.object({ code: z.string(), message: z.string(), requestId: z.string() });
 const StrictMember = MemberSchema.strict();
@@ -49,17 +49,32 @@ describe('/api/members', () => {
     return platform.request('/api/members', { method: 'POST', headers, body });
   }
 
-  async function addOk(headers: Record<string, string>, body: { email: string; name: string; role: string; password: string }) {
+  /** Invites; the answer is an invitation, whoever the email belongs to. */
+  async function invite(headers: Record<string, string>, body: { email: string; name: string; role: string; password: string }) {
     const res = await add(headers, body);
-    expect(res.status).toBe(201);
-    return StrictMember.parse(await res.json());
+    expect(res.status, await res.clone().text()).toBe(202);
+    return InvitationSchema.strict().parse(await res.json());
+  }
+
+  /** Invites, then the person accepts by signing in with the invitation; returns the member. */
+  async function addOk(
+    headers: Record<string, string>,
+    body: { email: string; name: string; role: string; password: string },
+    as: { password: string; organization: string } = { password: body.password, organization: tenantA.slug },
+  ) {
+    const invitation = await invite(headers, body);
+    const res = await login({ email: body.email, password: as.password, organization: as.organization, acceptInvitations: [invitation.id] });
+    expect(res.status, await res.clone().text()).toBe(200);
+    const member = (await list(headers)).find((m) => m.email.toLowerCase() === body.email.toLowerCase());
+    expect(member).toBeDefined();
+    return member!;
   }
 
   const patch = (headers: Record<string, string>, userId: string, body: unknown) =>
     platform.request(`/api/members/${userId}`, { method: 'PATCH', headers, body });
   const remove = (headers: Record<string, string>, userId: string) => platform.request(`/api/members/${userId}`, { method: 'DELETE', headers });
 
-  const login = (body: { email: string; password: string; organization?: string }) => platform.request('/api/auth/login', { body });
+  const login = (body: { email: string; password: string; organization?: string; acceptInvitations?: string[] }) => platform.request('/api/auth/login', { body });
 
   async function auditRows(query: Record<string, string>) {
     const res = await platform.request(`/api/audit?${new URLSearchParams(query)}`, { headers: ownerA.headers });
@@ -86,30 +101,71 @@ describe('/api/members', () => {
   });
 
   describe('POST /api/members', () => {
-    it('creates a user who can then sign in, and records it', async () => {
+    it('invites a new email: the account is made, and the person joins when they accept on sign-in', async () => {
       const address = email();
-      const member = await addOk(adminA.headers, { email: address, name: 'New Person', role: 'operator', password: 'a fine password' });
-      expect(member).toMatchObject({ email: address, name: 'New Person', role: 'operator' });
+      const invitation = await invite(adminA.headers, { email: address, name: 'New Person', role: 'operator', password: 'a fine password' });
+      expect(invitation).toMatchObject({ email: address, role: 'operator', status: 'pending' });
+      expect((await list(adminA.headers)).map((m) => m.email)).not.toContain(address);
+      const listed = await platform.request('/api/members/invitations', { headers: viewerA.headers });
+      expect(((await listed.json()) as { items: Array<{ id: string }> }).items.map((i) => i.id)).toContain(invitation.id);
 
-      const res = await login({ email: address, password: 'a fine password', organization: tenantA.slug });
+      // Signing in without accepting says what waits, and nothing else happens.
+      const pending = await login({ email: address, password: 'a fine password' });
+      expect(pending.status).toBe(403);
+      const body = (await pending.json()) as { code: string; details: { invitations: Array<{ id: string; role: string; organization: { slug: string } }> } };
+      expect(body.code).toBe('invitation_pending');
+      expect(body.details.invitations).toEqual([expect.objectContaining({ id: invitation.id, role: 'operator', organization: expect.objectContaining({ slug: tenantA.slug }) })]);
+
+      const res = await login({ email: address, password: 'a fine password', acceptInvitations: [invitation.id] });
       expect(res.status).toBe(200);
       expect(await res.json()).toMatchObject({ role: 'operator', organization: { id: tenantA.id } });
+      const member = (await list(adminA.headers)).find((m) => m.email === address)!;
+      expect(member).toMatchObject({ name: 'New Person', role: 'operator' });
 
-      const rows = await auditRows({ action: 'member.add', resourceId: member.userId });
+      const rows = await auditRows({ action: 'member.invite', resourceId: invitation.id });
       expect(rows).toHaveLength(1);
-      expect(rows[0]).toMatchObject({ actorId: adminA.userId, details: { email: address, role: 'operator', userCreated: true } });
+      expect(rows[0]).toMatchObject({ actorId: adminA.userId, details: { email: address, role: 'operator' } });
       expect(JSON.stringify(rows[0])).not.toContain('a fine password');
+      expect(await auditRows({ action: 'member.join', resourceId: member.userId })).toHaveLength(1);
     });
 
-    it('adds an existing user without touching their name or password', async () => {
+    it('invites an existing account without revealing it: same answer, name and password untouched, consent needed', async () => {
       const existing = await platform.createUser({ tenantId: tenantB.id, role: 'viewer', password: 'original password' });
-      const member = await addOk(adminA.headers, { email: existing.email.toUpperCase(), name: 'Renamed', role: 'viewer', password: 'attacker password' });
-      expect(member.userId).toBe(existing.id);
-      expect(member.name).toBe('viewer');
+      const forExisting = await add(adminA.headers, { email: existing.email.toUpperCase(), name: 'Renamed', role: 'viewer', password: 'attacker password' });
+      const forNew = await add(adminA.headers, { email: email(), name: 'Someone', role: 'viewer', password: 'attacker password' });
+      expect(forExisting.status).toBe(forNew.status);
+      const [a, b] = [await forExisting.json(), await forNew.json()] as Array<Record<string, unknown>>;
+      expect(Object.keys(a!).sort()).toEqual(Object.keys(b!).sort());
+      expect(JSON.stringify(a)).not.toContain(existing.id);
+      expect(JSON.stringify(a)).not.toMatch(/"name"|viewer@|userId/i);
 
+      // Not a member until they say so; their sign-in is theirs alone.
+      expect((await list(adminA.headers)).map((m) => m.userId)).not.toContain(existing.id);
       expect((await login({ email: existing.email, password: 'attacker password', organization: tenantA.slug })).status).toBe(401);
+      const signedIn = await login({ email: existing.email, password: 'original password' });
+      expect(signedIn.status).toBe(200);
+      const cookie = signedIn.headers.get('set-cookie')!.split(';')[0]!;
+      const csrf = ((await signedIn.json()) as { csrfToken: string }).csrfToken;
+      const mine = (await (await platform.request('/api/invitations', { headers: { cookie } })).json()) as { items: Array<{ id: string; organization: { id: string } }> };
+      const offer = mine.items.find((i) => i.organization.id === tenantA.id)!;
+      expect(offer).toBeDefined();
+      // Another person cannot answer it for them.
+      await expectError(await platform.request(`/api/invitations/${offer.id}/accept`, { method: 'POST', headers: viewerA.headers }), 404);
+      const accepted = await platform.request(`/api/invitations/${offer.id}/accept`, { method: 'POST', headers: { cookie, 'x-csrf-token': csrf } });
+      expect(accepted.status).toBe(200);
+      const member = (await list(adminA.headers)).find((m) => m.userId === existing.id)!;
+      expect(member).toMatchObject({ name: 'viewer', role: 'viewer' });
       expect((await login({ email: existing.email, password: 'original password', organization: tenantA.slug })).status).toBe(200);
-      expect((await auditRows({ action: 'member.add', resourceId: existing.id }))[0]!.details).toMatchObject({ userCreated: false });
+    });
+
+    it('refuses a second open invitation for the same email with 409, and withdraws one', async () => {
+      const address = email();
+      const first = await invite(adminA.headers, { email: address, name: 'x', role: 'viewer', password: 'long enough' });
+      await expectError(await add(adminA.headers, { email: address.toUpperCase(), name: 'x', role: 'viewer', password: 'long enough' }), 409, 'conflict');
+      expect((await platform.request(`/api/members/invitations/${first.id}`, { method: 'DELETE', headers: adminB.headers })).status).toBe(404);
+      expect((await platform.request(`/api/members/invitations/${first.id}`, { method: 'DELETE', headers: adminA.headers })).status).toBe(204);
+      expect((await login({ email: address, password: 'long enough', acceptInvitations: [first.id] })).status).toBe(404);
+      await invite(adminA.headers, { email: address, name: 'x', role: 'viewer', password: 'long enough' });
     });
 
     it('refuses a second membership with 409', async () => {
@@ -183,8 +239,8 @@ describe('/api/members', () => {
     it('removes the member and ends their sessions in this organization only', async () => {
       const member = await platform.signIn({ tenantId: tenantA.id, role: 'operator' });
       // The same person also belongs to org B, with a session there.
-      await addOk(adminB.headers, { email: member.email, name: 'x', role: 'viewer', password: 'irrelevant!' });
-      const inB = await login({ email: member.email, password: 'correct horse battery', organization: tenantB.slug });
+      const invitation = await invite(adminB.headers, { email: member.email, name: 'x', role: 'viewer', password: 'irrelevant!' });
+      const inB = await login({ email: member.email, password: 'correct horse battery', organization: tenantB.slug, acceptInvitations: [invitation.id] });
       expect(inB.status).toBe(200);
       const cookieB = inB.headers.get('set-cookie')!.split(';')[0]!;
 

@@ -22,9 +22,29 @@ export const AddMemberBodySchema = z
       .string()
       .min(8)
       .max(1024)
-      .openapi({ description: 'Initial password for a new user; ignored when the email already has an account.' }),
+      .openapi({ description: 'Initial password if the email has no account yet (one is made with it); otherwise ignored.' }),
   })
   .openapi('AddMemberBody');
+
+export const InvitationSchema = z
+  .object({
+    id: z.uuid(),
+    email: z.string().openapi({ description: 'As given when inviting.' }),
+    role: z.enum(ROLES),
+    status: z.literal('pending'),
+    createdAt: z.iso.datetime(),
+    expiresAt: z.iso.datetime(),
+  })
+  .openapi('Invitation');
+
+export const InvitationListSchema = z.object({ items: z.array(InvitationSchema) }).openapi('InvitationList');
+
+export const InvitationParamsSchema = z.object({ id: z.uuid().openapi({ param: { name: 'id', in: 'path' } }) });
+
+/** The organization's view of an invitation: what it asked, never anything about the account. */
+export function toInvitation(row: { id: string; email: string; role: (typeof ROLES)[number]; createdAt: Date; expiresAt: Date }): z.infer<typeof InvitationSchema> {
+  return InvitationSchema.parse({ id: row.id, email: row.email, role: row.role, status: 'pending', createdAt: row.createdAt.toISOString(), expiresAt: row.expiresAt.toISOString() });
+}
 
 export const ChangeRoleBodySchema = z.object({ role: z.enum(ROLES) }).openapi('ChangeRoleBody');
 

@@ -22,6 +22,8 @@ export class ApiError extends Error {
     message: string,
     readonly requestId: string | null = null,
     readonly issues: FieldIssue[] = [],
+    /** The rest of the API's `details` (e.g. the invitations of an `invitation_pending`). */
+    readonly details: unknown = undefined,
   ) {
     super(message);
     this.name = 'ApiError';
@@ -47,7 +49,7 @@ export async function readApiError(res: Response): Promise<ApiError> {
     const issues = Array.isArray(b.details?.issues)
       ? (b.details.issues as unknown[]).filter(isIssue).map((i) => ({ path: i.path, message: i.message }))
       : [];
-    return new ApiError(res.status, typeof b.code === 'string' ? b.code : 'error', b.message, typeof b.requestId === 'string' ? b.requestId : null, issues);
+    return new ApiError(res.status, typeof b.code === 'string' ? b.code : 'error', b.message, typeof b.requestId === 'string' ? b.requestId : null, issues, b.details);
   }
   const fallback = res.status === 502 || res.status === 503 || res.status === 504 ? 'the API is not reachable' : `request failed (${res.status})`;
   return new ApiError(res.status, 'http_error', text && text.length < 200 && !text.startsWith('<') ? text : fallback, res.headers.get('x-request-id'));

@@ -14,6 +14,7 @@ import type * as Audit from '../../../../api/src/routes/audit/schema';
 import type * as Auth from '../../../../api/src/routes/auth/schema';
 import type * as Blueprints from '../../../../api/src/routes/blueprints/schema';
 import type * as Containers from '../../../../api/src/routes/containers/schema';
+import type * as Invitations from '../../../../api/src/routes/invitations/schema';
 import type * as Mail from '../../../../api/src/routes/mail/schema';
 import type * as Members from '../../../../api/src/routes/members/schema';
 import type * as Nodes from '../../../../api/src/routes/nodes/schema';
@@ -140,3 +141,12 @@ export type SmtpSecurity = SmtpSettings['security'];
 export type SmtpTestResult = Out<typeof Mail.SmtpTestResultSchema>;
 export type OutboundEmail = Out<typeof Mail.EmailSchema>;
 export type OutboundEmailList = Out<typeof Mail.EmailListSchema>;
+
+// Invitations (api/src/routes/members/invitations.ts, api/src/routes/invitations/).
+/** An organization's open invitation (`POST /api/members` answers one). */
+export type Invitation = Out<typeof Members.InvitationSchema>;
+export type InvitationList = Out<typeof Members.InvitationListSchema>;
+/** An invitation addressed to the signed-in person, or listed by a sign-in's `invitation_pending`. */
+export type MyInvitation = Out<typeof Invitations.MyInvitationSchema>;
+export type MyInvitationList = Out<typeof Invitations.MyInvitationListSchema>;
+export type AnsweredInvitation = Out<typeof Invitations.AnsweredInvitationSchema>;

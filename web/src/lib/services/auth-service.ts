@@ -1,6 +1,10 @@
 import { request, type Fetch } from '$lib/api/request';
 import type { LoginBody, Me, SignedIn } from '$lib/api/types';
 
+/**
+ * `acceptInvitations`: invitations the person accepts as they sign in (a 403 `invitation_pending`
+ * lists them in `details.invitations` when the account belongs to no organization yet).
+ */
 export const signIn = (fetch: Fetch, credentials: LoginBody) =>
   request<SignedIn>(fetch, '/auth/login', { method: 'POST', body: credentials });
 

@@ -1,12 +1,20 @@
 import { request, type Fetch } from '$lib/api/request';
-import type { AddMemberInput, Member, MemberList, Role } from '$lib/api/types';
+import type { AddMemberInput, AnsweredInvitation, Invitation, InvitationList, Member, MemberList, MyInvitationList, Role } from '$lib/api/types';
 
 export const fetchMembers = (fetch: Fetch, signal?: AbortSignal) => request<MemberList>(fetch, '/members', { signal });
 
 export type { AddMemberInput };
 
-/** `password` is the initial password of a new account; ignored when the email already has one. */
-export const addMember = (fetch: Fetch, input: AddMemberInput) => request<Member>(fetch, '/members', { method: 'POST', body: input });
+/** Always an invitation: the person joins when they accept it (on sign-in). */
+export const addMember = (fetch: Fetch, input: AddMemberInput) => request<Invitation>(fetch, '/members', { method: 'POST', body: input });
+
+export const fetchInvitations = (fetch: Fetch, signal?: AbortSignal) => request<InvitationList>(fetch, '/members/invitations', { signal });
+export const revokeInvitation = (fetch: Fetch, id: string) => request<void>(fetch, `/members/invitations/${encodeURIComponent(id)}`, { method: 'DELETE' });
+
+/** The signed-in person's own invitations, from any organization. */
+export const fetchMyInvitations = (fetch: Fetch, signal?: AbortSignal) => request<MyInvitationList>(fetch, '/invitations', { signal });
+export const answerInvitation = (fetch: Fetch, id: string, answer: 'accept' | 'decline') =>
+  request<AnsweredInvitation>(fetch, `/invitations/${encodeURIComponent(id)}/${answer}`, { method: 'POST' });
 
 const memberPath = (userId: string) => `/members/${encodeURIComponent(userId)}`;
 
