@@ -10,7 +10,7 @@ import type { AppDeps } from '@keelson/api/deps';
 import { runLogHub } from '@keelson/api/services/run-log-hub';
 import { parseKeyRing } from '@keelson/common/codec';
 import { FAILURE_CONVERTER_PATH, keelsonDataConverter } from '@keelson/common/temporal';
-import { connectDb, createScratchDatabase, dropOrphanedScratchDatabases, dropScratchDatabases, migrateDb, scratchPrefix } from '@keelson/db';
+import { connectDb, createScratchDatabase, dropOrphanedScratchDatabases, dropScratchDatabases, migrateDb, scratchPrefix, createPostgresDataKeys } from '@keelson/db';
 import type { EdgeProxy } from '@keelson/activities';
 import { apiKeys, memberships, nodes, tenants, users } from '@keelson/db/schema';
 import { createCoreWorker, createNodeWorker, WORKFLOWS_PATH } from '@keelson/workers/workers';
@@ -134,7 +134,7 @@ export async function startBenchPlatform(): Promise<BenchPlatform> {
     const keys = parseKeyRing(`bench:${randomBytes(32).toString('base64')}`);
     const connection = await Connection.connect({ address: temporal.address });
     cleanups.push(() => connection.close());
-    const client = new Client({ connection, namespace: 'default', dataConverter: keelsonDataConverter(keys) });
+    const client = new Client({ connection, namespace: 'default', dataConverter: keelsonDataConverter(keys, createPostgresDataKeys(apiDb.db, keys)) });
 
     log('bundling workflows…');
     const { code } = await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, failureConverterPath: FAILURE_CONVERTER_PATH, logger: quietLogger });

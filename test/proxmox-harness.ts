@@ -1,6 +1,7 @@
 import { createProxmoxActivities } from '@keelson/activities/proxmox/index';
 import { createRunLog, createRunLogActivities } from '@keelson/activities/db/run-log';
 import { keelsonDataConverter } from '@keelson/common/temporal';
+import { createPostgresDataKeys } from '@keelson/db';
 import { startProxmoxSim, type ProxmoxSim } from '@keelson/proxmox-sim';
 import { DockerGuests, pickFreeSubnet } from '@keelson/proxmox-sim/guests/docker';
 import { WorkflowFailedError } from '@temporalio/client';
@@ -103,7 +104,7 @@ export async function startProxmoxHarness(name: string): Promise<ProxmoxHarness>
         taskQueue,
         // The run's shared bundle (test/global-setup.ts), which holds every workflow.
         workflowBundle: { codePath: inject('workflowBundlePath') },
-        dataConverter: keelsonDataConverter(TEST_KEYS),
+        dataConverter: keelsonDataConverter(TEST_KEYS, createPostgresDataKeys(platform.db, TEST_KEYS)),
         activities: { ...createProxmoxActivities({ clusters, runLog }), ...createRunLogActivities({ runLog }) },
         // A stopped worker should give its activities back quickly, as a crashed one would.
         shutdownGraceTime: '1s',

@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm';
-import { index, integer, pgTable, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
+import { index, integer, pgTable, primaryKey, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
 import { roleEnum, tenants, users } from './tenancy';
 
 /**
@@ -43,4 +43,21 @@ export const invitations = pgTable(
       .where(sql`${t.acceptedAt} is null and ${t.declinedAt} is null and ${t.revokedAt} is null`),
     index('invitations_email_idx').on(sql`lower(${t.email})`),
   ],
+);
+
+/**
+ * Each organization's data keys (envelope encryption): a random AES-256 key per organization and
+ * version, stored sealed under the key ring (KEELSON_ENCRYPTION_KEYS). Payloads of an organization
+ * are sealed with its newest data key and name it; older versions stay to open older payloads.
+ */
+export const organizationKeys = pgTable(
+  'organization_keys',
+  {
+    tenantId: uuid('tenant_id').notNull().references(() => tenants.id, { onDelete: 'cascade' }),
+    version: integer('version').notNull(),
+    /** The data key, sealed under the ring (`v1.<ring key id>.<base64>`). */
+    keySealed: text('key_sealed').notNull(),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ columns: [t.tenantId, t.version] })],
 );

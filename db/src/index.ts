@@ -4,3 +4,4 @@ export * from './migrate';
 export * from './password';
 export * from './scratch-databases';
 export * from './seed';
+export * from './data-keys';

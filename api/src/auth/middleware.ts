@@ -1,4 +1,5 @@
 import { ROLE_PERMISSIONS, type Permission } from '@keelson/common/permissions';
+import { runForTenant } from '@keelson/common/tenant-scope';
 import { getCookie } from 'hono/cookie';
 import { createMiddleware } from 'hono/factory';
 import type { AppEnv, Principal } from '../context';
@@ -34,7 +35,8 @@ export const authenticateWith = ({ csrf }: { csrf: boolean }) => createMiddlewar
       sessionId: null,
       onBehalfOf: key.createdBy,
     });
-    return next();
+    // Payloads this request sends to Temporal are sealed with this organization's data key.
+    return runForTenant(key.tenantId, next);
   }
 
   const token = getCookie(c, SESSION_COOKIE);
@@ -58,7 +60,7 @@ export const authenticateWith = ({ csrf }: { csrf: boolean }) => createMiddlewar
     onBehalfOf: session.userId,
   };
   c.set('principal', principal);
-  return next();
+  return runForTenant(principal.tenantId, next);
 });
 
 export const authenticate = authenticateWith({ csrf: true });

@@ -1,4 +1,4 @@
-import { EncryptionCodec } from '@keelson/common/codec';
+import { payloadCodec } from './payload-codec';
 import { runLogs } from '@keelson/db/schema';
 import { and, asc, eq, gt } from 'drizzle-orm';
 import { hasPermission } from '../auth/middleware';
@@ -46,7 +46,7 @@ export async function streamRun(
   const { temporal: client, config, db, pool } = ctx.deps;
   const runId = description.runId;
   const tenantId = ctx.principal.tenantId;
-  const codec = new EncryptionCodec(ctx.deps.keys);
+  const codec = payloadCodec(ctx.deps);
   const decodeMemo = payloadDecoder(codec);
   const decode = hasPermission(ctx.principal, 'workflow.payloads') ? decodeMemo : undefined;
   const cursor = { ...from };

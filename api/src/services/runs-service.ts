@@ -1,7 +1,7 @@
 import { runsStarted } from '@keelson/activities/monitoring/prometheus';
 import { ApprovalUpdate, type ApprovalAnswer, type ApprovalDecision } from '@keelson/common/approval';
 import { readRunAttributes, runSearchAttributes } from '@keelson/common/search-attributes';
-import { EncryptionCodec } from '@keelson/common/codec';
+import { payloadCodec } from './payload-codec';
 import type { RunStatus } from '@keelson/common/constants';
 import { writeAudit, type Executor } from '@keelson/db';
 import {
@@ -147,7 +147,7 @@ export async function getRun(ctx: ServiceContext, workflowId: string, runId?: st
   const { description } = await requireRun(ctx, workflowId, runId);
   const events = await fetchEvents(ctx.deps.temporal.workflow.getHandle(workflowId, description.runId));
   const payloadsVisible = hasPermission(ctx.principal, 'workflow.payloads');
-  const codec = new EncryptionCodec(ctx.deps.keys);
+  const codec = payloadCodec(ctx.deps);
   const decodeMemo = payloadDecoder(codec);
   const decode = payloadsVisible ? decodeMemo : undefined;
   const pending = description.raw.pendingActivities ?? [];
@@ -294,7 +294,7 @@ export async function rerun(ctx: ServiceContext, workflowId: string, runId?: str
   if (description.status.name === 'RUNNING') throw new ConflictError('run is still running');
   const events = await fetchEvents(ctx.deps.temporal.workflow.getHandle(workflowId, description.runId));
   const started = events[0]?.workflowExecutionStartedEventAttributes;
-  const [input] = await payloadDecoder(new EncryptionCodec(ctx.deps.keys))(started?.input?.payloads ?? []);
+  const [input] = await payloadDecoder(payloadCodec(ctx.deps))(started?.input?.payloads ?? []);
   const attrs = readRunAttributes(description.typedSearchAttributes);
   const base = workflowId.replace(/\/rerun-[a-z0-9]+$/, '');
   const { tenantId: _t, actor: _a, ...rest } = (input ?? {}) as Record<string, unknown>;

@@ -10,16 +10,17 @@ export const { temporal } = proto;
 export type DecodePayloads = (payloads: Payload[]) => Promise<unknown[]>;
 
 export function payloadDecoder(codec: PayloadCodec): DecodePayloads {
-  return async (payloads) => {
-    const decoded = await codec.decode(payloads);
-    return decoded.map((p) => {
-      try {
-        return defaultPayloadConverter.fromPayload(p);
-      } catch {
-        return { unreadable: true };
-      }
-    });
-  };
+  return async (payloads) =>
+    Promise.all(
+      payloads.map(async (payload) => {
+        try {
+          const [p] = await codec.decode([payload]);
+          return defaultPayloadConverter.fromPayload(p!);
+        } catch {
+          return { unreadable: true };
+        }
+      }),
+    );
 }
 
 type Failure = import('@temporalio/proto').temporal.api.failure.v1.IFailure;
