@@ -1,4 +1,5 @@
-import { EncryptionCodec } from '@keelson/common/codec';
+import { keelsonCodec } from '@keelson/common/temporal';
+import { createPostgresDataKeys } from '@keelson/db';
 import { apps, auditLog, releases, runLogs } from '@keelson/db/schema';
 import { eq } from 'drizzle-orm';
 import { randomUUID } from 'node:crypto';
@@ -95,7 +96,7 @@ describe('credentials in a repository URL', () => {
     expect(JSON.stringify(await p.db.select().from(auditLog))).not.toContain(TOKEN);
     expect(JSON.stringify(await p.db.select().from(releases))).not.toContain(TOKEN);
     // …Temporal's history, raw and with every payload opened…
-    const codec = new EncryptionCodec(TEST_KEYS);
+    const codec = keelsonCodec(TEST_KEYS, createPostgresDataKeys(p.db, TEST_KEYS));
     for (const workflowId of [queued.body.workflowId, `app/${appId}/deployer`]) {
       const raw = await p.temporal.workflowService.getWorkflowExecutionHistory({ namespace: 'default', execution: { workflowId } });
       expect(JSON.stringify(raw.history)).not.toContain(TOKEN);
