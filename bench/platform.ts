@@ -15,6 +15,7 @@ import type { EdgeProxy } from '@keelson/activities';
 import { apiKeys, memberships, nodes, tenants, users } from '@keelson/db/schema';
 import { createCoreWorker, createNodeWorker, WORKFLOWS_PATH } from '@keelson/workers/workers';
 import Docker from 'dockerode';
+import type pg from 'pg';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -74,6 +75,8 @@ export interface BenchPlatform {
    * so a shared Temporal (TEMPORAL_ADDRESS) with its own `core` worker never takes these runs.
    */
   coreTaskQueue: string;
+  /** The API's Postgres pool (for watching its waits). */
+  apiPool: pg.Pool;
   /** Postgres of the benchmark database, for reading run-log rows and LISTENing directly. */
   dbUrl: string;
   temporalAddress: string;
@@ -172,6 +175,7 @@ export async function startBenchPlatform(): Promise<BenchPlatform> {
       actor: `apikey:${row!.id}`,
       client,
       coreTaskQueue,
+      apiPool: apiDb.pool,
       dbUrl,
       temporalAddress: temporal.address,
       notes,

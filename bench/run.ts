@@ -16,7 +16,8 @@ import { round } from './stats';
 
 const USAGE = `usage: npm run bench -- [options]
   --n N               measured starts per side (Keelson API, raw client)   default 200
-  --concurrency C     starts in flight at once                              default 8
+  --concurrency C,…   starts in flight at once; a list measures each        default 8,64
+                      (a batch is at least 2×C starts, n at least 2 batches)
   --batch B           starts per batch; the sides alternate batches         default 50
   --warmup W          unmeasured starts per side first                      default 20
   --stream-runs R     runs measured for output-to-stream latency            default 20
@@ -26,7 +27,7 @@ const USAGE = `usage: npm run bench -- [options]
 const { values } = parseArgs({
   options: {
     n: { type: 'string', default: '200' },
-    concurrency: { type: 'string', default: '8' },
+    concurrency: { type: 'string', default: '8,64' },
     batch: { type: 'string', default: '50' },
     warmup: { type: 'string', default: '20' },
     'stream-runs': { type: 'string', default: '20' },
@@ -50,9 +51,19 @@ function positiveInt(name: keyof typeof values, min = 1): number {
   return v;
 }
 
+function concurrencies(): number[] {
+  const raw = String(values.concurrency);
+  const list = raw.split(',').map((v) => Number(v.trim()));
+  if (!list.length || list.some((v) => !Number.isInteger(v) || v < 1)) {
+    console.error(`bench: --concurrency must be integers ≥ 1 separated by commas, got "${raw}"\n${USAGE}`);
+    process.exit(2);
+  }
+  return [...new Set(list)];
+}
+
 const params = {
   n: positiveInt('n'),
-  concurrency: positiveInt('concurrency'),
+  concurrency: concurrencies(),
   batch: positiveInt('batch'),
   warmup: positiveInt('warmup', 0),
   streamRuns: positiveInt('stream-runs'),
@@ -89,19 +100,23 @@ try {
   if (stopping) throw new Error('interrupted');
   progress(`ready in ${((performance.now() - began) / 1000).toFixed(1)}s: API ${platform.baseUrl}, Temporal ${platform.temporalAddress}`);
 
-  const starts = await measureStarts(
-    platform,
-    { n: params.n, concurrency: params.concurrency, batch: params.batch, warmup: params.warmup },
-    progress,
-  );
+  const startsAt: StartsAt[] = [];
+  for (const concurrency of params.concurrency) {
+    // A batch must keep `concurrency` starts in flight for most of its time.
+    const batch = Math.max(params.batch, 2 * concurrency);
+    const n = Math.max(params.n, 2 * batch);
+    progress(`start: concurrency ${concurrency}, n=${n} per side, batches of ${batch}`);
+    const result = await measureStarts(platform, { n, concurrency, batch, warmup: params.warmup }, progress);
+    startsAt.push({ concurrency, n, batch, result });
+  }
   const stream = await measureOutputStream(
     platform,
     { runs: params.streamRuns, lines: params.streamLines, warmupRuns: 2, gateMs: params.streamGateMs },
     progress,
   );
 
-  const summary = buildSummary(starts, stream, platform.notes, (performance.now() - began) / 1000);
-  console.log(table(starts, stream, platform.notes));
+  const summary = buildSummary(startsAt, stream, platform.notes, (performance.now() - began) / 1000);
+  console.log(table(startsAt, stream, platform.notes));
   const resultsDir = fileURLToPath(new URL('./results/', import.meta.url));
   mkdirSync(resultsDir, { recursive: true });
   const file = `${resultsDir}${summary.at.replace(/[:.]/g, '-')}.json`;
@@ -118,7 +133,14 @@ try {
 // Some handles (the SDK's native runtime) keep the event loop alive after everything is closed.
 process.exit(stopping ? 130 : (process.exitCode ?? 0));
 
-function buildSummary(starts: StartResult, stream: StreamResult, notes: string[], durationS: number) {
+interface StartsAt {
+  concurrency: number;
+  n: number;
+  batch: number;
+  result: StartResult;
+}
+
+function startSummary({ concurrency, n, batch, result: starts }: StartsAt) {
   const side = (s: StartResult['keelson']) => ({
     throughput: round(s.throughput, 1),
     p50Ms: round(s.latency.p50),
@@ -127,30 +149,43 @@ function buildSummary(starts: StartResult, stream: StreamResult, notes: string[]
     maxMs: round(s.latency.max),
     samples: s.latency.samples,
     batchThroughput: s.batchThroughput.map((t) => round(t, 1)),
+    eventLoopDelayMs: { p50: round(s.eventLoopDelay.p50), p99: round(s.eventLoopDelay.p99), max: round(s.eventLoopDelay.max) },
+    poolWaiting: { mean: round(s.poolWaiting.mean), max: s.poolWaiting.max },
   });
+  return {
+    concurrency,
+    n,
+    batch,
+    keelson: side(starts.keelson),
+    raw: side(starts.raw),
+    rawAttributes: side(starts.rawAttributes),
+    ratio: {
+      throughput: round(starts.keelson.throughput / starts.raw.throughput),
+      p50: round(starts.keelson.latency.p50 / starts.raw.latency.p50),
+      p99: round(starts.keelson.latency.p99 / starts.raw.latency.p99),
+    },
+    /** Keelson against a raw start carrying the same search attributes: the API's own cost. */
+    ratioToRawAttributes: {
+      throughput: round(starts.keelson.throughput / starts.rawAttributes.throughput),
+      p50: round(starts.keelson.latency.p50 / starts.rawAttributes.latency.p50),
+      p99: round(starts.keelson.latency.p99 / starts.rawAttributes.latency.p99),
+    },
+  };
+}
+
+function buildSummary(startsAt: StartsAt[], stream: StreamResult, notes: string[], durationS: number) {
   const lat = (l: StreamResult['sse']) => ({ p50Ms: round(l.p50), p99Ms: round(l.p99), minMs: round(l.min), maxMs: round(l.max), samples: l.samples });
+  const starts = startsAt.map(startSummary);
   return {
     bench: 'keelson',
     schema: 1,
     at: new Date().toISOString(),
     machine: { cpus: cpus().length, node: process.version, platform: `${process.platform}-${process.arch}` },
     params,
-    start: {
-      keelson: side(starts.keelson),
-      raw: side(starts.raw),
-      rawAttributes: side(starts.rawAttributes),
-      ratio: {
-        throughput: round(starts.keelson.throughput / starts.raw.throughput),
-        p50: round(starts.keelson.latency.p50 / starts.raw.latency.p50),
-        p99: round(starts.keelson.latency.p99 / starts.raw.latency.p99),
-      },
-      /** Keelson against a raw start carrying the same search attributes: the API's own cost. */
-      ratioToRawAttributes: {
-        throughput: round(starts.keelson.throughput / starts.rawAttributes.throughput),
-        p50: round(starts.keelson.latency.p50 / starts.rawAttributes.latency.p50),
-        p99: round(starts.keelson.latency.p99 / starts.rawAttributes.latency.p99),
-      },
-    },
+    /** The first concurrency measured (8 by default), in the shape it has always had. */
+    start: starts[0],
+    /** Every concurrency measured, in order. */
+    startByConcurrency: starts,
     outputStream: {
       sse: lat(stream.sse),
       notify: lat(stream.notify),
@@ -162,26 +197,33 @@ function buildSummary(starts: StartResult, stream: StreamResult, notes: string[]
   };
 }
 
-function table(starts: StartResult, stream: StreamResult, notes: string[]): string {
+function table(startsAt: StartsAt[], stream: StreamResult, notes: string[]): string {
   const f = (v: number, d = 1) => (Number.isFinite(v) ? v.toFixed(d) : '—');
   const row = (label: string, ...cells: string[]) => `  ${label.padEnd(26)}${cells.map((c) => c.padStart(14)).join('')}`;
-  const k = starts.keelson;
-  const r = starts.raw;
-  const ra = starts.rawAttributes;
   const range = (t: number[]) => `${f(Math.min(...t), 0)}–${f(Math.max(...t), 0)}`;
   const s = stream.sse;
   const nfy = stream.notify;
+  const startTable = ({ concurrency, n, batch, result: starts }: StartsAt) => {
+    const k = starts.keelson;
+    const r = starts.raw;
+    const ra = starts.rawAttributes;
+    return [
+      `Start a no-op workflow: n=${n} per side, concurrency ${concurrency}, batches of ${batch} taking turns, warm-up ${params.warmup}`,
+      row('', 'Keelson API', 'raw client', 'raw + attrs', 'Keelson/raw', 'K/(raw+attrs)'),
+      row('throughput (starts/s)', f(k.throughput), f(r.throughput), f(ra.throughput), f(k.throughput / r.throughput, 2), f(k.throughput / ra.throughput, 2)),
+      row('latency p50 (ms)', f(k.latency.p50, 2), f(r.latency.p50, 2), f(ra.latency.p50, 2), f(k.latency.p50 / r.latency.p50, 2), f(k.latency.p50 / ra.latency.p50, 2)),
+      row('latency p99 (ms)', f(k.latency.p99, 2), f(r.latency.p99, 2), f(ra.latency.p99, 2), f(k.latency.p99 / r.latency.p99, 2), f(k.latency.p99 / ra.latency.p99, 2)),
+      row('throughput per batch', range(k.batchThroughput), range(r.batchThroughput), range(ra.batchThroughput)),
+      row('event-loop delay p99 (ms)', f(k.eventLoopDelay.p99, 1), f(r.eventLoopDelay.p99, 1), f(ra.eventLoopDelay.p99, 1)),
+      row('API pool waiting, max', String(k.poolWaiting.max), '', ''),
+      '',
+    ];
+  };
   return [
     '',
     `Keelson bench — ${cpus().length} CPUs, Node ${process.version}`,
     '',
-    `Start a no-op workflow: n=${params.n} per side, concurrency ${params.concurrency}, batches of ${params.batch} taking turns, warm-up ${params.warmup}`,
-    row('', 'Keelson API', 'raw client', 'raw + attrs', 'Keelson/raw', 'K/(raw+attrs)'),
-    row('throughput (starts/s)', f(k.throughput), f(r.throughput), f(ra.throughput), f(k.throughput / r.throughput, 2), f(k.throughput / ra.throughput, 2)),
-    row('latency p50 (ms)', f(k.latency.p50, 2), f(r.latency.p50, 2), f(ra.latency.p50, 2), f(k.latency.p50 / r.latency.p50, 2), f(k.latency.p50 / ra.latency.p50, 2)),
-    row('latency p99 (ms)', f(k.latency.p99, 2), f(r.latency.p99, 2), f(ra.latency.p99, 2), f(k.latency.p99 / r.latency.p99, 2), f(k.latency.p99 / ra.latency.p99, 2)),
-    row('throughput per batch', range(k.batchThroughput), range(r.batchThroughput), range(ra.batchThroughput)),
-    '',
+    ...startsAt.flatMap(startTable),
     `Output line → SSE stream: ${params.streamRuns} runs × ${params.streamLines} lines, one run at a time` +
       (stream.excluded ? ` (${stream.excluded} lines written before the stream listened, left out)` : ''),
     row('', 'SSE stream', 'LISTEN (raw)', 'SSE/raw'),

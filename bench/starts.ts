@@ -8,6 +8,7 @@
 import { WorkflowId, WorkflowType } from '@keelson/common/constants';
 import { runSearchAttributes } from '@keelson/common/search-attributes';
 import { randomUUID } from 'node:crypto';
+import { createHistogram, type RecordableHistogram } from 'node:perf_hooks';
 import type { BenchPlatform } from './platform';
 import { summarize, type LatencySummary } from './stats';
 
@@ -28,6 +29,10 @@ export interface StartSide {
   latency: LatencySummary;
   /** Throughput of each batch, in the order they ran (shows the machine's noise). */
   batchThroughput: number[];
+  /** This process's event-loop delay while the side's batches ran (ms): how busy the loop was. */
+  eventLoopDelay: { p50: number; p99: number; max: number };
+  /** Queries waiting for a connection of the API's Postgres pool, sampled every 5 ms. */
+  poolWaiting: { mean: number; max: number };
 }
 
 export interface StartResult {
@@ -52,20 +57,21 @@ export async function measureStarts(p: BenchPlatform, opts: StartOptions, progre
     await waitForRuns(p, b.ids);
   }
 
-  const measured = Object.fromEntries(SIDES.map((s) => [s, { ms: 0, latencies: [] as number[], batchThroughput: [] as number[] }])) as Record<
-    Side,
-    { ms: number; latencies: number[]; batchThroughput: number[] }
-  >;
+  const measured = Object.fromEntries(
+    SIDES.map((s) => [s, { ms: 0, latencies: [] as number[], batchThroughput: [] as number[], delay: createHistogram(), waiting: [] as number[] }]),
+  ) as Record<Side, { ms: number; latencies: number[]; batchThroughput: number[]; delay: RecordableHistogram; waiting: number[] }>;
   const rounds = Math.ceil(opts.n / opts.batch);
   for (let r = 0; r < rounds; r++) {
     const size = Math.min(opts.batch, opts.n - r * opts.batch);
     // The side that goes first rotates, so none always follows another's load.
     const order = SIDES.map((_, i) => SIDES[(i + r) % SIDES.length]!);
     for (const side of order) {
+      const m = measured[side];
+      const stopSampling = sample(m.delay, m.waiting, p);
       const b = await runBatch(sides[side], size, opts.concurrency);
+      stopSampling();
       // Not measured: let every run of the batch finish so the next batch starts on a quiet system.
       await waitForRuns(p, b.ids);
-      const m = measured[side];
       m.ms += b.ms;
       m.latencies.push(...b.latencies);
       m.batchThroughput.push(size / (b.ms / 1000));
@@ -77,6 +83,8 @@ export async function measureStarts(p: BenchPlatform, opts: StartOptions, progre
     throughput: m.latencies.length / (m.ms / 1000),
     latency: summarize(m.latencies),
     batchThroughput: m.batchThroughput,
+    eventLoopDelay: { p50: m.delay.percentile(50) / 1e6, p99: m.delay.percentile(99) / 1e6, max: m.delay.max / 1e6 },
+    poolWaiting: { mean: m.waiting.reduce((a, v) => a + v, 0) / Math.max(1, m.waiting.length), max: Math.max(0, ...m.waiting) },
   });
   return { keelson: result(measured.keelson), raw: result(measured.raw), rawAttributes: result(measured.rawAttributes) };
 }
@@ -108,6 +116,26 @@ function rawStarter(p: BenchPlatform, withAttributes: boolean): Starter {
     });
     return handle.workflowId;
   };
+}
+
+/**
+ * Every 5 ms: how late the timer fired (event-loop delay; recorded in ns, the histogram being integer) and
+ * how many queries wait for a connection of the API's pool.
+ */
+function sample(delay: RecordableHistogram, waiting: number[], p: BenchPlatform): () => void {
+  const PERIOD_MS = 5;
+  let timer: NodeJS.Timeout;
+  const tick = (due: number) => {
+    delay.record(Math.max(1, Math.round((performance.now() - due) * 1e6)));
+    waiting.push(p.apiPool.waitingCount);
+    arm();
+  };
+  const arm = () => {
+    const due = performance.now() + PERIOD_MS;
+    timer = setTimeout(() => tick(due), PERIOD_MS);
+  };
+  arm();
+  return () => clearTimeout(timer);
 }
 
 async function runBatch(start: Starter, count: number, concurrency: number) {
