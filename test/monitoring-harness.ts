@@ -1,8 +1,10 @@
 import { deleteMonitoringSchedules, ensureMonitoringSchedules } from '@keelson/activities';
 import { signWebhook } from '@keelson/activities/monitoring/alerts';
 import { encryptSecret } from '@keelson/common/codec';
+import { MonitoringSchedule } from '@keelson/common/constants';
 import { alertNotifications, alertRules, alerts, monitoredResources, proxmoxClusters } from '@keelson/db/schema';
 import { loadControl, MemoryGuests, startProxmoxSim, type ProxmoxSim } from '@keelson/proxmox-sim';
+import proto from '@temporalio/proto';
 import { and, eq } from 'drizzle-orm';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -45,6 +47,8 @@ export interface MonitoringHarness {
   alertsOf(ruleId: string): Promise<Array<typeof alerts.$inferSelect>>;
   notificationsOf(ruleId: string): Promise<Array<typeof alertNotifications.$inferSelect>>;
   schedules(opts: { collectEveryMs: number; evaluateEveryMs: number; paused?: boolean }): Promise<void>;
+  /** Resolves once a collection round has a cluster's collection running on a worker (to kill it there). */
+  collectionInFlight(timeoutMs?: number): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -130,6 +134,21 @@ export async function startMonitoringHarness(): Promise<MonitoringHarness> {
     async schedules(opts) {
       await ensureMonitoringSchedules(platform.temporal, { coreTaskQueue: platform.coreTaskQueue, collectEveryMs: opts.collectEveryMs, evaluateEveryMs: opts.evaluateEveryMs, nodeTimeoutMs: 2000, paused: opts.paused });
     },
+    async collectionInFlight(timeoutMs = 30_000) {
+      const schedule = platform.temporal.schedule.getHandle(MonitoringSchedule.collect(platform.coreTaskQueue));
+      await eventually(
+        'a collection round with its cluster activity running',
+        async () => {
+          for (const action of (await schedule.describe()).info.runningActions) {
+            const run = await platform.temporal.workflow.getHandle(action.workflow.workflowId, action.workflow.firstExecutionRunId).describe();
+            if ((run.raw.pendingActivities ?? []).some((a) => a.activityType?.name === 'collectProxmoxCluster' && a.state === proto.temporal.api.enums.v1.PendingActivityState.PENDING_ACTIVITY_STATE_STARTED)) return true;
+          }
+          return false;
+        },
+        timeoutMs,
+        10,
+      );
+    },
     async close() {
       await deleteMonitoringSchedules(platform.temporal, platform.coreTaskQueue).catch(() => undefined);
       // Alert workflows wait on timers for good; nothing will serve this file's queue again.
@@ -149,12 +168,12 @@ export async function startMonitoringHarness(): Promise<MonitoringHarness> {
 export const sealedSecret = (secret: string) => encryptSecret(TEST_KEYS, secret);
 
 /** Polls until `check` returns something truthy. */
-export async function eventually<T>(what: string, check: () => Promise<T | undefined | null | false>, timeoutMs = 60_000): Promise<T> {
+export async function eventually<T>(what: string, check: () => Promise<T | undefined | null | false>, timeoutMs = 60_000, everyMs = 100): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await check();
     if (value) return value;
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
+    await new Promise((r) => setTimeout(r, everyMs));
   }
 }

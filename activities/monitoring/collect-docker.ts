@@ -6,6 +6,7 @@ import { and, eq, inArray, isNotNull, ne } from 'drizzle-orm';
 import { readFile } from 'node:fs/promises';
 import { AppLabel } from '../deploy/index';
 import { eachLimited } from './collect-proxmox';
+import { whileAlive } from './keep-alive';
 import { markUnreachable, storeReadings, type ResourceReading } from './store';
 
 /**
@@ -117,82 +118,85 @@ export function createDockerMetricsActivities(deps: DockerMetricsDeps) {
     }
   }
 
-  return {
-    async collectDockerNode(): Promise<DockerCollectResult> {
-      const [node] = await db.select({ id: nodes.id, tenantId: nodes.tenantId, name: nodes.name }).from(nodes).where(eq(nodes.id, nodeId));
-      if (!node) return { nodeId, containers: 0, apps: 0 };
-      const at = new Date();
-      const [host, info, known, served, running] = await Promise.all([
-        readHost(procRoot),
-        docker.info() as Promise<{ NCPU: number; MemTotal: number; ContainersRunning: number }>,
-        db
-          .select({ id: containers.id, name: containers.name, spec: containers.spec })
-          .from(containers)
-          .where(and(eq(containers.nodeId, nodeId), ne(containers.state, 'removed'))),
-        db
-          .select({ id: apps.id, name: apps.name, hostname: apps.hostname, health: apps.healthCheck, releaseId: apps.currentReleaseId, container: releases.containerName })
-          .from(apps)
-          .leftJoin(releases, eq(releases.id, apps.currentReleaseId))
-          .where(and(eq(apps.nodeId, nodeId), isNotNull(apps.currentReleaseId))),
-        docker.listContainers({ filters: { label: [`${DockerLabel.managed}=true`] } }).then(async (list) => [...list, ...(await docker.listContainers({ filters: { label: [AppLabel.release] } }))]),
-      ]);
+  async function collect(): Promise<DockerCollectResult> {
+    const [node] = await db.select({ id: nodes.id, tenantId: nodes.tenantId, name: nodes.name }).from(nodes).where(eq(nodes.id, nodeId));
+    if (!node) return { nodeId, containers: 0, apps: 0 };
+    const at = new Date();
+    const [host, info, known, served, running] = await Promise.all([
+      readHost(procRoot),
+      docker.info() as Promise<{ NCPU: number; MemTotal: number; ContainersRunning: number }>,
+      db
+        .select({ id: containers.id, name: containers.name, spec: containers.spec })
+        .from(containers)
+        .where(and(eq(containers.nodeId, nodeId), ne(containers.state, 'removed'))),
+      db
+        .select({ id: apps.id, name: apps.name, hostname: apps.hostname, health: apps.healthCheck, releaseId: apps.currentReleaseId, container: releases.containerName })
+        .from(apps)
+        .leftJoin(releases, eq(releases.id, apps.currentReleaseId))
+        .where(and(eq(apps.nodeId, nodeId), isNotNull(apps.currentReleaseId))),
+      docker.listContainers({ filters: { label: [`${DockerLabel.managed}=true`] } }).then(async (list) => [...list, ...(await docker.listContainers({ filters: { label: [AppLabel.release] } }))]),
+    ]);
 
-      // Previous counters, to turn this reading into rates.
-      const previous = new Map<string, Record<string, number>>();
-      for (const row of await db
-        .select({ kind: monitoredResources.kind, key: monitoredResources.key, counters: monitoredResources.counters })
-        .from(monitoredResources)
-        .where(and(eq(monitoredResources.tenantId, node.tenantId), inArray(monitoredResources.kind, ['docker_node', 'container', 'app']), eq(monitoredResources.node, nodeId)))) {
-        previous.set(`${row.kind}/${row.key}`, row.counters);
-      }
+    // Previous counters, to turn this reading into rates.
+    const previous = new Map<string, Record<string, number>>();
+    for (const row of await db
+      .select({ kind: monitoredResources.kind, key: monitoredResources.key, counters: monitoredResources.counters })
+      .from(monitoredResources)
+      .where(and(eq(monitoredResources.tenantId, node.tenantId), inArray(monitoredResources.kind, ['docker_node', 'container', 'app']), eq(monitoredResources.node, nodeId)))) {
+      previous.set(`${row.kind}/${row.key}`, row.counters);
+    }
 
-      const byContainer = new Map(running.map((c) => [c.Labels[DockerLabel.container] ?? '', c]));
-      const byRelease = new Map(running.map((c) => [c.Labels[AppLabel.release] ?? '', c]));
-      const readings: ResourceReading[] = [
-        {
-          kind: 'docker_node',
-          key: nodeId,
-          name: node.name,
-          refId: nodeId,
-          node: nodeId,
-          status: 'online',
-          values: { up: 1, memUsedBytes: host.memUsed, memCacheBytes: host.memCache, memTotalBytes: host.memTotal || info.MemTotal },
-          counters: { ...host.counters },
-          rates: { netInBps: 'netin', netOutBps: 'netout' },
-        },
-      ];
-      // Host CPU percent: busy jiffies over all jiffies between readings.
-      const hp = previous.get(`docker_node/${nodeId}`);
-      if (hp?.cpuTotal !== undefined && host.counters.cpuTotal > hp.cpuTotal) {
-        readings[0]!.values.cpuPercent = ((host.counters.cpuBusy - hp.cpuBusy!) / (host.counters.cpuTotal - hp.cpuTotal)) * 100;
-      }
+    const byContainer = new Map(running.map((c) => [c.Labels[DockerLabel.container] ?? '', c]));
+    const byRelease = new Map(running.map((c) => [c.Labels[AppLabel.release] ?? '', c]));
+    const readings: ResourceReading[] = [
+      {
+        kind: 'docker_node',
+        key: nodeId,
+        name: node.name,
+        refId: nodeId,
+        node: nodeId,
+        status: 'online',
+        values: { up: 1, memUsedBytes: host.memUsed, memCacheBytes: host.memCache, memTotalBytes: host.memTotal || info.MemTotal },
+        counters: { ...host.counters },
+        rates: { netInBps: 'netin', netOutBps: 'netout' },
+      },
+    ];
+    // Host CPU percent: busy jiffies over all jiffies between readings.
+    const hp = previous.get(`docker_node/${nodeId}`);
+    if (hp?.cpuTotal !== undefined && host.counters.cpuTotal > hp.cpuTotal) {
+      readings[0]!.values.cpuPercent = ((host.counters.cpuBusy - hp.cpuBusy!) / (host.counters.cpuTotal - hp.cpuTotal)) * 100;
+    }
 
-      async function containerReading(kind: 'container' | 'app', key: string, name: string, dockerId: string | undefined, cpuLimit: number | null, extra: SampleValues) {
-        const reading: ResourceReading = { kind, key, name, refId: key, node: nodeId, status: dockerId ? 'running' : 'stopped', values: { ...extra }, noSample: !dockerId && kind === 'container' };
-        if (dockerId) {
-          try {
-            const stats = (await docker.getContainer(dockerId).stats({ stream: false, 'one-shot': true } as never)) as unknown as DockerStats;
-            const s = fromStats(stats, cpuLimit);
-            Object.assign(reading.values, s.values);
-            const cpu = cpuPercent(previous.get(`${kind}/${key}`), s.counters, s.share);
-            if (cpu !== undefined) reading.values.cpuPercent = cpu;
-            reading.counters = s.counters;
-            reading.rates = { netInBps: 'netin', netOutBps: 'netout', diskReadBps: 'blkread', diskWriteBps: 'blkwrite' };
-          } catch {
-            reading.status = 'unknown';
-          }
+    async function containerReading(kind: 'container' | 'app', key: string, name: string, dockerId: string | undefined, cpuLimit: number | null, extra: SampleValues) {
+      const reading: ResourceReading = { kind, key, name, refId: key, node: nodeId, status: dockerId ? 'running' : 'stopped', values: { ...extra }, noSample: !dockerId && kind === 'container' };
+      if (dockerId) {
+        try {
+          const stats = (await docker.getContainer(dockerId).stats({ stream: false, 'one-shot': true } as never)) as unknown as DockerStats;
+          const s = fromStats(stats, cpuLimit);
+          Object.assign(reading.values, s.values);
+          const cpu = cpuPercent(previous.get(`${kind}/${key}`), s.counters, s.share);
+          if (cpu !== undefined) reading.values.cpuPercent = cpu;
+          reading.counters = s.counters;
+          reading.rates = { netInBps: 'netin', netOutBps: 'netout', diskReadBps: 'blkread', diskWriteBps: 'blkwrite' };
+        } catch {
+          reading.status = 'unknown';
         }
-        readings.push(reading);
       }
+      readings.push(reading);
+    }
 
-      await eachLimited(known, 8, (c) => containerReading('container', c.id, c.name, byContainer.get(c.id)?.Id, c.spec.cpuLimit, {}));
-      await eachLimited(served, 8, async (a) => {
-        const probe = deps.appBaseUrl ? await check(new URL(a.health.path, deps.appBaseUrl).toString(), a.hostname) : {};
-        await containerReading('app', a.id, a.name, a.releaseId ? byRelease.get(a.releaseId)?.Id : undefined, null, probe);
-      });
-      await storeReadings(db, node.tenantId, readings, at);
-      return { nodeId, containers: known.length, apps: served.length };
-    },
+    await eachLimited(known, 8, (c) => containerReading('container', c.id, c.name, byContainer.get(c.id)?.Id, c.spec.cpuLimit, {}));
+    await eachLimited(served, 8, async (a) => {
+      const probe = deps.appBaseUrl ? await check(new URL(a.health.path, deps.appBaseUrl).toString(), a.hostname) : {};
+      await containerReading('app', a.id, a.name, a.releaseId ? byRelease.get(a.releaseId)?.Id : undefined, null, probe);
+    });
+    await storeReadings(db, node.tenantId, readings, at);
+    return { nodeId, containers: known.length, apps: served.length };
+  }
+
+  return {
+    /** One round of this node, heartbeating: a round whose worker died is retried within seconds. */
+    collectDockerNode: (): Promise<DockerCollectResult> => whileAlive(collect),
   };
 }
 

@@ -4,6 +4,7 @@ import { alertRules, alerts, maintenanceWindows, monitoredResources, type AlertM
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { and, eq, inArray } from 'drizzle-orm';
 import { eachLimited } from './collect-proxmox';
+import { whileAlive } from './keep-alive';
 import { downParent, inScope, METRIC_KINDS, metricValue, sideOf, STOPPED, type ResourceView } from './rules';
 import type { AlertInput, Observation, RuleSnapshot } from './types';
 
@@ -127,51 +128,54 @@ export function createEvaluateActivities(deps: EvaluateDeps) {
     }
   }
 
+  async function evaluateRule(input: { ruleId: string }): Promise<EvaluateResult> {
+    const [rule] = await db.select().from(alertRules).where(eq(alertRules.id, input.ruleId));
+    if (!rule || !rule.enabled) return { ruleId: input.ruleId, resources: 0, breaching: 0, signalled: 0 };
+    const now = Date.now();
+    const world = await loadWorld(db, rule.tenantId, now);
+    const kinds = new Set<MonitoredKind>(rule.kinds.length ? rule.kinds.filter((k) => METRIC_KINDS[rule.metric as AlertMetric].includes(k)) : METRIC_KINDS[rule.metric as AlertMetric]);
+    const targets = world.rows.filter((r) => kinds.has(r.kind) && inScope(rule.scope, r, world.byId));
+    const open = await db
+      .select({ resourceId: alerts.resourceId, kind: alerts.kind })
+      .from(alerts)
+      .where(and(eq(alerts.ruleId, rule.id), inArray(alerts.state, ['pending', 'firing', 'acknowledged'])));
+    const isOpen = new Set(open.map((a) => `${a.kind}\u0000${a.resourceId}`));
+    const targetIds = new Set(targets.map((t) => t.id));
+
+    const jobs: Array<() => Promise<unknown>> = [];
+    let breaching = 0;
+    for (const r of targets) {
+      const { metric, nodata } = observe(rule, r, world, now);
+      if (metric?.status === 'breach') {
+        breaching++;
+        jobs.push(() => start(rule, r, 'metric', metric));
+      } else if (metric && isOpen.has(`metric\u0000${r.id}`)) {
+        jobs.push(() => signal(rule, r.id, 'metric', metric));
+      }
+      if (rule.noData === 'alert') {
+        const base = { at: now, value: null, rule: snapshot(rule) };
+        if (nodata === 'open') jobs.push(() => start(rule, r, 'nodata', { ...base, status: 'breach' }));
+        else if (nodata === 'clear' && isOpen.has(`nodata\u0000${r.id}`)) jobs.push(() => signal(rule, r.id, 'nodata', { ...base, status: 'clear' }));
+      }
+    }
+    // Open alerts of resources the rule no longer covers (scope changed, resource gone).
+    for (const a of open) {
+      if (a.resourceId && !targetIds.has(a.resourceId)) {
+        jobs.push(() => signal(rule, a.resourceId!, a.kind as 'metric' | 'nodata', { at: now, status: 'gone', value: null, rule: snapshot(rule), reason: 'no longer covered by the rule' }));
+      }
+    }
+    await eachLimited(jobs, concurrency, (job) => job().then(() => undefined));
+    return { ruleId: rule.id, resources: targets.length, breaching, signalled: jobs.length };
+  }
+
   return {
     /** The rules to evaluate now (every organization's enabled rules). */
     async listEnabledRules(): Promise<string[]> {
       return (await db.select({ id: alertRules.id }).from(alertRules).where(eq(alertRules.enabled, true))).map((r) => r.id);
     },
 
-    async evaluateRule(input: { ruleId: string }): Promise<EvaluateResult> {
-      const [rule] = await db.select().from(alertRules).where(eq(alertRules.id, input.ruleId));
-      if (!rule || !rule.enabled) return { ruleId: input.ruleId, resources: 0, breaching: 0, signalled: 0 };
-      const now = Date.now();
-      const world = await loadWorld(db, rule.tenantId, now);
-      const kinds = new Set<MonitoredKind>(rule.kinds.length ? rule.kinds.filter((k) => METRIC_KINDS[rule.metric as AlertMetric].includes(k)) : METRIC_KINDS[rule.metric as AlertMetric]);
-      const targets = world.rows.filter((r) => kinds.has(r.kind) && inScope(rule.scope, r, world.byId));
-      const open = await db
-        .select({ resourceId: alerts.resourceId, kind: alerts.kind })
-        .from(alerts)
-        .where(and(eq(alerts.ruleId, rule.id), inArray(alerts.state, ['pending', 'firing', 'acknowledged'])));
-      const isOpen = new Set(open.map((a) => `${a.kind}\u0000${a.resourceId}`));
-      const targetIds = new Set(targets.map((t) => t.id));
-
-      const jobs: Array<() => Promise<unknown>> = [];
-      let breaching = 0;
-      for (const r of targets) {
-        const { metric, nodata } = observe(rule, r, world, now);
-        if (metric?.status === 'breach') {
-          breaching++;
-          jobs.push(() => start(rule, r, 'metric', metric));
-        } else if (metric && isOpen.has(`metric\u0000${r.id}`)) {
-          jobs.push(() => signal(rule, r.id, 'metric', metric));
-        }
-        if (rule.noData === 'alert') {
-          const base = { at: now, value: null, rule: snapshot(rule) };
-          if (nodata === 'open') jobs.push(() => start(rule, r, 'nodata', { ...base, status: 'breach' }));
-          else if (nodata === 'clear' && isOpen.has(`nodata\u0000${r.id}`)) jobs.push(() => signal(rule, r.id, 'nodata', { ...base, status: 'clear' }));
-        }
-      }
-      // Open alerts of resources the rule no longer covers (scope changed, resource gone).
-      for (const a of open) {
-        if (a.resourceId && !targetIds.has(a.resourceId)) {
-          jobs.push(() => signal(rule, a.resourceId!, a.kind as 'metric' | 'nodata', { at: now, status: 'gone', value: null, rule: snapshot(rule), reason: 'no longer covered by the rule' }));
-        }
-      }
-      await eachLimited(jobs, concurrency, (job) => job().then(() => undefined));
-      return { ruleId: rule.id, resources: targets.length, breaching, signalled: jobs.length };
-    },
+    /** One rule over every resource it covers, heartbeating (see keep-alive). */
+    evaluateRule: (input: { ruleId: string }): Promise<EvaluateResult> => whileAlive(() => evaluateRule(input)),
 
     /** One resource, now: what an alert workflow asks when its last observation is stale. */
     async observeAlert(input: { ruleId: string; resourceId: string; kind: 'metric' | 'nodata' | 'unreachable' }): Promise<Observation> {

@@ -20,19 +20,29 @@ export interface CollectResult {
   clusters: Array<{ clusterId: string; reachable: boolean; error?: string }>;
 }
 
-const core = proxyActivities<DockerNodeDirectoryActivities & ProxmoxMetricsActivities>({
+/**
+ * Rounds are skipped while one is open, so no call may outlive a dead worker for long: short reads
+ * get a short timeout, a cluster's round heartbeats (activities/monitoring/keep-alive).
+ */
+const lists = proxyActivities<DockerNodeDirectoryActivities & ProxmoxMetricsActivities>({
+  startToCloseTimeout: '15s',
+  retry: { maximumAttempts: 2, initialInterval: '1s' },
+});
+const core = proxyActivities<ProxmoxMetricsActivities>({
   startToCloseTimeout: '2m',
+  heartbeatTimeout: '5s',
   retry: { maximumAttempts: 2, initialInterval: '1s' },
 });
 
 export async function monitoringCollect(input: CollectInput): Promise<CollectResult> {
-  const [nodes, clusters] = await Promise.all([core.listDockerNodes(), core.listProxmoxClusters()]);
+  const [nodes, clusters] = await Promise.all([lists.listDockerNodes(), lists.listProxmoxClusters()]);
   const dockerNodes = await Promise.all(
     nodes.map(async (node) => {
       const onNode = proxyActivities<DockerMetricsActivities>({
         taskQueue: TaskQueue.node(node.id),
         scheduleToStartTimeout: input.nodeTimeoutMs,
         startToCloseTimeout: '1m',
+        heartbeatTimeout: '5s',
         // The next round tries again; a retry now would only report the same node late.
         retry: { maximumAttempts: 1 },
       });
@@ -41,7 +51,7 @@ export async function monitoringCollect(input: CollectInput): Promise<CollectRes
         return { nodeId: node.id, ok: true };
       } catch (err) {
         const error = (err as Error).cause instanceof Error ? ((err as Error).cause as Error).message : (err as Error).message;
-        await core.markDockerNodeUnreachable({ nodeId: node.id });
+        await lists.markDockerNodeUnreachable({ nodeId: node.id });
         return { nodeId: node.id, ok: false, error };
       }
     }),

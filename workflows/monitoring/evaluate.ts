@@ -7,11 +7,13 @@ import type { RetentionActivities } from '../../activities/monitoring/retention'
  * rounds are skipped); a few rules at a time, each one activity over all the resources it covers.
  */
 
-const evaluate = proxyActivities<EvaluateActivities>({ startToCloseTimeout: '2m', retry: { maximumAttempts: 3, initialInterval: '1s' } });
+/** Rounds are skipped while one is open: a rule's evaluation heartbeats, so a dead worker holds them for seconds, not minutes. */
+const evaluate = proxyActivities<EvaluateActivities>({ startToCloseTimeout: '2m', heartbeatTimeout: '5s', retry: { maximumAttempts: 3, initialInterval: '1s' } });
+const list = proxyActivities<EvaluateActivities>({ startToCloseTimeout: '15s', retry: { maximumAttempts: 3, initialInterval: '1s' } });
 const RULES_IN_PARALLEL = 4;
 
 export async function monitoringEvaluate(): Promise<{ rules: EvaluateResult[] }> {
-  const ids = await evaluate.listEnabledRules();
+  const ids = await list.listEnabledRules();
   const rules: EvaluateResult[] = [];
   for (let i = 0; i < ids.length; i += RULES_IN_PARALLEL) {
     rules.push(...(await Promise.all(ids.slice(i, i + RULES_IN_PARALLEL).map((ruleId) => evaluate.evaluateRule({ ruleId })))));
