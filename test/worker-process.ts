@@ -23,6 +23,8 @@ export function workerProcesses(p: () => TestPlatform) {
         KEELSON_CORE_TASK_QUEUE: p().coreTaskQueue,
         // Tests that want monitoring's schedules make their own, with their own intervals.
         KEELSON_MONITORING_SCHEDULES: 'false',
+        // The run's bundle: a restarted worker polls again in seconds instead of bundling anew.
+        KEELSON_WORKFLOW_BUNDLE: inject('workflowBundlePath'),
         ...env,
       },
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -37,6 +37,12 @@ export function loadWorkerEnv(source: NodeJS.ProcessEnv = process.env) {
       /** Serves Prometheus metrics (Keelson's and the Temporal SDK's) on this port; unset: off. */
       KEELSON_WORKER_METRICS_PORT: z.coerce.number().int().min(1).max(65535).optional(),
       KEELSON_WORKER_METRICS_HOST: z.string().default('127.0.0.1'),
+      /**
+       * A workflow bundle built ahead of time (bundleWorkflowCode with Keelson's interceptors and
+       * failure converter, as test/global-setup.ts makes it): the core worker loads it instead of
+       * bundling at start, so a restarted worker polls again within seconds. Unset: bundle at start.
+       */
+      KEELSON_WORKFLOW_BUNDLE: z.string().min(1).optional(),
     },
     source,
   );

@@ -34,7 +34,8 @@ const monitoring = {
   retention: { rawRetentionMs: env.KEELSON_METRICS_RAW_HOURS * 3_600_000, rollupRetentionMs: env.KEELSON_METRICS_ROLLUP_DAYS * 86_400_000, bucketMs: 300_000 },
 };
 if (env.KEELSON_CORE_WORKER) {
-  workers.push(await createCoreWorker({ ...base, monitoring }));
+  const workflowBundle = env.KEELSON_WORKFLOW_BUNDLE ? { codePath: resolve(env.KEELSON_WORKFLOW_BUNDLE) } : undefined;
+  workers.push(await createCoreWorker({ ...base, monitoring, workflowBundle }));
   if (env.KEELSON_MONITORING_SCHEDULES) {
     const client = new Client({ connection, namespace: env.TEMPORAL_NAMESPACE });
     await ensureMonitoringSchedules(client, {
