@@ -1,3 +1,5 @@
+import { WorkflowType } from '@keelson/common/constants';
+import { runSearchAttributes } from '@keelson/common/search-attributes';
 import { alerts, containers, metricSamples, monitoredResources, nodes } from '@keelson/db/schema';
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -163,6 +165,69 @@ describe('tenant isolation', () => {
     // A still sees its own.
     expect(((await (await p.request('/api/monitoring/alerts', { headers: a.headers })).json()) as { items: unknown[] }).items).toHaveLength(1);
     expect(((await (await p.request(`/api/monitoring/resources/${resource!.id}/series?range=15m`, { headers: a.headers })).json()) as { points: unknown[] }).points).toHaveLength(1);
+  });
+
+  it("a customer user sees only their own customer: not another customer's record, runs or streams, nor another organization's", async () => {
+    const customerBody = (name: string) => ({
+      kind: 'individual',
+      name,
+      address: { line1: '1 Main St', postalCode: '94103', city: 'San Francisco', country: 'US' },
+      currency: 'USD',
+      timeZone: 'America/Los_Angeles',
+      contacts: [{ name, email: `${name.toLowerCase()}@example.test` }],
+    });
+    const create = async (who: typeof a, name: string) => ((await (await p.request('/api/customers', { headers: who.headers, body: customerBody(name) })).json()) as { id: string }).id;
+    const c1 = await create(a, 'Ada');
+    const c2 = await create(a, 'Grace');
+    const bCustomer = await create(b, 'Linus');
+    const portal1 = await p.signIn({ tenantId: a.tenantId, role: 'customer' });
+    const portal2 = await p.signIn({ tenantId: a.tenantId, role: 'customer' });
+    for (const [portal, customerId] of [[portal1, c1], [portal2, c2]] as const) {
+      expect((await p.request(`/api/customers/${customerId}/users`, { headers: a.headers, body: { userId: portal.userId } })).status).toBe(200);
+    }
+
+    // One run about each customer, tagged as every billing run is.
+    const startAbout = async (customerId: string) => {
+      const workflowId = `noop/${randomUUID()}`;
+      await p.temporal.workflow.start(WorkflowType.noop, {
+        taskQueue: p.coreTaskQueue,
+        workflowId,
+        args: [{ tenantId: a.tenantId, actor: 'system', echo: [customerId] }],
+        typedSearchAttributes: runSearchAttributes({ tenantId: a.tenantId, operation: 'system.noop', resources: [`customer:${customerId}`], actor: 'system' }),
+      });
+      await waitForRun(p, workflowId);
+      return workflowId;
+    };
+    const run1 = await startAbout(c1);
+    const run2 = await startAbout(c2);
+
+    const ids = async (who: typeof a, url: string) => ((await (await p.request(url, { headers: who.headers })).json()) as { items: Array<{ id?: string; workflowId?: string }> }).items.map((x) => x.id ?? x.workflowId);
+    expect(await ids(portal1, '/api/customers')).toEqual([c1]);
+    expect(await ids(portal2, '/api/customers')).toEqual([c2]);
+    for (let i = 0; i < 50 && !(await ids(portal1, '/api/runs')).includes(run1); i++) await new Promise((r) => setTimeout(r, 200));
+    expect(await ids(portal1, '/api/runs')).toEqual([run1]);
+    // Filtering for the other customer's resource or operation finds nothing either.
+    expect(await ids(portal1, `/api/runs?resource=${encodeURIComponent('customer:' + c2)}`)).toEqual([]);
+    expect(await ids(portal1, '/api/runs?operation=system.noop')).toEqual([run1]);
+
+    expect((await p.request(`/api/customers/${c2}`, { headers: portal1.headers })).status).toBe(404);
+    expect((await p.request(`/api/customers/${bCustomer}`, { headers: portal1.headers })).status).toBe(404);
+    expect((await p.request(run(run2), { headers: portal1.headers })).status).toBe(404);
+    expect((await p.request(run(run2, '/stream'), { headers: portal1.headers })).status).toBe(404);
+    expect((await p.request(run(aRun.workflowId), { headers: portal1.headers })).status).toBe(404);
+    expect((await p.request(run(run1), { headers: portal1.headers })).status).toBe(200);
+    // Staff of the organization see both; the other organization sees neither.
+    expect((await p.request(run(run2), { headers: a.headers })).status).toBe(200);
+    expect((await p.request(run(run1), { headers: b.headers })).status).toBe(404);
+    expect(await ids(b, '/api/customers')).toEqual([bCustomer]);
+
+    // Nothing else of the organization is a customer user's to see.
+    for (const url of ['/api/nodes', '/api/blueprints', '/api/containers', '/api/apps', '/api/proxmox/guests', '/api/members', '/api/audit', '/api/mail/emails', '/api/monitoring/alerts', '/api/api-keys']) {
+      expect((await p.request(url, { headers: portal1.headers })).status, url).toBe(403);
+    }
+    // Nor may they start, cancel or decode anything.
+    expect((await p.request('/api/runs', { headers: portal1.headers, body: { operation: 'system.noop', input: {} } })).status).toBe(403);
+    expect((await p.request(run(run1, '/cancel'), { method: 'POST', headers: portal1.headers })).status).toBe(403);
   });
 
   it("an API key of one organization cannot reach another's runs", async () => {

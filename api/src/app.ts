@@ -27,6 +27,8 @@ import { proxmoxRoutes } from './routes/proxmox/index';
 import { runsRoutes } from './routes/runs/index';
 import { mailRoutes } from './routes/mail/index';
 import { monitoringRoutes } from './routes/monitoring/index';
+import { customersRoutes } from './routes/customers/index';
+import { catalogRoutes } from './routes/catalog/index';
 import { collectProcessMetrics, httpRequestDuration, registry } from '@keelson/activities/monitoring/prometheus';
 import { routePath } from 'hono/route';
 import { timingSafeEqual } from 'node:crypto';
@@ -82,7 +84,7 @@ export function createApp(deps: AppDeps) {
   // Query parameters and the header values Keelson reads, for every route (see edge.ts).
   app.use('/api/*', guardRequest);
 
-  for (const prefix of ['/api/runs', '/api/nodes', '/api/blueprints', '/api/containers', '/api/apps', '/api/proxmox', '/api/api-keys', '/api/members', '/api/audit', '/api/mail', '/api/monitoring', '/api/invitations']) {
+  for (const prefix of ['/api/runs', '/api/nodes', '/api/blueprints', '/api/containers', '/api/apps', '/api/proxmox', '/api/api-keys', '/api/members', '/api/audit', '/api/mail', '/api/monitoring', '/api/invitations', '/api/customers', '/api/catalog']) {
     app.use(prefix, authenticate);
     app.use(`${prefix}/*`, authenticate);
   }
@@ -110,7 +112,9 @@ export function createApp(deps: AppDeps) {
     .route('/api/audit', auditRoutes())
     .route('/api/codec', codecRoutes())
     .route('/api/mail', mailRoutes())
-    .route('/api/invitations', invitationsRoutes());
+    .route('/api/invitations', invitationsRoutes())
+    .route('/api/customers', customersRoutes())
+    .route('/api/catalog', catalogRoutes());
 
   app.get('/api/health', async (c) => {
     const checks = await healthChecks(deps);

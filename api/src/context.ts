@@ -17,7 +17,15 @@ export interface Principal {
    * creator. Keys a caller creates belong to this person. Absent for webhooks and the system.
    */
   onBehalfOf?: string | null;
+  /**
+   * Set for callers with the `customer` role (and API keys made by one): the one customer whose
+   * data they may see. Every billing query and run lookup narrows to it (services/customer-scope.ts).
+   */
+  customerId?: string | null;
 }
+
+/** The customer id of a customer user linked to none: matches no row and no run. */
+export const NO_CUSTOMER = '00000000-0000-0000-0000-000000000000';
 
 export interface RequestMeta {
   ip: string | null;

@@ -41,6 +41,18 @@ export const PERMISSIONS = [
   'alert.manage',
   /** Acknowledge a firing alert. */
   'alert.acknowledge',
+  /** See customers (a customer user: only their own). */
+  'customer.read',
+  /** Create and change customers, their contacts and who may sign in for them. */
+  'customer.manage',
+  /** See products and plans. */
+  'catalog.read',
+  /** Create and change products and plans. */
+  'catalog.manage',
+  /** See subscriptions, invoices, credit notes, tax rules and the billing schedule (a customer user: only their own). */
+  'billing.read',
+  /** Change money: subscriptions, invoices (finalize, void, credit), tax rules, billing settings and runs. */
+  'billing.manage',
 ] as const;
 export type Permission = (typeof PERMISSIONS)[number];
 
@@ -69,9 +81,12 @@ export const ROLE_PERMISSIONS: Record<Role, ReadonlySet<Permission>> = {
     'alert.manage',
     'alert.acknowledge',
   ]),
-  billing: new Set<Permission>(['workflow.read', 'mail.read']),
+  // Manages billing: customers, catalog, subscriptions, invoices; reads the runs and emails it causes.
+  billing: new Set<Permission>(['workflow.read', 'mail.read', 'customer.read', 'customer.manage', 'catalog.read', 'catalog.manage', 'billing.read', 'billing.manage']),
   viewer: new Set<Permission>(READ.filter((p) => p !== 'audit.read' && p !== 'apikey.read')),
-  customer: new Set<Permission>([]),
+  // Everything a customer user reads is narrowed to the one customer they act for
+  // (Principal.customerId): their customer record, subscriptions, invoices and runs.
+  customer: new Set<Permission>(['workflow.read', 'customer.read', 'catalog.read', 'billing.read']),
 };
 
 export function roleHas(role: Role, permission: Permission): boolean {

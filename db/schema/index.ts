@@ -9,3 +9,4 @@ export * from './files';
 export * from './mail';
 export * from './monitoring';
 export * from './security';
+export * from './billing';

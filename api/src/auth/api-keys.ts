@@ -1,6 +1,6 @@
 import { ROLE_PERMISSIONS, type Permission, type Role } from '@keelson/common/permissions';
 import type { Executor } from '@keelson/db';
-import { apiKeys, memberships } from '@keelson/db/schema';
+import { apiKeys, customerUsers, memberships } from '@keelson/db/schema';
 import { and, eq, sql } from 'drizzle-orm';
 import { generateToken, hashToken, safeEqual } from './tokens';
 
@@ -23,6 +23,8 @@ export interface ApiKeyContext {
   createdBy: string;
   /** The creator's role in the key's organization at the time of this request. */
   creatorRole: Role;
+  /** The customer the creator acts for, when the creator has the `customer` role. */
+  creatorCustomerId: string | null;
   /** scopes ∩ the creator's current permissions: what this request may do. */
   permissions: ReadonlySet<Permission>;
 }
@@ -44,9 +46,10 @@ export async function verifyApiKey(db: Executor, presented: string): Promise<Api
   if (!match) return null;
   const [, prefix, secret] = match as unknown as [string, string, string];
   const [row] = await db
-    .select({ key: apiKeys, creatorRole: memberships.role })
+    .select({ key: apiKeys, creatorRole: memberships.role, creatorCustomerId: customerUsers.customerId })
     .from(apiKeys)
     .leftJoin(memberships, and(eq(memberships.tenantId, apiKeys.tenantId), eq(memberships.userId, apiKeys.createdBy)))
+    .leftJoin(customerUsers, and(eq(customerUsers.tenantId, apiKeys.tenantId), eq(customerUsers.userId, apiKeys.createdBy)))
     .where(eq(apiKeys.prefix, prefix));
   if (!row || !safeEqual(row.key.secretHash, hashToken(secret))) return null;
   const key = row.key;
@@ -65,6 +68,7 @@ export async function verifyApiKey(db: Executor, presented: string): Promise<Api
     scopes,
     createdBy: key.createdBy,
     creatorRole: row.creatorRole,
+    creatorCustomerId: row.creatorCustomerId,
     permissions: new Set(scopes.filter((scope) => held.has(scope))),
   };
 }

@@ -2,7 +2,7 @@ import { ROLE_PERMISSIONS, type Permission } from '@keelson/common/permissions';
 import { runForTenant } from '@keelson/common/tenant-scope';
 import { getCookie } from 'hono/cookie';
 import { createMiddleware } from 'hono/factory';
-import type { AppEnv, Principal } from '../context';
+import { NO_CUSTOMER, type AppEnv, type Principal } from '../context';
 import { ForbiddenError, UnauthorizedError } from '../errors';
 import { verifyApiKey } from './api-keys';
 import { SESSION_COOKIE, validateSessionToken } from './sessions';
@@ -34,6 +34,8 @@ export const authenticateWith = ({ csrf }: { csrf: boolean }) => createMiddlewar
       permissions: key.permissions,
       sessionId: null,
       onBehalfOf: key.createdBy,
+      // A key never sees more than its creator: a customer user's key sees their customer only.
+      customerId: key.creatorRole === 'customer' ? (key.creatorCustomerId ?? NO_CUSTOMER) : null,
     });
     // Payloads this request sends to Temporal are sealed with this organization's data key.
     return runForTenant(key.tenantId, next);
@@ -58,6 +60,7 @@ export const authenticateWith = ({ csrf }: { csrf: boolean }) => createMiddlewar
     permissions: ROLE_PERMISSIONS[session.role],
     sessionId: session.sessionId,
     onBehalfOf: session.userId,
+    customerId: session.role === 'customer' ? (session.customerId ?? NO_CUSTOMER) : null,
   };
   c.set('principal', principal);
   return runForTenant(principal.tenantId, next);

@@ -1,6 +1,6 @@
 import type { Role } from '@keelson/common/permissions';
 import type { Executor } from '@keelson/db';
-import { memberships, sessions, users } from '@keelson/db/schema';
+import { customerUsers, memberships, sessions, users } from '@keelson/db/schema';
 import { and, eq, lt } from 'drizzle-orm';
 import { generateToken, hashToken } from './tokens';
 
@@ -18,6 +18,8 @@ export interface SessionContext {
   userId: string;
   tenantId: string;
   role: Role;
+  /** The customer a `customer`-role member acts for; null when not linked (they then see no customer data). */
+  customerId: string | null;
   email: string;
   name: string;
   expiresAt: Date;
@@ -55,10 +57,12 @@ export async function validateSessionToken(db: Executor, token: string): Promise
       email: users.email,
       name: users.name,
       role: memberships.role,
+      customerId: customerUsers.customerId,
     })
     .from(sessions)
     .innerJoin(users, eq(users.id, sessions.userId))
     .innerJoin(memberships, and(eq(memberships.userId, sessions.userId), eq(memberships.tenantId, sessions.tenantId)))
+    .leftJoin(customerUsers, and(eq(customerUsers.userId, sessions.userId), eq(customerUsers.tenantId, sessions.tenantId)))
     .where(eq(sessions.id, sessionId));
   if (!row) return null;
   const { session } = row;
@@ -77,6 +81,7 @@ export async function validateSessionToken(db: Executor, token: string): Promise
     userId: session.userId,
     tenantId: session.tenantId,
     role: row.role,
+    customerId: row.customerId,
     email: row.email,
     name: row.name,
     expiresAt,

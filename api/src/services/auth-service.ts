@@ -6,7 +6,7 @@ import { and, asc, eq, isNull, lt, or, sql } from 'drizzle-orm';
 import { randomBytes } from 'node:crypto';
 import { createSession, invalidateSession, markTwoFactorVerified, type SessionContext } from '../auth/sessions';
 import { generateTotpSecret, totpStep, totpUrl } from '../auth/totp';
-import type { Principal, RequestMeta } from '../context';
+import { NO_CUSTOMER, type Principal, type RequestMeta } from '../context';
 import { AppError, ConflictError, ForbiddenError, UnauthorizedError, ValidationError } from '../errors';
 import { acceptInvitations, invitationsFor } from './invitations-service';
 import { auditActor } from './audit-service';
@@ -230,6 +230,8 @@ export async function describeCaller(db: Executor, principal: Principal) {
     apiKey,
     organization,
     role: principal.role,
+    // The customer a customer user acts for (null for staff, and for a customer user not linked yet).
+    customerId: principal.customerId && principal.customerId !== NO_CUSTOMER ? principal.customerId : null,
     permissions: [...principal.permissions].sort(),
     csrfToken,
     twoFactorEnabled,

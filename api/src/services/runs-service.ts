@@ -17,6 +17,7 @@ import { randomUUID } from 'node:crypto';
 import { ConflictError, NotFoundError, ValidationError } from '../errors';
 import { hasPermission } from '../auth/middleware';
 import { auditActor, type ServiceContext } from './context';
+import { customerResource, customerScope } from './customer-scope';
 import { foldFailure, foldSteps, type RunError, type RunStep } from './run-history';
 import { decodeFailures, EVENT_NAMES, payloadDecoder, statusName, temporal, toDate } from './temporal-decoding';
 
@@ -69,8 +70,10 @@ const CLOSED_FAILED = new Set(['Failed', 'TimedOut', 'Canceled', 'Terminated']);
 /** Single-quoted visibility literal; values are already validated, this guards the quotes. */
 const q = (v: string) => `'${v.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
 
-export function buildVisibilityQuery(tenantId: string, f: Omit<ListRunsFilter, 'pageSize' | 'pageToken'>): string {
+export function buildVisibilityQuery(tenantId: string, f: Omit<ListRunsFilter, 'pageSize' | 'pageToken'>, customerId: string | null = null): string {
   const clauses = [`KeelsonTenant = ${q(tenantId)}`];
+  // A customer user sees only the runs about their customer (runs carry `customer:<id>`).
+  if (customerId) clauses.push(`KeelsonResources = ${q(customerResource(customerId))}`);
   if (f.status) clauses.push(`ExecutionStatus = ${q(f.status)}`);
   if (f.operation) clauses.push(`KeelsonOperation = ${q(f.operation)}`);
   if (f.resource) clauses.push(`KeelsonResources = ${q(f.resource)}`);
@@ -92,7 +95,7 @@ export async function listRuns(ctx: ServiceContext, filter: ListRunsFilter): Pro
       namespace: config.namespace,
       pageSize: filter.pageSize,
       nextPageToken,
-      query: buildVisibilityQuery(ctx.principal.tenantId, filter),
+      query: buildVisibilityQuery(ctx.principal.tenantId, filter, customerScope(ctx)),
     })
     .catch((err: Error & { code?: number }) => {
       // INVALID_ARGUMENT: a page token from another query or a stale one. A token that is not one
@@ -131,7 +134,10 @@ export async function requireRun(ctx: ServiceContext, workflowId: string, runId?
   const handle = ctx.deps.temporal.workflow.getHandle(workflowId, runId);
   try {
     const description = await handle.describe();
-    if (readRunAttributes(description.typedSearchAttributes).tenantId !== ctx.principal.tenantId) throw new NotFoundError('run');
+    const attributes = readRunAttributes(description.typedSearchAttributes);
+    if (attributes.tenantId !== ctx.principal.tenantId) throw new NotFoundError('run');
+    const customerId = customerScope(ctx);
+    if (customerId && !(attributes.resources ?? []).includes(customerResource(customerId))) throw new NotFoundError('run');
     return { handle, description };
   } catch (err) {
     if (err instanceof WorkflowNotFoundError || (err as { code?: number }).code === 5) throw new NotFoundError('run');

@@ -43,6 +43,7 @@ export const MeSchema = z
     apiKey: z.object({ id: z.uuid(), name: z.string() }).nullable().openapi({ description: 'The calling key, if any.' }),
     organization: OrganizationSchema,
     role: z.enum(ROLES).nullable(),
+    customerId: z.string().nullable().openapi({ description: 'For the customer role: the one customer whose data the caller sees' }),
     permissions: z.array(z.enum(PERMISSIONS)),
     csrfToken: z.string().nullable().openapi({ description: 'For cookie sessions; null for API keys.' }),
     twoFactorEnabled: z.boolean(),
