@@ -89,10 +89,11 @@ export interface TestPlatform {
   /** A key made by a new member of the tenant with `creatorRole` (owner by default). */
   createApiKey(opts: { tenantId: string; scopes: string[]; expiresAt?: Date; creatorRole?: Role }): Promise<string>;
   /**
-   * Registers the local Docker engine as a node of the tenant and serves its task queue. Deploys
-   * on it need `proxy` (e.g. a CaddyProxy on a Caddy from test/caddy.ts); without one they fail.
+   * Registers the local Docker engine (or `docker` at `endpoint`) as a node of the tenant and
+   * serves its task queue. Deploys on it need `proxy` (e.g. a CaddyProxy on a Caddy from
+   * test/caddy.ts); without one they fail.
    */
-  addDockerNode(tenantId: string, name?: string, opts?: { proxy?: EdgeProxy }): Promise<{ id: string }>;
+  addDockerNode(tenantId: string, name?: string, opts?: { proxy?: EdgeProxy; docker?: Docker; endpoint?: string }): Promise<{ id: string }>;
   /** `monitoring`: the core worker's monitoring settings (intervals scaled down for tests). */
   startCoreWorker(opts?: { monitoring?: MonitoringWorkerOptions }): Promise<void>;
   stopWorkers(): Promise<void>;
@@ -101,11 +102,12 @@ export interface TestPlatform {
 
 /**
  * The real API, real Postgres, real Temporal and (on request) real workers, for one test file.
- * `databaseUrl` points it at a database the test manages itself (e.g. embedded PGlite).
+ * `databaseUrl` points it at a database the test manages itself (e.g. embedded PGlite, or a
+ * private server it restarts), `temporalAddress` at a Temporal server of its own.
  */
-export async function createTestPlatform(opts: { databaseUrl?: string } = {}): Promise<TestPlatform> {
+export async function createTestPlatform(opts: { databaseUrl?: string; temporalAddress?: string } = {}): Promise<TestPlatform> {
   const database = opts.databaseUrl ? externalDb(opts.databaseUrl) : await createTestDb();
-  const address = inject('temporalAddress');
+  const address = opts.temporalAddress ?? inject('temporalAddress');
   const connection = await Connection.connect({ address });
   const temporal = new Client({ connection, namespace: 'default', dataConverter: keelsonDataConverter(TEST_KEYS, createPostgresDataKeys(database.db, TEST_KEYS)) });
   // Test files share one Temporal namespace; a queue of their own keeps their workers apart.
@@ -172,10 +174,10 @@ export async function createTestPlatform(opts: { databaseUrl?: string } = {}): P
       await database.db.insert(apiKeys).values({ tenantId, name: 'test', prefix: k.prefix, secretHash: k.secretHash, scopes, expiresAt, createdBy: creator.id });
       return k.key;
     },
-    async addDockerNode(tenantId, name = `local-${randomBytes(3).toString('hex')}`, { proxy = NO_PROXY } = {}) {
+    async addDockerNode(tenantId, name = `local-${randomBytes(3).toString('hex')}`, { proxy = NO_PROXY, docker: engine = docker, endpoint = 'unix:///var/run/docker.sock' } = {}) {
       const [n] = await database.db
         .insert(nodes)
-        .values({ tenantId, name, endpoint: 'unix:///var/run/docker.sock' })
+        .values({ tenantId, name, endpoint })
         .returning({ id: nodes.id });
       run(
         await createNodeWorker({
@@ -184,7 +186,7 @@ export async function createTestPlatform(opts: { databaseUrl?: string } = {}): P
           db: database.db,
           keys: TEST_KEYS,
           nodeId: n!.id,
-          docker,
+          docker: engine,
           workDir: await mkdtemp(join(tmpdir(), 'keelson-node-')),
           proxy,
         }),

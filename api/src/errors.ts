@@ -1,6 +1,7 @@
 import type { Context } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
+import { isDatabaseUnavailable } from '@keelson/db';
 import type { z } from 'zod';
 
 /** The errors services throw; `onError` maps each to `{ code, message, requestId }`. */
@@ -50,6 +51,39 @@ export class TooManyRequestsError extends AppError {
   }
 }
 
+/** A service Keelson depends on (Postgres, Temporal) does not answer for the moment. */
+export class ServiceUnavailableError extends AppError {
+  constructor(
+    readonly service: 'database' | 'temporal',
+    readonly retryAfterSeconds = 2,
+  ) {
+    super(503, 'unavailable', `the ${service} is not reachable right now; retry in a few seconds`);
+  }
+}
+
+/** gRPC status of a Temporal server that is not reachable (UNAVAILABLE). */
+const GRPC_UNAVAILABLE = 14;
+
+/**
+ * Which dependency an unexpected error says is down, if any: Postgres refusing or dropping
+ * connections (shutting down, starting up), or Temporal's gRPC UNAVAILABLE (its client wraps
+ * gRPC's error in `cause`).
+ */
+export function unavailableService(err: unknown): ServiceUnavailableError['service'] | undefined {
+  let e = err as { code?: unknown; cause?: unknown; metadata?: unknown } | undefined;
+  for (let depth = 0; e && typeof e === 'object' && depth < 6; depth++, e = e.cause as typeof e) {
+    if (e.code === GRPC_UNAVAILABLE && 'metadata' in e) return 'temporal';
+  }
+  return isDatabaseUnavailable(err) ? 'database' : undefined;
+}
+
+/** The first `code` along an error's `cause` chain (ECONNREFUSED, 57P01, a gRPC status). */
+function errorCode(err: unknown): string | undefined {
+  let e = err as { code?: unknown; cause?: unknown } | undefined;
+  for (let depth = 0; e && typeof e === 'object' && depth < 6; depth++, e = e.cause as typeof e) if (e.code !== undefined) return String(e.code);
+  return undefined;
+}
+
 export interface ErrorBody {
   code: string;
   message: string;
@@ -73,7 +107,7 @@ export function validationHook(
 }
 
 export function onError(err: Error, c: Context): Response {
-  if (err instanceof TooManyRequestsError) c.header('Retry-After', String(err.retryAfterSeconds));
+  if (err instanceof TooManyRequestsError || err instanceof ServiceUnavailableError) c.header('Retry-After', String(err.retryAfterSeconds));
   if (err instanceof AppError) return c.json(errorBody(c, err.code, err.message, err.details), err.status);
   if (err instanceof HTTPException) {
     const status = err.status;
@@ -81,6 +115,14 @@ export function onError(err: Error, c: Context): Response {
     return c.json(errorBody(c, code, err.message || 'request failed'), status as ContentfulStatusCode);
   }
   if (err instanceof SyntaxError) return c.json(errorBody(c, 'bad_request', `malformed JSON body: ${err.message}`), 400);
+  const down = unavailableService(err);
+  if (down) {
+    const unavailable = new ServiceUnavailableError(down);
+    // The driver's message would carry the failed query and its parameters: only its code is logged.
+    console.warn(JSON.stringify({ level: 'warn', msg: `${down} unavailable`, requestId: c.get('requestId'), code: errorCode(err) }));
+    c.header('Retry-After', String(unavailable.retryAfterSeconds));
+    return c.json(errorBody(c, unavailable.code, unavailable.message), 503);
+  }
   console.error(JSON.stringify({ level: 'error', msg: 'unhandled error', requestId: c.get('requestId'), error: err.stack ?? String(err) }));
   return c.json(errorBody(c, 'internal', 'internal error'), 500);
 }

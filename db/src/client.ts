@@ -20,3 +20,24 @@ export function connectDb(url: string, options: { max?: number } = {}): DbHandle
   const db = drizzle(pool, { schema, casing: 'snake_case' });
   return { db, pool, close: () => pool.end() };
 }
+
+/** Postgres SQLSTATEs of a server going away or not accepting connections yet. */
+const UNAVAILABLE_STATES = /^(08...|57P0[1-3]|53300)$/;
+/** Socket errors of a server that is down or restarting. */
+const UNAVAILABLE_SOCKET = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH']);
+/** What the pg driver says when the server drops a connection or never gives one. */
+const UNAVAILABLE_MESSAGE = /^(Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error)/;
+
+/**
+ * Whether an error means the database is not reachable for the moment (refused or dropped
+ * connection, a server shutting down or starting up), as opposed to a query it refused. Looks
+ * through `cause` chains: drizzle wraps the driver's error.
+ */
+export function isDatabaseUnavailable(err: unknown): boolean {
+  let e = err as { code?: unknown; message?: unknown; cause?: unknown } | undefined;
+  for (let depth = 0; e && typeof e === 'object' && depth < 6; depth++, e = e.cause as typeof e) {
+    if (typeof e.code === 'string' && (UNAVAILABLE_STATES.test(e.code) || UNAVAILABLE_SOCKET.has(e.code))) return true;
+    if (typeof e.message === 'string' && UNAVAILABLE_MESSAGE.test(e.message)) return true;
+  }
+  return false;
+}

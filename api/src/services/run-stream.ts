@@ -2,6 +2,7 @@ import { payloadCodec } from './payload-codec';
 import { runLogs } from '@keelson/db/schema';
 import { and, asc, eq, gt } from 'drizzle-orm';
 import { hasPermission } from '../auth/middleware';
+import { unavailableService } from '../errors';
 import type { ServiceContext } from './context';
 import { runLogHub } from './run-log-hub';
 import { foldSteps } from './run-history';
@@ -29,6 +30,25 @@ export interface StreamEvent {
 
 const LOG_BATCH = 500;
 const POLL_MS = 2000;
+/** Backoff while Temporal or Postgres does not answer (a restart): the stream waits, it does not end. */
+const OUTAGE_BACKOFF_MS = { first: 250, max: 2000 } as const;
+
+/**
+ * Runs `read` until it succeeds, waiting out an unreachable Temporal or Postgres with capped
+ * backoff; other errors, and an aborted stream, end it. `onRetry` runs before each new attempt.
+ */
+async function throughOutages<T>(signal: AbortSignal, read: () => Promise<T>, onRetry: () => void = () => {}): Promise<T> {
+  for (let delay: number = OUTAGE_BACKOFF_MS.first; ; delay = Math.min(delay * 2, OUTAGE_BACKOFF_MS.max)) {
+    try {
+      return await read();
+    } catch (err) {
+      if (signal.aborted || !unavailableService(err)) throw err;
+      await sleep(delay, signal);
+      if (signal.aborted) throw err;
+      onRetry();
+    }
+  }
+}
 
 /**
  * Streams one run: its history events and folded steps (long-polled from Temporal) and its
@@ -80,13 +100,23 @@ export async function streamRun(
     let token: Uint8Array | undefined;
     try {
       while (!signal.aborted) {
-        const res = await client.connection.withAbortSignal(signal, () =>
-          client.workflowService.getWorkflowExecutionHistory({
-            namespace: config.namespace,
-            execution: { workflowId, runId },
-            nextPageToken: token,
-            waitNewEvent: true,
-          }),
+        // After an outage the history is read again from its start (a page token need not
+        // survive a server restart); events already sent are skipped by the cursor below.
+        const res = await throughOutages(
+          signal,
+          () =>
+            client.connection.withAbortSignal(signal, () =>
+              client.workflowService.getWorkflowExecutionHistory({
+                namespace: config.namespace,
+                execution: { workflowId, runId },
+                nextPageToken: token,
+                waitNewEvent: true,
+              }),
+            ),
+          () => {
+            token = undefined;
+            events.length = 0;
+          },
         );
         const batch = res.history?.events ?? [];
         await decodeFailures(codec, batch);
@@ -100,7 +130,10 @@ export async function streamRun(
             () => (cursor.history = lastId),
           );
         }
-        if (batch.length) await sendSteps(true);
+        if (batch.length) await sendSteps(true).catch((err: unknown) => {
+          // The folded steps follow at the next change; an outage must not end the stream.
+          if (!unavailableService(err)) throw err;
+        });
         if (!res.nextPageToken?.length) break;
         token = res.nextPageToken;
       }
@@ -125,12 +158,14 @@ export async function streamRun(
     try {
       for (;;) {
         const doneBeforeRead = historyDone;
-        const rows = await db
-          .select()
-          .from(runLogs)
-          .where(and(eq(runLogs.tenantId, tenantId), eq(runLogs.workflowId, workflowId), gt(runLogs.id, cursor.log)))
-          .orderBy(asc(runLogs.id))
-          .limit(LOG_BATCH);
+        const rows = await throughOutages(signal, () =>
+          db
+            .select()
+            .from(runLogs)
+            .where(and(eq(runLogs.tenantId, tenantId), eq(runLogs.workflowId, workflowId), gt(runLogs.id, cursor.log)))
+            .orderBy(asc(runLogs.id))
+            .limit(LOG_BATCH),
+        );
         for (const r of rows) {
           await emit(
             'log',
@@ -159,7 +194,7 @@ export async function streamRun(
     if (!signal.aborted) throw err;
   }
   if (signal.aborted) return;
-  const final = await client.workflow.getHandle(workflowId, runId).describe();
+  const final = await throughOutages(signal, () => client.workflow.getHandle(workflowId, runId).describe());
   await emit('end', { status: statusName(final.raw.workflowExecutionInfo?.status), runId }, () => {});
   await queue;
 }
