@@ -8,6 +8,7 @@ import { createApp } from '@keelson/api';
 import { generateApiKey } from '@keelson/api/auth/api-keys';
 import type { AppDeps } from '@keelson/api/deps';
 import { runLogHub } from '@keelson/api/services/run-log-hub';
+import { closeApiKeyCache } from '@keelson/api/auth/api-key-cache';
 import { parseKeyRing } from '@keelson/common/codec';
 import { FAILURE_CONVERTER_PATH, keelsonDataConverter } from '@keelson/common/temporal';
 import { connectDb, createScratchDatabase, dropOrphanedScratchDatabases, dropScratchDatabases, migrateDb, scratchPrefix, createPostgresDataKeys } from '@keelson/db';
@@ -159,6 +160,7 @@ export async function startBenchPlatform(): Promise<BenchPlatform> {
       const s = serve({ fetch: app.fetch, hostname: '127.0.0.1', port: 0 }, () => resolve(s as Server)) as Server;
     });
     cleanups.push(() => runLogHub(apiDb.pool).close());
+    cleanups.push(() => closeApiKeyCache(apiDb.db));
     cleanups.push(
       () =>
         new Promise<void>((resolve) => {

@@ -17,6 +17,7 @@ import { createApp } from '../api/src/app';
 import { generateApiKey } from '../api/src/auth/api-keys';
 import { createSession, SESSION_COOKIE } from '../api/src/auth/sessions';
 import { runLogHub } from '../api/src/services/run-log-hub';
+import { closeApiKeyCache } from '../api/src/auth/api-key-cache';
 import type { AppDeps } from '../api/src/deps';
 import { apiKeys } from '../db/schema/tenancy';
 import { createCoreWorker, createNodeWorker, type MonitoringWorkerOptions } from '../workers/src/workers';
@@ -214,6 +215,7 @@ export async function createTestPlatform(opts: { databaseUrl?: string; temporalA
     async close() {
       await platform.stopWorkers();
       await runLogHub(database.pool).close();
+      await closeApiKeyCache(database.db);
       await native?.close();
       await connection.close();
       await database.drop();

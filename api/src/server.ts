@@ -11,6 +11,7 @@ import type { AddressInfo } from 'node:net';
 import { createApp } from './app';
 import { loadApiEnv } from './env';
 import { runLogHub } from './services/run-log-hub';
+import { closeApiKeyCache } from './auth/api-key-cache';
 
 /** How long open requests (SSE streams, long polls) get to finish before they are cut. */
 const SHUTDOWN_GRACE_MS = 5_000;
@@ -67,6 +68,7 @@ async function shutdown(signal: string) {
   await closed;
   clearTimeout(cut);
   await runLogHub(database.pool).close();
+  await closeApiKeyCache(database.db);
   await Promise.allSettled([connection.close(), database.close()]);
   log({ level: 'info', msg: 'api stopped' });
   process.exit(0);

@@ -4,6 +4,7 @@ import { getCookie } from 'hono/cookie';
 import { createMiddleware } from 'hono/factory';
 import { NO_CUSTOMER, type AppEnv, type Principal } from '../context';
 import { ForbiddenError, UnauthorizedError } from '../errors';
+import { apiKeyCache } from './api-key-cache';
 import { verifyApiKey } from './api-keys';
 import { SESSION_COOKIE, validateSessionToken } from './sessions';
 import { safeEqual } from './tokens';
@@ -17,12 +18,13 @@ const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
  * false` is only for POSTs without side effects (the payload codec).
  */
 export const authenticateWith = ({ csrf }: { csrf: boolean }) => createMiddleware<AppEnv>(async (c, next) => {
-  const { db } = c.get('deps');
+  const { db, pool } = c.get('deps');
   const authorization = c.req.header('authorization');
   if (authorization) {
     const [scheme, credential] = authorization.split(' ');
     if (scheme?.toLowerCase() !== 'bearer' || !credential) throw new UnauthorizedError('Authorization must be "Bearer <api key>"');
-    const key = await verifyApiKey(db, credential);
+    const cache = apiKeyCache({ db, pool });
+    const key = await verifyApiKey(db, credential, (executor, prefix) => cache.lookup(executor, prefix));
     if (!key) throw new UnauthorizedError('invalid, revoked or expired API key');
     c.set('principal', {
       tenantId: key.tenantId,

@@ -2,6 +2,7 @@ import type { Permission } from '@keelson/common/permissions';
 import { writeAudit, type Database, type Executor } from '@keelson/db';
 import { apiKeys } from '@keelson/db/schema';
 import { and, desc, eq, isNull, sql } from 'drizzle-orm';
+import { forgetApiKeys } from '../auth/api-key-cache';
 import { generateApiKey } from '../auth/api-keys';
 import type { Principal, RequestMeta } from '../context';
 import { ForbiddenError, NotFoundError } from '../errors';
@@ -90,6 +91,7 @@ export async function revokeApiKey(db: Database, principal: Principal, meta: Req
       details: { name: revoked.name, prefix: revoked.prefix },
     });
   });
+  forgetApiKeys(db);
 }
 
 /** Revokes every live key a person made in the organization (when they leave it). Returns how many. */

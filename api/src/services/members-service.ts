@@ -4,6 +4,7 @@ import { invitations, memberships, sessions, tenants, users } from '@keelson/db/
 import { and, asc, count, eq, sql } from 'drizzle-orm';
 import type { Principal, RequestMeta } from '../context';
 import { ConflictError, ForbiddenError, NotFoundError } from '../errors';
+import { forgetApiKeys } from '../auth/api-key-cache';
 import { revokeKeysOf } from './api-keys-service';
 import { auditActor } from './audit-service';
 import { AlreadyInvitedError, INVITATION_TTL_MS, invitationColumns } from './invitations-service';
@@ -73,7 +74,7 @@ export async function inviteMember(
 }
 
 export async function changeMemberRole(db: Database, principal: Principal, meta: RequestMeta, userId: string, role: Role) {
-  return db.transaction(async (tx) => {
+  const changed = await db.transaction(async (tx) => {
     await lockTenant(tx, principal.tenantId);
     const member = await findMember(tx, principal.tenantId, userId);
     if (!member) throw new NotFoundError('member');
@@ -94,6 +95,9 @@ export async function changeMemberRole(db: Database, principal: Principal, meta:
     });
     return { ...member, role };
   });
+  // This process's cached keys may carry the old role (other processes hear the trigger's notice).
+  forgetApiKeys(db);
+  return changed;
 }
 
 /** Removes the membership, signs the person out of this organization and revokes their keys there. */
@@ -119,6 +123,7 @@ export async function removeMember(db: Database, principal: Principal, meta: Req
       details: { email: member.email, role: member.role, revokedKeys },
     });
   });
+  forgetApiKeys(db);
 }
 
 async function findMember(tx: Executor, tenantId: string, userId: string) {

@@ -1,6 +1,7 @@
 import { writeAudit, type Executor } from '@keelson/db';
 import { customerContacts, customers, customerUsers, invoices, memberships, subscriptions, users, type PostalAddress } from '@keelson/db/schema';
 import { and, asc, eq, ilike, inArray, or, sql, type SQL } from 'drizzle-orm';
+import { forgetApiKeys } from '../../auth/api-key-cache';
 import { ConflictError, NotFoundError, ValidationError } from '../../errors';
 import { auditActor, type ServiceContext } from '../context';
 import { customerScope } from '../customer-scope';
@@ -183,7 +184,7 @@ export async function listCustomerUsers(ctx: ServiceContext, customerId: string)
  * lose their view by being linked.
  */
 export async function linkCustomerUser(ctx: ServiceContext, customerId: string, userId: string) {
-  return ctx.deps.db.transaction(async (tx) => {
+  const linked = await ctx.deps.db.transaction(async (tx) => {
     await requireCustomer(ctx, customerId, tx);
     const [member] = await tx
       .select({ role: memberships.role, email: users.email, name: users.name })
@@ -200,6 +201,9 @@ export async function linkCustomerUser(ctx: ServiceContext, customerId: string, 
     await writeAudit(tx, { ...auditActor(ctx), action: 'customer.user.link', resourceType: 'customer', resourceId: customerId, details: { userId, email: member.email } });
     return { userId, email: member.email, name: member.name, createdAt: row!.createdAt.toISOString() };
   });
+  // Keys of this person act for the customer they are linked to (decision 0020).
+  forgetApiKeys(ctx.deps.db);
+  return linked;
 }
 
 export async function unlinkCustomerUser(ctx: ServiceContext, customerId: string, userId: string) {
@@ -212,4 +216,5 @@ export async function unlinkCustomerUser(ctx: ServiceContext, customerId: string
     if (!row) throw new NotFoundError('customer user');
     await writeAudit(tx, { ...auditActor(ctx), action: 'customer.user.unlink', resourceType: 'customer', resourceId: customerId, details: { userId } });
   });
+  forgetApiKeys(ctx.deps.db);
 }
