@@ -42,11 +42,13 @@ describe('API key cache', () => {
     }
   }
 
+  /** Uses the key until it is answered from memory (a notice of an earlier change may empty the cache once). */
   async function cached(key: string) {
-    expect((await me(key)).status).toBe(200);
-    const { hits } = apiKeyCache(other).stats;
-    expect((await me(key)).status).toBe(200);
-    expect(apiKeyCache(other).stats.hits).toBe(hits + 1);
+    await within('the key is served from memory', async () => {
+      const { hits } = apiKeyCache(other).stats;
+      expect((await me(key)).status).toBe(200);
+      return apiKeyCache(other).stats.hits > hits;
+    });
   }
 
   it('answers a hot key from memory, and refuses it once it is revoked elsewhere', async () => {
