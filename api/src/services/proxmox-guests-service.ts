@@ -3,7 +3,8 @@ import { resourceRef, SearchAttribute, WorkflowId, WorkflowType } from '@keelson
 import { writeAudit } from '@keelson/db';
 import { guests, type GuestBackupPolicy, type GuestKindName } from '@keelson/db/schema';
 import { and, asc, eq, ne, sql } from 'drizzle-orm';
-import { generateKeyPairSync, randomUUID } from 'node:crypto';
+import { provisioningKeyPair } from '@keelson/activities/proxmox/keys';
+import { randomUUID } from 'node:crypto';
 import type { LxcProvisionInput } from '../../../workflows/lxc-provision';
 import type { PowerAction, VmBackupInput, VmDestroyInput, VmPowerInput, VmResizeInput, VmSnapshotInput } from '../../../workflows/vm-lifecycle';
 import type { VmProvisionInput } from '../../../workflows/vm-provision';
@@ -60,24 +61,6 @@ export async function requireGuest(ctx: ServiceContext, id: string): Promise<Gue
   const [row] = await ctx.deps.db.select().from(guests).where(and(eq(guests.tenantId, ctx.principal.tenantId), eq(guests.id, id)));
   if (!row) throw new NotFoundError('guest');
   return row;
-}
-
-/**
- * A key pair for the provisioning login only (cloud-init user or root): ECDSA P-256, whose PKCS#8
- * PEM OpenSSH reads as is. It travels in the run's input, which the payload codec encrypts, and is
- * not kept anywhere else; the customer's own keys go to the admin user.
- */
-function provisioningKeyPair(): { publicKey: string; privateKey: string } {
-  const { publicKey, privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-  const jwk = publicKey.export({ format: 'jwk' });
-  const field = (bytes: Buffer) => {
-    const length = Buffer.alloc(4);
-    length.writeUInt32BE(bytes.length);
-    return Buffer.concat([length, bytes]);
-  };
-  const point = Buffer.concat([Buffer.from([4]), Buffer.from(jwk.x!, 'base64url'), Buffer.from(jwk.y!, 'base64url')]);
-  const blob = Buffer.concat([field(Buffer.from('ecdsa-sha2-nistp256')), field(Buffer.from('nistp256')), field(point)]);
-  return { publicKey: `ecdsa-sha2-nistp256 ${blob.toString('base64')} keelson-provisioning`, privateKey: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString() };
 }
 
 const invalid = (field: string, message: string) => new ValidationError(`${field}: ${message}`, { issues: [{ path: field, message }] });

@@ -9,13 +9,13 @@ import { ResourceName, setOf } from '../schemas';
 const GuestId = z.uuid({ error: 'must be a guest id (UUID)' });
 
 /** An OpenSSH public key line: type, base64 body, optional comment. */
-const SshPublicKey = z
+export const SshPublicKey = z
   .string()
   .max(16_384)
   .regex(/^(ssh-(ed25519|rsa|dss)|ecdsa-sha2-nistp(256|384|521)|sk-(ssh-ed25519|ecdsa-sha2-nistp256)@openssh\.com) [A-Za-z0-9+/]+=*( [^\r\n]*)?$/, 'an OpenSSH public key line (ssh-ed25519 AAAA… comment)');
 
 /** The admin login Ansible creates; a normal account (root logs in with keys only, if at all). */
-const AdminUser = z
+export const AdminUser = z
   .string()
   .regex(/^[a-z_][a-z0-9_-]{0,31}$/, 'a Linux user name: lowercase letters, digits, _ and -, up to 32')
   .refine((u) => u !== 'root', 'root cannot be the admin user');
