@@ -16,4 +16,5 @@ export { createDockerMetricsActivities, createDockerNodeDirectoryActivities, typ
 export { createEvaluateActivities, type EvaluateActivities } from './monitoring/evaluate';
 export { createAlertActivities, type AlertActivities } from './monitoring/alerts';
 export { createRetentionActivities, DEFAULT_RETENTION, type RetentionPolicy } from './monitoring/retention';
+export { createOrderActivities, type OrderActivities } from './billing/orders';
 export { ensureMonitoringSchedules, deleteMonitoringSchedules, DEFAULT_INTERVALS, type MonitoringScheduleOptions } from './monitoring/schedules';

@@ -13,3 +13,4 @@ export { smtpTest } from './mail/smtp-test';
 export { monitoringCollect } from './monitoring/collect';
 export { monitoringEvaluate, monitoringMaintenance } from './monitoring/evaluate';
 export { alertInstance } from './monitoring/alert-instance';
+export { orderFulfil } from './billing/order';

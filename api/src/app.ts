@@ -29,6 +29,8 @@ import { mailRoutes } from './routes/mail/index';
 import { monitoringRoutes } from './routes/monitoring/index';
 import { customersRoutes } from './routes/customers/index';
 import { catalogRoutes } from './routes/catalog/index';
+import { ordersRoutes } from './routes/orders/index';
+import { quotesRoutes } from './routes/quotes/index';
 import { collectProcessMetrics, httpRequestDuration, registry } from '@keelson/activities/monitoring/prometheus';
 import { routePath } from 'hono/route';
 import { timingSafeEqual } from 'node:crypto';
@@ -84,7 +86,7 @@ export function createApp(deps: AppDeps) {
   // Query parameters and the header values Keelson reads, for every route (see edge.ts).
   app.use('/api/*', guardRequest);
 
-  for (const prefix of ['/api/runs', '/api/nodes', '/api/blueprints', '/api/containers', '/api/apps', '/api/proxmox', '/api/api-keys', '/api/members', '/api/audit', '/api/mail', '/api/monitoring', '/api/invitations', '/api/customers', '/api/catalog']) {
+  for (const prefix of ['/api/runs', '/api/nodes', '/api/blueprints', '/api/containers', '/api/apps', '/api/proxmox', '/api/api-keys', '/api/members', '/api/audit', '/api/mail', '/api/monitoring', '/api/invitations', '/api/customers', '/api/catalog', '/api/quotes', '/api/orders']) {
     app.use(prefix, authenticate);
     app.use(`${prefix}/*`, authenticate);
   }
@@ -114,7 +116,9 @@ export function createApp(deps: AppDeps) {
     .route('/api/mail', mailRoutes())
     .route('/api/invitations', invitationsRoutes())
     .route('/api/customers', customersRoutes())
-    .route('/api/catalog', catalogRoutes());
+    .route('/api/catalog', catalogRoutes())
+    .route('/api/quotes', quotesRoutes())
+    .route('/api/orders', ordersRoutes());
 
   app.get('/api/health', async (c) => {
     const checks = await healthChecks(deps);

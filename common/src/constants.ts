@@ -72,6 +72,7 @@ export const WorkflowType = {
   monitoringEvaluate: 'monitoringEvaluate',
   monitoringMaintenance: 'monitoringMaintenance',
   alertInstance: 'alertInstance',
+  order: 'orderFulfil',
 } as const;
 
 /**
@@ -100,6 +101,8 @@ export const WorkflowId = {
   guestDestroy: (guestId: string) => `vm/${guestId}/destroy`,
   /** A test email of an organization's SMTP settings (one per request). */
   smtpTest: (tenantId: string, requestId: string) => `mail/${tenantId}/test/${requestId}`,
+  /** An order's run, from its first invoice to its activated subscription. */
+  order: (orderId: string) => `order/${orderId}`,
   /** One alert of a rule on a resource (`kind` nodata: its "no data" alert), started or signalled idempotently. */
   alert: (ruleId: string, resourceId: string, kind: 'metric' | 'nodata' = 'metric') =>
     kind === 'metric' ? `alert/${ruleId}/${resourceId}` : `alert/${ruleId}/${resourceId}/nodata`,

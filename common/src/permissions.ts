@@ -53,6 +53,8 @@ export const PERMISSIONS = [
   'billing.read',
   /** Change money: subscriptions, invoices (finalize, void, credit), tax rules, billing settings and runs. */
   'billing.manage',
+  /** Order a plan and accept or decline a quote (a customer user: for their own customer). */
+  'order.place',
 ] as const;
 export type Permission = (typeof PERMISSIONS)[number];
 
@@ -82,11 +84,11 @@ export const ROLE_PERMISSIONS: Record<Role, ReadonlySet<Permission>> = {
     'alert.acknowledge',
   ]),
   // Manages billing: customers, catalog, subscriptions, invoices; reads the runs and emails it causes.
-  billing: new Set<Permission>(['workflow.read', 'mail.read', 'customer.read', 'customer.manage', 'catalog.read', 'catalog.manage', 'billing.read', 'billing.manage']),
+  billing: new Set<Permission>(['workflow.read', 'mail.read', 'customer.read', 'customer.manage', 'catalog.read', 'catalog.manage', 'billing.read', 'billing.manage', 'order.place']),
   viewer: new Set<Permission>(READ.filter((p) => p !== 'audit.read' && p !== 'apikey.read')),
   // Everything a customer user reads is narrowed to the one customer they act for
   // (Principal.customerId): their customer record, subscriptions, invoices and runs.
-  customer: new Set<Permission>(['workflow.read', 'customer.read', 'catalog.read', 'billing.read']),
+  customer: new Set<Permission>(['workflow.read', 'customer.read', 'catalog.read', 'billing.read', 'order.place']),
 };
 
 export function roleHas(role: Role, permission: Permission): boolean {

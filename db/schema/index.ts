@@ -10,3 +10,4 @@ export * from './mail';
 export * from './monitoring';
 export * from './security';
 export * from './billing';
+export * from './orders';

@@ -1,6 +1,7 @@
 import {
   createAlertActivities,
   createContainerDbActivities,
+  createOrderActivities,
   createDockerMetricsActivities,
   createDockerNodeDirectoryActivities,
   createEvaluateActivities,
@@ -99,6 +100,7 @@ export function createCoreWorker(deps: WorkerDeps): Promise<Worker> {
       ...createGuestDbActivities({ db: deps.db }),
       ...createProxmoxActivities({ clusters, runLog }),
       ...createMailActivities({ db: deps.db, keys: deps.keys }),
+      ...createOrderActivities({ db: deps.db }),
     },
   });
 }

@@ -1,0 +1,98 @@
+import { runSearchAttributes } from '@keelson/common/search-attributes';
+import {
+  ApplicationFailure,
+  CancellationScope,
+  ChildWorkflowCancellationType,
+  executeChild,
+  isCancellation,
+  log,
+  ParentClosePolicy,
+  proxyActivities,
+} from '@temporalio/workflow';
+import type { OrderActivities, OrderOutcome } from '../../activities/billing/orders';
+import { awaitApproval } from '../approval';
+import { describeFailure } from '../failures';
+import type { RunContext } from '../run-context';
+
+export interface OrderInput extends RunContext {
+  orderId: string;
+}
+
+/**
+ * Postgres bookkeeping: short calls retried until the database answers (a business failure, such
+ * as an order that is no longer there, is non-retryable and ends the run).
+ */
+const records = proxyActivities<OrderActivities>({ startToCloseTimeout: '30s', retry: { initialInterval: '500ms', maximumInterval: '30s' } });
+
+/**
+ * One order, start to finish (`order/<id>`), the runbook a billing manager would follow:
+ *
+ *   first invoice → acceptance → provision (a child run) → activate the subscription
+ *
+ * - **First invoice.** The order's lines (setup fee, first period, one-off lines of a quote) are
+ *   invoiced once, keyed by the order.
+ * - **Acceptance.** A plan that bills on account goes straight through; otherwise a person with
+ *   billing rights accepts or rejects the order (an approval, decision 0010). A rejected or
+ *   expired order is closed and what was invoiced is credited. `awaitAcceptance` is the one place
+ *   that knows the ways through this step (Billing II adds the first invoice being paid).
+ * - **Provision.** The plan's service is made by the existing provisioning workflows as a child
+ *   run (a Proxmox VM or container, a container from a blueprint); they undo what they made when
+ *   they fail. The child is asked to cancel (and waited for) when the order is cancelled, so its
+ *   compensation runs and nothing is left half-made.
+ * - **Activate.** The subscription starts its first period; the order is active.
+ *
+ * A provisioning failure (or a cancelled order) cancels the subscription and issues a credit
+ * note for what was invoiced, then the run fails with `OrderFailed` naming the reason.
+ */
+export async function orderFulfil(input: OrderInput): Promise<OrderOutcome> {
+  const { tenantId, orderId } = input;
+  const order = await records.loadOrder({ tenantId, orderId });
+
+  await records.invoiceOrder({ tenantId, orderId });
+
+  try {
+    const acceptance = await awaitAcceptance(order);
+    if (acceptance.outcome !== 'accepted') {
+      return await CancellationScope.nonCancellable(() =>
+        records.closeOrder({ tenantId, orderId, status: 'rejected', reason: acceptance.reason }),
+      );
+    }
+
+    await records.recordOrder({ tenantId, orderId, status: 'provisioning' });
+    const child = await records.prepareService({ tenantId, orderId, actor: input.actor });
+    let result: unknown = null;
+    if (child) {
+      result = await executeChild(child.workflowType, {
+        workflowId: child.workflowId,
+        args: [{ ...child.input, tenantId, actor: input.actor }],
+        typedSearchAttributes: runSearchAttributes({ tenantId, operation: child.operation, resources: child.resources, actor: input.actor }),
+        // Cancelling the order asks the provisioning run to cancel and waits while it undoes
+        // what it made; if this run is terminated, the child is still asked to cancel.
+        cancellationType: ChildWorkflowCancellationType.WAIT_CANCELLATION_COMPLETED,
+        parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
+      });
+    }
+    return await records.activateOrder({ tenantId, orderId, result });
+  } catch (err) {
+    const reason = isCancellation(err) ? 'the order was cancelled' : describeFailure(err);
+    log.warn('order failed, cancelling its subscription and crediting what was invoiced', { orderId, reason });
+    await CancellationScope.nonCancellable(() => records.closeOrder({ tenantId, orderId, status: isCancellation(err) ? 'canceled' : 'failed', reason }));
+    if (isCancellation(err)) throw err;
+    throw ApplicationFailure.create({ type: 'OrderFailed', message: `order failed: ${reason}`, nonRetryable: true, cause: err as Error });
+  }
+}
+
+type Acceptance = { outcome: 'accepted'; by: string } | { outcome: 'rejected'; reason: string };
+
+/**
+ * The ways an order gets through acceptance: it bills on account, or a person accepts it. Billing
+ * II adds a third (the first invoice is paid) by racing its signal against the approval here.
+ */
+async function awaitAcceptance(order: Awaited<ReturnType<OrderActivities['loadOrder']>>): Promise<Acceptance> {
+  if (order.onAccount) return { outcome: 'accepted', by: 'on account' };
+  await records.recordOrder({ tenantId: order.tenantId, orderId: order.orderId, status: 'awaiting_acceptance' });
+  const decision = await awaitApproval({ prompt: `Accept order ${order.reference} from ${order.customerName}: ${order.summary}`, timeout: order.acceptanceTimeout });
+  if (decision.outcome === 'approved') return { outcome: 'accepted', by: decision.by ?? 'unknown' };
+  const why = decision.outcome === 'expired' ? 'nobody accepted it in time' : `rejected by ${decision.by ?? 'unknown'}`;
+  return { outcome: 'rejected', reason: decision.comment ? `${why}: ${decision.comment}` : why };
+}
