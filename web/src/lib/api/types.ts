@@ -13,12 +13,16 @@ import type * as Apps from '../../../../api/src/routes/apps/schema';
 import type * as Audit from '../../../../api/src/routes/audit/schema';
 import type * as Auth from '../../../../api/src/routes/auth/schema';
 import type * as Blueprints from '../../../../api/src/routes/blueprints/schema';
+import type * as Catalog from '../../../../api/src/routes/catalog/schema';
 import type * as Containers from '../../../../api/src/routes/containers/schema';
+import type * as Customers from '../../../../api/src/routes/customers/schema';
 import type * as Invitations from '../../../../api/src/routes/invitations/schema';
 import type * as Mail from '../../../../api/src/routes/mail/schema';
 import type * as Members from '../../../../api/src/routes/members/schema';
 import type * as Nodes from '../../../../api/src/routes/nodes/schema';
+import type * as Orders from '../../../../api/src/routes/orders/schema';
 import type * as Proxmox from '../../../../api/src/routes/proxmox/schema';
+import type * as Quotes from '../../../../api/src/routes/quotes/schema';
 import type * as Runs from '../../../../api/src/routes/runs/schema';
 import type * as Shared from '../../../../api/src/schemas';
 
@@ -150,3 +154,34 @@ export type InvitationList = Out<typeof Members.InvitationListSchema>;
 export type MyInvitation = Out<typeof Invitations.MyInvitationSchema>;
 export type MyInvitationList = Out<typeof Invitations.MyInvitationListSchema>;
 export type AnsweredInvitation = Out<typeof Invitations.AnsweredInvitationSchema>;
+
+// Billing: customers, the catalog, quotes and orders (api/src/routes/{customers,catalog,quotes,orders}).
+export type Customer = Out<typeof Customers.CustomerSchema>;
+export type CustomerList = Out<typeof Customers.CustomerListSchema>;
+export type CustomerContact = Customer['contacts'][number];
+export type PostalAddress = Customer['address'];
+/** `POST`/`PUT /api/customers`: the form sends every field. */
+export type CustomerInput = Out<typeof Customers.CustomerBody>;
+export type CustomerKind = Customer['kind'];
+export type CustomerUser = Out<typeof Customers.CustomerUserSchema>;
+export type CustomerUserList = Out<typeof Customers.CustomerUserListSchema>;
+export type Product = Out<typeof Catalog.ProductSchema>;
+export type ProductList = Out<typeof Catalog.ProductListSchema>;
+export type ProductInput = Out<typeof Catalog.ProductBody>;
+export type Plan = Out<typeof Catalog.PlanSchema>;
+export type PlanInput = Out<typeof Catalog.PlanBody>;
+export type PlanProvisioning = PlanInput['provisioning'];
+export type BillingCycle = Plan['prices'][number]['cycle'];
+export type Quote = Out<typeof Quotes.QuoteSchema>;
+export type QuoteList = Out<typeof Quotes.QuoteListSchema>;
+export type QuoteStatus = Quote['status'];
+export type QuoteInput = In<typeof Quotes.QuoteBody>;
+export type QuoteLineInput = In<typeof Quotes.QuoteLineInput>;
+export type Order = Out<typeof Orders.OrderSchema>;
+export type OrderList = Out<typeof Orders.OrderListSchema>;
+export type OrderStatus = Order['status'];
+export type OrderService = NonNullable<Order['service']>;
+/** `POST /api/orders` and `POST /api/quotes/{id}/accept` answer the order and its run. */
+export type PlacedOrder = Out<typeof Orders.PlacedOrderSchema>;
+export type PlaceOrderInput = In<typeof Orders.PlaceOrderBody>;
+export type ServiceOptions = In<typeof Orders.ServiceOptions>;
