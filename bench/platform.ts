@@ -6,13 +6,13 @@
 import { serve } from '@hono/node-server';
 import { createApp } from '@keelson/api';
 import { generateApiKey } from '@keelson/api/auth/api-keys';
-import type { AppDeps } from '@keelson/api/deps';
+import { API_DB_POOL_SIZE, type AppDeps } from '@keelson/api/deps';
 import { runLogHub } from '@keelson/api/services/run-log-hub';
 import { closeApiKeyCache } from '@keelson/api/auth/api-key-cache';
 import { parseKeyRing } from '@keelson/common/codec';
 import { FAILURE_CONVERTER_PATH, keelsonDataConverter } from '@keelson/common/temporal';
 import { connectDb, createScratchDatabase, dropOrphanedScratchDatabases, dropScratchDatabases, migrateDb, scratchPrefix, createPostgresDataKeys } from '@keelson/db';
-import type { EdgeProxy } from '@keelson/activities';
+import { createRunLog, createRunLogActivities, type EdgeProxy } from '@keelson/activities';
 import { apiKeys, memberships, nodes, tenants, users } from '@keelson/db/schema';
 import { createCoreWorker, createNodeWorker, WORKFLOWS_PATH } from '@keelson/workers/workers';
 import Docker from 'dockerode';
@@ -21,7 +21,7 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
-import { bundleWorkflowCode, NativeConnection, type Worker } from '@temporalio/worker';
+import { bundleWorkflowCode, NativeConnection, Worker } from '@temporalio/worker';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
@@ -90,6 +90,12 @@ export interface BenchPlatform {
    * the core worker reads it from Postgres. Returns the cluster's id.
    */
   addProxmoxCluster(connection: BenchClusterConnection): Promise<string>;
+  /**
+   * Serves `taskQueue` with a plain SDK worker: the same workflow bundle, only the run-log
+   * activities (Keelson's, on the worker's pool), the SDK's default data converter, no sinks or
+   * interceptors. Returns a client whose starts it can read (no Keelson codec).
+   */
+  addPlainWorker(taskQueue: string): Promise<Client>;
   /** Stops and drops everything above, in reverse order; safe to call more than once. */
   close(): Promise<void>;
 }
@@ -115,7 +121,7 @@ export async function startBenchPlatform(): Promise<BenchPlatform> {
     cleanups.push(() => dropScratchDatabases(adminUrl, BENCH_DB_KIND, (name) => name === benchDbName));
 
     // Separate pools, as in production where the API and the worker are separate processes.
-    const apiDb = connectDb(dbUrl, { max: 10 });
+    const apiDb = connectDb(dbUrl, { max: API_DB_POOL_SIZE });
     cleanups.push(() => apiDb.close());
     const workerDb = connectDb(dbUrl, { max: 10 });
     cleanups.push(() => workerDb.close());
@@ -197,6 +203,18 @@ export async function startBenchPlatform(): Promise<BenchPlatform> {
         const nodeRunning = nodeWorker.run();
         cleanups.push(() => stopWorker(nodeWorker, nodeRunning));
         return node!.id;
+      },
+      async addPlainWorker(taskQueue) {
+        const plain = await Worker.create({
+          connection: native,
+          namespace: 'default',
+          taskQueue,
+          workflowBundle: { code },
+          activities: createRunLogActivities({ runLog: createRunLog(workerDb.db) }),
+        });
+        const plainRunning = plain.run();
+        cleanups.push(() => stopWorker(plain, plainRunning));
+        return new Client({ connection, namespace: 'default' });
       },
       async addProxmoxCluster(connection) {
         const res = await fetch(`http://127.0.0.1:${port}/api/proxmox/clusters`, {

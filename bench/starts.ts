@@ -95,7 +95,10 @@ function keelsonStarter(p: BenchPlatform): Starter {
   const body = JSON.stringify({ operation: 'system.noop', input: {} });
   const headers = { ...p.auth, 'content-type': 'application/json' };
   return async () => {
-    const res = await fetch(url, { method: 'POST', headers, body });
+    const res = await fetch(url, { method: 'POST', headers, body }).catch((err: Error) => {
+      // fetch's own message ("fetch failed") hides why; the cause says it.
+      throw new Error(`POST /api/runs: ${err.message}: ${(err.cause as Error | undefined)?.message ?? 'no cause'}`, { cause: err });
+    });
     const text = await res.text();
     if (res.status !== 201) throw new Error(`POST /api/runs answered ${res.status}: ${text}`);
     return (JSON.parse(text) as { workflowId: string }).workflowId;

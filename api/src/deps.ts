@@ -3,6 +3,14 @@ import type { Database } from '@keelson/db';
 import type { Client } from '@temporalio/client';
 import type pg from 'pg';
 
+/**
+ * Connections of an API process's Postgres pool. Every start holds one for its audit insert while
+ * Temporal answers other starts, so at 64 starts in flight a pool of 10 had up to 39 queries
+ * waiting for a connection (bench/README.md); 20 leaves Postgres's default 100 connections room
+ * for a worker, a second API process and the tools.
+ */
+export const API_DB_POOL_SIZE = 20;
+
 /** Everything the API needs from the outside world; built by server.ts, or by tests. */
 export interface AppDeps {
   db: Database;

@@ -9,6 +9,7 @@ import { Client, Connection } from '@temporalio/client';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createApp } from './app';
+import { API_DB_POOL_SIZE } from './deps';
 import { loadApiEnv } from './env';
 import { runLogHub } from './services/run-log-hub';
 import { closeApiKeyCache } from './auth/api-key-cache';
@@ -19,7 +20,7 @@ const SHUTDOWN_GRACE_MS = 5_000;
 const log = (fields: Record<string, unknown>) => console.log(JSON.stringify({ time: new Date().toISOString(), ...fields }));
 
 const env = loadApiEnv();
-const database = connectDb(env.DATABASE_URL, { max: 10 });
+const database = connectDb(env.DATABASE_URL, { max: API_DB_POOL_SIZE });
 const connection = await Connection.connect({ address: env.TEMPORAL_ADDRESS });
 const temporal = new Client({
   connection,
