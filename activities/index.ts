@@ -18,3 +18,4 @@ export { createAlertActivities, type AlertActivities } from './monitoring/alerts
 export { createRetentionActivities, DEFAULT_RETENTION, type RetentionPolicy } from './monitoring/retention';
 export { createOrderActivities, type OrderActivities } from './billing/orders';
 export { ensureMonitoringSchedules, deleteMonitoringSchedules, DEFAULT_INTERVALS, type MonitoringScheduleOptions } from './monitoring/schedules';
+export { createBillingActivities, type BillingActivities } from './billing/index';

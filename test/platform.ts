@@ -96,7 +96,7 @@ export interface TestPlatform {
    */
   addDockerNode(tenantId: string, name?: string, opts?: { proxy?: EdgeProxy; docker?: Docker; endpoint?: string }): Promise<{ id: string }>;
   /** `monitoring`: the core worker's monitoring settings (intervals scaled down for tests). */
-  startCoreWorker(opts?: { monitoring?: MonitoringWorkerOptions }): Promise<void>;
+  startCoreWorker(opts?: { monitoring?: MonitoringWorkerOptions; billing?: { now?: () => Date } }): Promise<void>;
   stopWorkers(): Promise<void>;
   close(): Promise<void>;
 }
@@ -204,6 +204,7 @@ export async function createTestPlatform(opts: { databaseUrl?: string; temporalA
           coreTaskQueue,
           workflowBundle: { codePath: inject('workflowBundlePath') },
           monitoring: opts.monitoring,
+          billing: opts.billing,
         }),
       );
     },

@@ -14,3 +14,5 @@ export { monitoringCollect } from './monitoring/collect';
 export { monitoringEvaluate, monitoringMaintenance } from './monitoring/evaluate';
 export { alertInstance } from './monitoring/alert-instance';
 export { orderFulfil } from './billing/order';
+export { billingRun } from './billing/run';
+export { invoiceSubscriptions, issueInvoices, issueCreditNote } from './billing/invoice';

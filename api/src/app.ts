@@ -31,6 +31,9 @@ import { customersRoutes } from './routes/customers/index';
 import { catalogRoutes } from './routes/catalog/index';
 import { ordersRoutes } from './routes/orders/index';
 import { quotesRoutes } from './routes/quotes/index';
+import { billingRoutes } from './routes/billing/admin';
+import { creditNotesRoutes, invoicesRoutes } from './routes/billing/invoices';
+import { subscriptionsRoutes } from './routes/billing/subscriptions';
 import { collectProcessMetrics, httpRequestDuration, registry } from '@keelson/activities/monitoring/prometheus';
 import { routePath } from 'hono/route';
 import { timingSafeEqual } from 'node:crypto';
@@ -86,7 +89,7 @@ export function createApp(deps: AppDeps) {
   // Query parameters and the header values Keelson reads, for every route (see edge.ts).
   app.use('/api/*', guardRequest);
 
-  for (const prefix of ['/api/runs', '/api/nodes', '/api/blueprints', '/api/containers', '/api/apps', '/api/proxmox', '/api/api-keys', '/api/members', '/api/audit', '/api/mail', '/api/monitoring', '/api/invitations', '/api/customers', '/api/catalog', '/api/quotes', '/api/orders']) {
+  for (const prefix of ['/api/runs', '/api/nodes', '/api/blueprints', '/api/containers', '/api/apps', '/api/proxmox', '/api/api-keys', '/api/members', '/api/audit', '/api/mail', '/api/monitoring', '/api/invitations', '/api/customers', '/api/catalog', '/api/quotes', '/api/orders', '/api/subscriptions', '/api/invoices', '/api/credit-notes', '/api/billing']) {
     app.use(prefix, authenticate);
     app.use(`${prefix}/*`, authenticate);
   }
@@ -118,7 +121,11 @@ export function createApp(deps: AppDeps) {
     .route('/api/customers', customersRoutes())
     .route('/api/catalog', catalogRoutes())
     .route('/api/quotes', quotesRoutes())
-    .route('/api/orders', ordersRoutes());
+    .route('/api/orders', ordersRoutes())
+    .route('/api/subscriptions', subscriptionsRoutes())
+    .route('/api/invoices', invoicesRoutes())
+    .route('/api/credit-notes', creditNotesRoutes())
+    .route('/api/billing', billingRoutes());
 
   app.get('/api/health', async (c) => {
     const checks = await healthChecks(deps);

@@ -73,6 +73,10 @@ export const WorkflowType = {
   monitoringMaintenance: 'monitoringMaintenance',
   alertInstance: 'alertInstance',
   order: 'orderFulfil',
+  billingRun: 'billingRun',
+  invoiceSubscriptions: 'invoiceSubscriptions',
+  issueInvoices: 'issueInvoices',
+  issueCreditNote: 'issueCreditNote',
 } as const;
 
 /**
@@ -80,6 +84,15 @@ export const WorkflowType = {
  * running one, so it has no run to return at once) rather than the generic start route.
  */
 export const AppOperation = { deploy: 'app.deploy', rollback: 'app.rollback', deployer: 'app.deployer' } as const;
+
+/** Billing operations (KeelsonOperation of billing runs). */
+export const BillingOperation = {
+  run: 'billing.run',
+  invoice: 'billing.invoice',
+  issue: 'billing.issue',
+  resend: 'billing.resend',
+  creditNote: 'billing.credit_note',
+} as const;
 
 /** Mail operations, started through /api/mail. */
 export const MailOperation = { test: 'mail.test' } as const;
@@ -106,7 +119,17 @@ export const WorkflowId = {
   /** One alert of a rule on a resource (`kind` nodata: its "no data" alert), started or signalled idempotently. */
   alert: (ruleId: string, resourceId: string, kind: 'metric' | 'nodata' = 'metric') =>
     kind === 'metric' ? `alert/${ruleId}/${resourceId}` : `alert/${ruleId}/${resourceId}/nodata`,
+  /** The invoice of one subscription period: the billing run's per-subscription business key. */
+  invoicePeriod: (subscriptionId: string, periodStart: string) => `invoice/${subscriptionId}/${periodStart}`,
+  /** A batch of subscription periods of one billing run page (large runs), named by its first one. */
+  invoiceBatch: (tenantId: string, subscriptionId: string, periodStart: string, size: number) => `invoice-batch/${tenantId}/${subscriptionId}/${periodStart}/${size}`,
+  /** Finalizing, rendering and sending invoices the API asked for (one request). */
+  issueInvoices: (invoiceId: string, requestId: string) => `invoice/${invoiceId}/issue/${requestId}`,
+  creditNote: (creditNoteId: string) => `credit-note/${creditNoteId}`,
 } as const;
+
+/** Each organization's billing Schedule (daily at its configured hour). */
+export const billingScheduleId = (tenantId: string) => `billing/${tenantId}`;
 
 /**
  * Monitoring's Temporal Schedules, one set per core task queue (deployments and test files that

@@ -14,6 +14,7 @@ import {
   createDockerActivities,
   createGuestDbActivities,
   createMailActivities,
+  createBillingActivities,
   createPostgresClusterDirectory,
   createProxmoxActivities,
   createReleaseDbActivities,
@@ -67,6 +68,8 @@ export interface WorkerDeps {
   /** A prebuilt bundle (tests, production images); when absent the worker bundles at start. */
   workflowBundle?: WorkerOptions['workflowBundle'];
   monitoring?: MonitoringWorkerOptions;
+  /** Billing's clock: tests move "now" to run months of cycles in seconds. */
+  billing?: { now?: () => Date };
 }
 
 /**
@@ -101,6 +104,7 @@ export function createCoreWorker(deps: WorkerDeps): Promise<Worker> {
       ...createProxmoxActivities({ clusters, runLog }),
       ...createMailActivities({ db: deps.db, keys: deps.keys }),
       ...createOrderActivities({ db: deps.db }),
+      ...createBillingActivities({ db: deps.db, keys: deps.keys, now: deps.billing?.now }),
     },
   });
 }

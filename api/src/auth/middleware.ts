@@ -83,3 +83,10 @@ export function requirePermission(...needed: Permission[]) {
 export function hasPermission(principal: Principal, permission: Permission): boolean {
   return principal.permissions.has(permission);
 }
+
+/** Route guard for organization-wide views a customer user must not see, whatever they hold. */
+export const requireStaff = createMiddleware<AppEnv>(async (c, next) => {
+  const { role, customerId } = c.get('principal');
+  if (role === 'customer' || customerId) throw new ForbiddenError('customer users see their own customer only');
+  return next();
+});

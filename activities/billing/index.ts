@@ -1,0 +1,238 @@
+import type { KeyRing } from '@keelson/common/codec';
+import type { Database } from '@keelson/db';
+import { billingSettings, creditNotes, customerContacts, invoices, outboundEmails, subscriptions } from '@keelson/db/schema';
+import { ApplicationFailure, Context } from '@temporalio/activity';
+import { and, eq, inArray } from 'drizzle-orm';
+import { createMailActivities } from '../mail/index';
+import { enqueueEmail } from '../mail/outbox';
+import { invoiceFilename, renderCreditNotePdf, renderInvoicePdfs } from './documents';
+import { createDraftInvoice, finalizeInvoices, issueCreditNote, LedgerError, type CreditNoteInput, type Finalized, type LineInput } from './ledger';
+import { formatMoney } from './pdf';
+import { periodAt } from './periods';
+import {
+  activateSubscription,
+  cancelSubscription,
+  createSubscription,
+  draftPeriodInvoices,
+  findDueSubscriptions,
+  periodInvoiceKey,
+  type DraftedPeriod,
+  type DueSubscription,
+  type NewSubscription,
+} from './subscriptions';
+
+export { periodInvoiceKey } from './subscriptions';
+export type { DraftedPeriod, DueSubscription } from './subscriptions';
+export type { Finalized } from './ledger';
+
+export interface BillingDeps {
+  db: Database;
+  keys: KeyRing;
+  /** The clock the billing run reads ("now" is injectable so a month runs in seconds in tests). */
+  now?: () => Date;
+}
+
+/** Ledger refusals are business failures: retrying cannot help. */
+async function ledger<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    if (err instanceof LedgerError) throw ApplicationFailure.create({ type: `Billing${err.kind === 'not_found' ? 'NotFound' : err.kind === 'conflict' ? 'Conflict' : 'Invalid'}`, message: err.message, nonRetryable: true });
+    throw err;
+  }
+}
+
+const heartbeat = (details?: unknown) => {
+  try {
+    Context.current().heartbeat(details);
+  } catch {
+    // Called outside an activity (a direct call from a service or a bench): nothing to report to.
+  }
+};
+
+/**
+ * The billing activities: drafts, finalization, PDFs and emails of invoices and credit notes,
+ * subscriptions, and the billing run's look-ups. Each is safe to repeat (keys, row locks and
+ * "only if not yet" updates), and the batch ones handle many documents in a few statements.
+ */
+export function createBillingActivities({ db, keys, now = () => new Date() }: BillingDeps) {
+  const mail = createMailActivities({ db, keys });
+
+  async function queueEmails(tenantId: string, kind: 'invoice' | 'invoice.resend', invoiceIds: string[], keySuffix?: string): Promise<string[]> {
+    const rows = await db
+      .select({ id: invoices.id, number: invoices.number, status: invoices.status, pdfFileId: invoices.pdfFileId, totalMinor: invoices.totalMinor, currency: invoices.currency, dueAt: invoices.dueAt, snapshot: invoices.customerSnapshot })
+      .from(invoices)
+      .where(and(eq(invoices.tenantId, tenantId), inArray(invoices.id, invoiceIds)));
+    const [seller] = await db.select({ legalName: billingSettings.legalName }).from(billingSettings).where(eq(billingSettings.tenantId, tenantId));
+    const ids: string[] = [];
+    for (const inv of rows) {
+      if (!inv.number || !inv.pdfFileId) throw ApplicationFailure.create({ type: 'BillingConflict', message: `invoice ${inv.id} has no number or PDF yet`, nonRetryable: true });
+      const to = inv.snapshot?.email;
+      if (!to) continue; // a customer without a billing email gets no email; the invoice stands.
+      const from = seller?.legalName || 'us';
+      const { emailId } = await enqueueEmail(db, {
+        tenantId,
+        kind,
+        key: keySuffix ? `${inv.id}/${keySuffix}` : inv.id,
+        to: [to],
+        subject: `Invoice ${inv.number} from ${from}`,
+        text:
+          `Hello ${inv.snapshot!.name},\n\nplease find attached invoice ${inv.number} for ${formatMoney(inv.totalMinor, inv.currency)}` +
+          `${inv.dueAt ? `, due on ${inv.dueAt.toISOString().slice(0, 10)}` : ''}.\n\nThank you,\n${from}\n`,
+        attachments: [{ fileId: inv.pdfFileId, filename: invoiceFilename(inv.number) }],
+        resource: `invoice:${inv.id}`,
+      });
+      ids.push(emailId);
+      heartbeat();
+    }
+    return ids;
+  }
+
+  return {
+    /** The organization's lead time and the clock the billing run uses. */
+    async billingRunContext({ tenantId }: { tenantId: string }): Promise<{ now: string; leadDays: number }> {
+      const [s] = await db.select({ leadDays: billingSettings.leadDays }).from(billingSettings).where(eq(billingSettings.tenantId, tenantId));
+      return { now: now().toISOString(), leadDays: s?.leadDays ?? 0 };
+    },
+
+    async billingFindDue(input: { tenantId: string; horizon: string; limit: number; after?: string }): Promise<DueSubscription[]> {
+      return findDueSubscriptions(db, input.tenantId, new Date(input.horizon), input.limit, input.after);
+    },
+
+    async billingDraftPeriods(input: { tenantId: string; due: DueSubscription[] }): Promise<DraftedPeriod[]> {
+      return ledger(() => draftPeriodInvoices(db, input.tenantId, input.due));
+    },
+
+    /** Finalizes drafts in one transaction (numbers from the locked counter); finalized ones are returned as they are. */
+    async billingFinalizeInvoices(input: { tenantId: string; invoiceIds: string[] }): Promise<Finalized[]> {
+      return ledger(() => finalizeInvoices(db, input.tenantId, input.invoiceIds, now()));
+    },
+
+    /** Renders the PDFs still missing; returns how long each new one took. */
+    async billingRenderInvoicePdfs(input: { tenantId: string; invoiceIds: string[] }): Promise<{ rendered: number; renderMs: number[] }> {
+      const out = await renderInvoicePdfs(db, input.tenantId, input.invoiceIds, () => heartbeat());
+      const fresh = out.filter((r) => r.renderMs > 0);
+      return { rendered: fresh.length, renderMs: fresh.map((r) => Math.round(r.renderMs * 10) / 10) };
+    },
+
+    /** Records each invoice's email (kind `invoice`, key the invoice id: once per invoice) with its PDF. */
+    async billingQueueInvoiceEmails(input: { tenantId: string; invoiceIds: string[]; resendKey?: string }): Promise<string[]> {
+      return queueEmails(input.tenantId, input.resendKey ? 'invoice.resend' : 'invoice', input.invoiceIds, input.resendKey);
+    },
+
+    /**
+     * Sends recorded emails, a few at a time; sent ones are skipped by the mail module. A
+     * refused recipient is recorded as failed and does not stop the others.
+     */
+    async billingDeliverEmails(input: { tenantId: string; emailIds: string[] }): Promise<{ sent: number; failed: number }> {
+      const pending = await db
+        .select({ id: outboundEmails.id })
+        .from(outboundEmails)
+        .where(and(eq(outboundEmails.tenantId, input.tenantId), inArray(outboundEmails.id, input.emailIds), inArray(outboundEmails.status, ['queued', 'sending'])));
+      let sent = 0;
+      let failed = 0;
+      let retryable: Error | null = null;
+      const queue = pending.map((p) => p.id);
+      await Promise.all(
+        Array.from({ length: Math.min(4, queue.length) }, async () => {
+          for (let id = queue.shift(); id; id = queue.shift()) {
+            try {
+              await mail.deliverEmail({ tenantId: input.tenantId, emailId: id });
+              sent++;
+            } catch (err) {
+              if ((err as ApplicationFailure).nonRetryable) failed++;
+              else retryable ??= err as Error;
+            }
+            heartbeat();
+          }
+        }),
+      );
+      if (retryable) throw retryable;
+      return { sent, failed };
+    },
+
+    /** A draft invoice of any lines (an order's first invoice, a manual charge), keyed for idempotency. */
+    async billingDraftInvoice(input: { tenantId: string; customerId: string; key: string; subscriptionId?: string | null; orderId?: string | null; lines: Array<Omit<LineInput, 'periodStart' | 'periodEnd'> & { periodStart?: string | null; periodEnd?: string | null }> }): Promise<{ invoiceId: string; created: boolean }> {
+      return ledger(() =>
+        createDraftInvoice(db, {
+          ...input,
+          lines: input.lines.map((l) => ({ ...l, periodStart: l.periodStart ? new Date(l.periodStart) : null, periodEnd: l.periodEnd ? new Date(l.periodEnd) : null })),
+        }),
+      );
+    },
+
+    /**
+     * The first invoice of a subscription (an order's): its first period, plus the plan's setup
+     * fee, drafted under the period's key and the subscription moved past it — the billing run
+     * will not invoice that period again. For a plan with a trial, only the setup fee (if any),
+     * under `order/<order>/setup`. Returns null when there is nothing to invoice.
+     */
+    async billingDraftFirstInvoice(input: { tenantId: string; subscriptionId: string }): Promise<{ invoiceId: string | null }> {
+      return ledger(async () => {
+        const [sub] = await db.select().from(subscriptions).where(and(eq(subscriptions.tenantId, input.tenantId), eq(subscriptions.id, input.subscriptionId)));
+        if (!sub) throw new LedgerError('not_found', 'subscription not found');
+        if (sub.trialEndsAt) return { invoiceId: null };
+        const firstKey = periodInvoiceKey(sub.id, periodAt(sub.anchorDate, sub.cycle, sub.timeZone, 0).start);
+        if (sub.nextPeriodIndex === 0) {
+          const due = [{ subscriptionId: sub.id, customerId: sub.customerId, periodIndex: 0, periodStart: sub.nextPeriodStart.toISOString() }];
+          await draftPeriodInvoices(db, input.tenantId, due, { setupFeeOnFirst: true, includePending: true });
+        }
+        const [first] = await db.select({ id: invoices.id }).from(invoices).where(and(eq(invoices.tenantId, input.tenantId), eq(invoices.key, firstKey)));
+        return { invoiceId: first?.id ?? null };
+      });
+    },
+
+    async billingCreateSubscription(input: Omit<NewSubscription, 'startAt'> & { startAt: string }): Promise<{ subscriptionId: string }> {
+      const row = await ledger(() => createSubscription(db, { ...input, startAt: new Date(input.startAt) }));
+      return { subscriptionId: row.id };
+    },
+
+    async billingActivateSubscription(input: { tenantId: string; subscriptionId: string; resource?: string | null }): Promise<void> {
+      await ledger(() => activateSubscription(db, input.tenantId, input.subscriptionId, input.resource ?? null));
+    },
+
+    async billingCancelSubscription(input: { tenantId: string; subscriptionId: string; when: 'now' | 'period_end' }): Promise<void> {
+      await ledger(async () => {
+        try {
+          await cancelSubscription(db, input.tenantId, input.subscriptionId, input.when, now());
+        } catch (err) {
+          // Cancelling twice (a retried compensation) is done.
+          if (!(err instanceof LedgerError && err.kind === 'conflict')) throw err;
+        }
+      });
+    },
+
+    /** Issues a credit note (numbered at once, own series); the same key returns the first one. */
+    async billingIssueCreditNote(input: Omit<CreditNoteInput, 'now'>): Promise<{ creditNoteId: string; number: string }> {
+      const out = await ledger(() => issueCreditNote(db, { ...input, now: now() }));
+      return { creditNoteId: out.creditNoteId, number: out.number };
+    },
+
+    /** Renders the credit note's PDF (once) and records its email to the invoice's billing contact. */
+    async billingPrepareCreditNoteEmail(input: { tenantId: string; creditNoteId: string }): Promise<{ emailId: string | null }> {
+      const fileId = await renderCreditNotePdf(db, input.tenantId, input.creditNoteId);
+      const [note] = await db.select().from(creditNotes).where(and(eq(creditNotes.tenantId, input.tenantId), eq(creditNotes.id, input.creditNoteId)));
+      if (!note || !fileId) throw ApplicationFailure.create({ type: 'BillingNotFound', message: 'credit note not found', nonRetryable: true });
+      let to = note.customerSnapshot?.email ?? null;
+      if (!to) {
+        const [c] = await db.select({ email: customerContacts.email }).from(customerContacts).where(and(eq(customerContacts.customerId, note.customerId), eq(customerContacts.isBilling, true)));
+        to = c?.email ?? null;
+      }
+      if (!to) return { emailId: null };
+      const [seller] = await db.select({ legalName: billingSettings.legalName }).from(billingSettings).where(eq(billingSettings.tenantId, input.tenantId));
+      const { emailId } = await enqueueEmail(db, {
+        tenantId: input.tenantId,
+        kind: 'credit_note',
+        key: note.id,
+        to: [to],
+        subject: `Credit note ${note.number} from ${seller?.legalName || 'us'}`,
+        text: `Hello ${note.customerSnapshot?.name ?? ''},\n\nplease find attached credit note ${note.number} for ${formatMoney(note.totalMinor, note.currency)}.\nReason: ${note.reason}\n`,
+        attachments: [{ fileId, filename: invoiceFilename(note.number!) }],
+        resource: `credit_note:${note.id}`,
+      });
+      return { emailId };
+    },
+  };
+}
+
+export type BillingActivities = ReturnType<typeof createBillingActivities>;

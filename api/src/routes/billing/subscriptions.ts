@@ -1,0 +1,41 @@
+import { createRoute } from '@hono/zod-openapi';
+import { requirePermission } from '../../auth/middleware';
+import { createRouter } from '../../router';
+import { errorResponses, jsonBody, jsonResponse, UuidParam } from '../../schemas';
+import { cancelSubscription, createSubscription, getSubscription, listSubscriptions } from '../../services/billing/subscriptions-service';
+import { serviceContext } from '../../services/context';
+import { CancelBody, SubscriptionBody, SubscriptionListQuery, SubscriptionListSchema, SubscriptionSchema } from './schema';
+
+const tags = ['billing'];
+const read = [requirePermission('billing.read')];
+const manage = [requirePermission('billing.manage')];
+
+const list = createRoute({ method: 'get', path: '/', tags, summary: 'Subscriptions (a customer user: their own)', middleware: read, request: { query: SubscriptionListQuery }, responses: { 200: jsonResponse(SubscriptionListSchema, 'Newest first'), ...errorResponses } });
+const get = createRoute({ method: 'get', path: '/{id}', tags, summary: 'One subscription', middleware: read, request: { params: UuidParam }, responses: { 200: jsonResponse(SubscriptionSchema, 'The subscription'), ...errorResponses } });
+const create = createRoute({
+  method: 'post',
+  path: '/',
+  tags,
+  summary: "Start a subscription at the plan's price for the cycle (the billing run invoices it)",
+  middleware: manage,
+  request: { body: jsonBody(SubscriptionBody) },
+  responses: { 201: jsonResponse(SubscriptionSchema, 'Created'), ...errorResponses },
+});
+const cancel = createRoute({
+  method: 'post',
+  path: '/{id}/cancel',
+  tags,
+  summary: 'Cancel now, or at the end of the period already invoiced',
+  middleware: manage,
+  request: { params: UuidParam, body: jsonBody(CancelBody) },
+  responses: { 200: jsonResponse(SubscriptionSchema, 'Cancelled (or ending)'), ...errorResponses },
+});
+
+/** Mounted at /api/subscriptions. */
+export function subscriptionsRoutes() {
+  return createRouter()
+    .openapi(list, async (c) => c.json(SubscriptionListSchema.parse({ items: await listSubscriptions(serviceContext(c), c.req.valid('query')) }), 200))
+    .openapi(get, async (c) => c.json(SubscriptionSchema.parse(await getSubscription(serviceContext(c), c.req.valid('param').id)), 200))
+    .openapi(create, async (c) => c.json(SubscriptionSchema.parse(await createSubscription(serviceContext(c), c.req.valid('json'))), 201))
+    .openapi(cancel, async (c) => c.json(SubscriptionSchema.parse(await cancelSubscription(serviceContext(c), c.req.valid('param').id, c.req.valid('json').when)), 200));
+}
