@@ -120,6 +120,48 @@ describe('metrics charts in the browser', () => {
     await saveScreenshot(page, 'monitoring-container-charts');
   });
 
+  it('an operator creates a rule in its form, and acknowledges the alert it raises with a comment', { timeout: 120_000 }, async () => {
+    const { page } = e2e;
+    const operator = await e2e.createUser(tenantId, 'operator');
+    await loadControl(sim).set(120, { cpu: 0.9 });
+    await e2e.signIn(operator);
+    await page.goto(e2e.url('/alerts'));
+    const name = `CPU busy ${randomBytes(2).toString('hex')}`;
+    await page.getByTestId('rule-new').click();
+    const form = page.getByTestId('rule-form');
+    await form.getByTestId('rule-name').fill(name);
+    await form.getByTestId('rule-metric').selectOption('cpu_percent');
+    await form.getByTestId('rule-scope-type').selectOption('resource');
+    await form.getByTestId('rule-scope-resource').selectOption({ label: 'charts-vm (guest)' });
+    await form.getByTestId('rule-threshold').fill('50');
+    await form.getByTestId('rule-clear-threshold').fill('30');
+    // A wrong address is named at its field, and nothing is created.
+    await form.getByTestId('rule-emails').fill('oncall@hoster.test, not-an-address');
+    await form.getByTestId('rule-save').click();
+    await form.locator('[data-testid="field-error"][data-field="emails"]').or(form.locator('[data-testid="field-error"][data-field^="emails."]')).first().waitFor();
+    await form.getByTestId('rule-emails').fill('oncall@hoster.test');
+    await form.getByTestId('rule-for').fill('0');
+    await form.getByTestId('rule-severity').selectOption('critical');
+    await form.getByTestId('rule-save').click();
+    await form.waitFor({ state: 'detached' });
+    const row = page.locator(`[data-testid="rule-row"][data-rule="${name}"]`);
+    expect(await row.innerText()).toMatch(/cpu_percent > 50 \(clears 30\) for 0s\s+charts-vm\s+critical\s+oncall@hoster\.test/);
+
+    // The next evaluation fires it (90 % > 50 %); the history shows it with its Acknowledge button.
+    const alertRow = page.getByTestId('alert-row').filter({ hasText: 'charts-vm: cpu_percent' });
+    await alertRow.locator('[data-testid="alert-acknowledge"]').waitFor({ timeout: 60_000 });
+    await alertRow.getByTestId('alert-acknowledge').click();
+    const dialog = page.getByTestId('acknowledge-form');
+    await dialog.getByTestId('acknowledge-comment').fill('looking at the runaway process');
+    await dialog.getByTestId('acknowledge-confirm').click();
+    await dialog.waitFor({ state: 'detached' });
+    await until('the alert shown acknowledged', async () => (await alertRow.getAttribute('data-state')) === 'acknowledged', 15_000);
+    expect(await alertRow.innerText()).toContain(`acknowledged by user:`);
+    expect(await alertRow.innerText()).toContain('looking at the runaway process');
+    await saveScreenshot(page, 'monitoring-alert-acknowledged');
+    await loadControl(sim).set(120, null);
+  });
+
   it('the overview lists the busiest resources, the spinning container among them', { timeout: 60_000 }, async () => {
     const { page } = e2e;
     await e2e.signIn(viewer);

@@ -6,7 +6,7 @@ import { errorResponses, jsonBody, jsonResponse, UuidParam } from '../../schemas
 import { serviceContext } from '../../services/context';
 import { acknowledgeAlert, getAlert, listAlerts } from '../../services/monitoring/alerts-service';
 import { listResources, overview, presentResource, requireResource, resourceByRef, series } from '../../services/monitoring/metrics-service';
-import { createRule, createSilence, createWindow, deleteRule, deleteWindow, expireSilence, listRules, listSilences, listWindows, presentRule, requireRule, updateRule } from '../../services/monitoring/rules-service';
+import { createRule, createSilence, createWindow, deleteRule, deleteWindow, expireSilence, listRules, listSilences, listWindows, presentRule, requireRule, updateRule, updateSilence, updateWindow } from '../../services/monitoring/rules-service';
 import {
   AcknowledgeBody,
   AlertDetailSchema,
@@ -58,9 +58,11 @@ const routes = {
   deleteRule: createRoute({ method: 'delete', path: '/rules/{id}', tags, summary: 'Delete an alert rule (its open alerts resolve)', middleware: manage, request: { params: UuidParam }, responses: noContent }),
   silences: createRoute({ method: 'get', path: '/silences', tags, summary: 'Silences (current and future; expired ones on request)', middleware: read, request: { query: SilenceListQuery }, responses: ok(z.object({ items: z.array(SilenceSchema) }), 'Silences') }),
   createSilence: createRoute({ method: 'post', path: '/silences', tags, summary: 'Silence matching alerts for a time window', middleware: manage, request: { body: jsonBody(SilenceBody) }, responses: created(SilenceSchema, 'Created') }),
+  updateSilence: createRoute({ method: 'put', path: '/silences/{id}', tags, summary: 'Change a silence (matchers, times, comment); alerts look again at once', middleware: manage, request: { params: UuidParam, body: jsonBody(SilenceBody) }, responses: ok(SilenceSchema, 'Updated') }),
   expireSilence: createRoute({ method: 'delete', path: '/silences/{id}', tags, summary: 'End a silence now; alerts it held notify if still firing', middleware: manage, request: { params: UuidParam }, responses: noContent }),
   windows: createRoute({ method: 'get', path: '/maintenance-windows', tags, summary: 'Maintenance windows', middleware: read, responses: ok(z.object({ items: z.array(WindowSchema) }), 'Windows') }),
   createWindow: createRoute({ method: 'post', path: '/maintenance-windows', tags, summary: 'Plan a maintenance window (once, or weekly)', middleware: manage, request: { body: jsonBody(WindowBody) }, responses: created(WindowSchema, 'Created') }),
+  updateWindow: createRoute({ method: 'put', path: '/maintenance-windows/{id}', tags, summary: 'Change a maintenance window', middleware: manage, request: { params: UuidParam, body: jsonBody(WindowBody) }, responses: ok(WindowSchema, 'Updated') }),
   deleteWindow: createRoute({ method: 'delete', path: '/maintenance-windows/{id}', tags, summary: 'Remove a maintenance window', middleware: manage, request: { params: UuidParam }, responses: noContent }),
 };
 
@@ -96,12 +98,14 @@ export function monitoringRoutes() {
     })
     .openapi(routes.silences, async (c) => c.json({ items: z.array(SilenceSchema).parse(await listSilences(serviceContext(c), c.req.valid('query').includeExpired)) }, 200))
     .openapi(routes.createSilence, async (c) => c.json(SilenceSchema.parse(await createSilence(serviceContext(c), c.req.valid('json'))), 201))
+    .openapi(routes.updateSilence, async (c) => c.json(SilenceSchema.parse(await updateSilence(serviceContext(c), c.req.valid('param').id, c.req.valid('json'))), 200))
     .openapi(routes.expireSilence, async (c) => {
       await expireSilence(serviceContext(c), c.req.valid('param').id);
       return c.body(null, 204);
     })
     .openapi(routes.windows, async (c) => c.json({ items: z.array(WindowSchema).parse(await listWindows(serviceContext(c))) }, 200))
     .openapi(routes.createWindow, async (c) => c.json(WindowSchema.parse(await createWindow(serviceContext(c), c.req.valid('json'))), 201))
+    .openapi(routes.updateWindow, async (c) => c.json(WindowSchema.parse(await updateWindow(serviceContext(c), c.req.valid('param').id, c.req.valid('json'))), 200))
     .openapi(routes.deleteWindow, async (c) => {
       await deleteWindow(serviceContext(c), c.req.valid('param').id);
       return c.body(null, 204);

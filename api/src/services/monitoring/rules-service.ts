@@ -201,6 +201,29 @@ export async function createSilence(ctx: ServiceContext, input: { matchers: Sile
   return presentSilence(row);
 }
 
+/** Changes a silence's matchers, times or comment; alerts it held (or now holds) look again at once. */
+export async function updateSilence(ctx: ServiceContext, id: string, input: { matchers: SilenceMatchers; startsAt?: string; endsAt: string; comment: string }) {
+  const [existing] = await ctx.deps.db.select().from(alertSilences).where(and(eq(alertSilences.tenantId, ctx.principal.tenantId), eq(alertSilences.id, id)));
+  if (!existing) throw new NotFoundError('silence');
+  const startsAt = input.startsAt ? new Date(input.startsAt) : existing.startsAt;
+  const endsAt = new Date(input.endsAt);
+  if (!(endsAt > startsAt)) throw invalid('endsAt', 'must be after startsAt');
+  if (Object.keys(input.matchers).length === 0) throw invalid('matchers', 'name at least one of ruleId, resourceId, severity, tag (a silence of everything is a maintenance window)');
+  if (input.matchers.ruleId) await requireRule(ctx, input.matchers.ruleId).catch(() => Promise.reject(invalid('matchers.ruleId', 'no such rule in this organization')));
+  if (input.matchers.resourceId) await checkScope(ctx, { type: 'resource', resourceId: input.matchers.resourceId }, 'matchers');
+  const row = await ctx.deps.db.transaction(async (tx) => {
+    const [s] = await tx
+      .update(alertSilences)
+      .set({ matchers: input.matchers, startsAt, endsAt, comment: input.comment })
+      .where(and(eq(alertSilences.tenantId, ctx.principal.tenantId), eq(alertSilences.id, id)))
+      .returning();
+    await writeAudit(tx, { ...auditActor(ctx), action: 'alert_silence.update', resourceType: 'alert_silence', resourceId: id, details: { ...input } });
+    return s!;
+  });
+  await nudgeOpenAlerts(ctx);
+  return presentSilence(row);
+}
+
 /** Ends a silence now (it stays listed as expired); alerts it held notify at once if still firing. */
 export async function expireSilence(ctx: ServiceContext, id: string) {
   const [row] = await ctx.deps.db.select().from(alertSilences).where(and(eq(alertSilences.tenantId, ctx.principal.tenantId), eq(alertSilences.id, id)));
@@ -240,6 +263,27 @@ export async function createWindow(ctx: ServiceContext, input: { name: string; s
       .values({ tenantId: ctx.principal.tenantId, name: input.name, scope: input.scope, startsAt, endsAt, repeatWeekly: input.repeatWeekly, createdBy: ctx.principal.actor })
       .returning();
     await writeAudit(tx, { ...auditActor(ctx), action: 'maintenance_window.create', resourceType: 'maintenance_window', resourceId: w!.id, details: { ...input } });
+    return w!;
+  });
+  await nudgeOpenAlerts(ctx);
+  return presentWindow(row);
+}
+
+export async function updateWindow(ctx: ServiceContext, id: string, input: { name: string; scope: AlertScope; startsAt: string; endsAt: string; repeatWeekly: boolean }) {
+  const [existing] = await ctx.deps.db.select({ id: maintenanceWindows.id }).from(maintenanceWindows).where(and(eq(maintenanceWindows.tenantId, ctx.principal.tenantId), eq(maintenanceWindows.id, id)));
+  if (!existing) throw new NotFoundError('maintenance window');
+  const startsAt = new Date(input.startsAt);
+  const endsAt = new Date(input.endsAt);
+  if (!(endsAt > startsAt)) throw invalid('endsAt', 'must be after startsAt');
+  if (input.repeatWeekly && endsAt.getTime() - startsAt.getTime() >= 7 * 24 * 3600_000) throw invalid('endsAt', 'a weekly window must be shorter than a week');
+  await checkScope(ctx, input.scope);
+  const row = await ctx.deps.db.transaction(async (tx) => {
+    const [w] = await tx
+      .update(maintenanceWindows)
+      .set({ name: input.name, scope: input.scope, startsAt, endsAt, repeatWeekly: input.repeatWeekly })
+      .where(and(eq(maintenanceWindows.tenantId, ctx.principal.tenantId), eq(maintenanceWindows.id, id)))
+      .returning();
+    await writeAudit(tx, { ...auditActor(ctx), action: 'maintenance_window.update', resourceType: 'maintenance_window', resourceId: id, details: { ...input } });
     return w!;
   });
   await nudgeOpenAlerts(ctx);

@@ -8,9 +8,12 @@ import type {
   AlertSchema,
   OverviewSchema,
   ResourceSchema,
+  RuleBody,
   RuleSchema,
   SeriesSchema,
+  SilenceBody,
   SilenceSchema,
+  WindowBody,
   WindowSchema,
 } from '../../../../api/src/routes/monitoring/schema';
 
@@ -25,3 +28,7 @@ export type MaintenanceWindow = z.output<typeof WindowSchema>;
 export type MonitoringOverview = z.output<typeof OverviewSchema>;
 export type MonitoredKind = MonitoredResource['kind'];
 export type SeriesRange = '15m' | '1h' | '6h' | '24h' | '7d' | '30d';
+export type AlertRuleInput = z.input<typeof RuleBody>;
+export type SilenceInput = z.input<typeof SilenceBody>;
+export type MaintenanceWindowInput = z.input<typeof WindowBody>;
+export type AlertScope = AlertRule['scope'];
