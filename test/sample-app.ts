@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -21,6 +22,8 @@ export interface SampleApp {
   dying(body: string, seconds: number): string;
   /** Commits a release whose image build takes `seconds` (a RUN sleep), for crash tests. */
   slowBuild(body: string, seconds: number): string;
+  /** Commits a release whose image build prints `build line 1`…`build line <lines>`, one every `intervalSeconds`. */
+  chattyBuild(body: string, lines: number, intervalSeconds: number): string;
   remove(): void;
 }
 
@@ -79,6 +82,16 @@ export function createSampleApp(branch = 'main'): SampleApp {
       ),
     slowBuild: (body, seconds) =>
       commit({ Dockerfile: dockerfile(serve, `RUN echo building slowly && sleep ${seconds}\n`), 'www/index.html': body, 'www/health': 'ok\n' }, `slow: ${body}`),
+    chattyBuild: (body, lines, intervalSeconds) =>
+      commit(
+        {
+          // A step of its own each time (the nonce), so the engine's build cache never skips it.
+          Dockerfile: dockerfile(serve, `RUN : ${randomBytes(6).toString('hex')}; for i in $(seq 1 ${lines}); do echo "build line $i"; sleep ${intervalSeconds}; done\n`),
+          'www/index.html': body,
+          'www/health': 'ok\n',
+        },
+        `chatty: ${body}`,
+      ),
     remove: () => rmSync(root, { recursive: true, force: true }),
   };
 }

@@ -1,5 +1,5 @@
 import { RUN_LOG_CHANNEL } from '@keelson/common/constants';
-import type { Database } from '@keelson/db';
+import { isDatabaseUnavailable, type Database } from '@keelson/db';
 import { runLogs } from '@keelson/db/schema';
 import { Context, ApplicationFailure } from '@temporalio/activity';
 import { sql } from 'drizzle-orm';
@@ -11,7 +11,14 @@ export interface RunLogWriter {
   write(stream: LogStream, data: string): Promise<void>;
 }
 
-export function createRunLog(db: Database) {
+/**
+ * How long a write waits for a database that went away (a restart, a failover) before it gives up
+ * and fails the activity; the output it holds would otherwise be lost with the attempt.
+ */
+const UNAVAILABLE_PATIENCE_MS = 60_000;
+
+export function createRunLog(db: Database, opts: { patienceMs?: number } = {}) {
+  const patienceMs = opts.patienceMs ?? UNAVAILABLE_PATIENCE_MS;
   /** A writer bound to the current activity; chunks keep their order within the run. */
   function forCurrentActivity(tenantId: string): RunLogWriter {
     const info = Context.current().info;
@@ -20,7 +27,7 @@ export function createRunLog(db: Database) {
     return {
       async write(stream, data) {
         if (!data) return;
-        await db.transaction(async (tx) => {
+        const insert = () => db.transaction(async (tx) => {
           await tx.insert(runLogs).values({
             tenantId,
             workflowId: execution.workflowId,
@@ -32,6 +39,17 @@ export function createRunLog(db: Database) {
           });
           await tx.execute(sql`select pg_notify(${RUN_LOG_CHANNEL}, ${execution.workflowId})`);
         });
+        // A transaction that could not reach the server stored nothing, so it is sent again. (One
+        // cut during its COMMIT may have been stored: then the chunk shows twice, never lost.)
+        const giveUpAt = Date.now() + patienceMs;
+        for (let delay = 100; ; delay = Math.min(delay * 2, 2_000)) {
+          try {
+            return await insert();
+          } catch (err) {
+            if (!isDatabaseUnavailable(err) || Date.now() + delay > giveUpAt) throw err;
+            await new Promise((r) => setTimeout(r, delay));
+          }
+        }
       },
     };
   }

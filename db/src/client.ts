@@ -17,6 +17,10 @@ export function connectDb(url: string, options: { max?: number } = {}): DbHandle
   const pool = new pg.Pool({ connectionString: url, max: options.max ?? 10 });
   // An idle client that errors (server restart) must not crash the process.
   pool.on('error', () => {});
+  // Nor one that is checked out (a transaction, a LISTEN): pg emits the lost connection as an
+  // 'error' event besides failing its queries, and the pool listens only while a client is idle.
+  // The queries' own rejections report it; the pool drops the broken client when it is released.
+  pool.on('connect', (client) => client.on('error', () => {}));
   const db = drizzle(pool, { schema, casing: 'snake_case' });
   return { db, pool, close: () => pool.end() };
 }
