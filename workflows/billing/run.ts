@@ -106,7 +106,8 @@ async function invoiceChild(tenantId: string, actor: string, batch: DueSubscript
         tenantId,
         operation: BillingOperation.invoice,
         // Customers see the runs about them (customer:<id>); staff find a subscription's runs.
-        resources: [...new Set(batch.flatMap((d) => [`customer:${d.customerId}`, `subscription:${d.subscriptionId}`]))].slice(0, 100),
+        // Temporal caps a search attribute at 2 KiB: a large batch names as many as fit.
+        resources: fitting([...new Set(batch.flatMap((d) => [`customer:${d.customerId}`, `subscription:${d.subscriptionId}`]))], 1800),
         actor,
       }),
     });
@@ -114,4 +115,16 @@ async function invoiceChild(tenantId: string, actor: string, batch: DueSubscript
     if (err instanceof WorkflowExecutionAlreadyStartedError) return null;
     throw err;
   }
+}
+
+/** The leading values whose JSON fits in `bytes`. */
+function fitting(values: string[], bytes: number): string[] {
+  const out: string[] = [];
+  let size = 2;
+  for (const v of values) {
+    size += v.length + 3;
+    if (size > bytes) break;
+    out.push(v);
+  }
+  return out;
 }
