@@ -80,6 +80,8 @@ export interface BenchPlatform {
   apiPool: pg.Pool;
   /** Postgres of the benchmark database, for reading run-log rows and LISTENing directly. */
   dbUrl: string;
+  /** The encryption key ring's spec (`KEELSON_ENCRYPTION_KEYS`), for a worker in another process. */
+  keySpec: string;
   temporalAddress: string;
   /** What was started for this run and what was reused, for the report. */
   notes: string[];
@@ -102,7 +104,14 @@ export interface BenchPlatform {
 
 const log = (msg: string) => process.stderr.write(`bench │ ${msg}\n`);
 
-export async function startBenchPlatform(): Promise<BenchPlatform> {
+export interface BenchPlatformOptions {
+  /** Run the core worker in this process (default). Off: the bench starts its own worker process on `coreTaskQueue`. */
+  coreWorker?: boolean;
+  /** Extra scopes for the API key (besides BENCH_SCOPES). */
+  scopes?: string[];
+}
+
+export async function startBenchPlatform(options: BenchPlatformOptions = {}): Promise<BenchPlatform> {
   const cleanups: Array<() => Promise<unknown>> = [];
   const notes: string[] = [];
   let closing: Promise<void> | undefined;
@@ -137,22 +146,25 @@ export async function startBenchPlatform(): Promise<BenchPlatform> {
     const key = generateApiKey();
     const [row] = await apiDb.db
       .insert(apiKeys)
-      .values({ tenantId: tenant!.id, name: 'bench', prefix: key.prefix, secretHash: key.secretHash, scopes: BENCH_SCOPES, createdBy: creator!.id })
+      .values({ tenantId: tenant!.id, name: 'bench', prefix: key.prefix, secretHash: key.secretHash, scopes: [...BENCH_SCOPES, ...(options.scopes ?? [])], createdBy: creator!.id })
       .returning({ id: apiKeys.id });
 
     const coreTaskQueue = `core-bench-${randomBytes(4).toString('hex')}`;
-    const keys = parseKeyRing(`bench:${randomBytes(32).toString('base64')}`);
+    const keySpec = `bench:${randomBytes(32).toString('base64')}`;
+    const keys = parseKeyRing(keySpec);
     const connection = await Connection.connect({ address: temporal.address });
     cleanups.push(() => connection.close());
     const client = new Client({ connection, namespace: 'default', dataConverter: keelsonDataConverter(keys, createPostgresDataKeys(apiDb.db, keys)) });
 
-    log('bundling workflows…');
-    const { code } = await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, failureConverterPath: FAILURE_CONVERTER_PATH, logger: quietLogger });
     const native = await NativeConnection.connect({ address: temporal.address });
     cleanups.push(() => native.close());
-    const worker = await createCoreWorker({ connection: native, namespace: 'default', db: workerDb.db, keys, coreTaskQueue, workflowBundle: { code } });
-    const running = worker.run();
-    cleanups.push(() => stopWorker(worker, running));
+    if (options.coreWorker !== false) {
+      log('bundling workflows…');
+      const { code } = await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, failureConverterPath: FAILURE_CONVERTER_PATH, logger: quietLogger });
+      const worker = await createCoreWorker({ connection: native, namespace: 'default', db: workerDb.db, keys, coreTaskQueue, workflowBundle: { code } });
+      const running = worker.run();
+      cleanups.push(() => stopWorker(worker, running));
+    }
 
     const deps: AppDeps = {
       db: apiDb.db,
@@ -185,6 +197,7 @@ export async function startBenchPlatform(): Promise<BenchPlatform> {
       coreTaskQueue,
       apiPool: apiDb.pool,
       dbUrl,
+      keySpec,
       temporalAddress: temporal.address,
       notes,
       close,
