@@ -115,6 +115,10 @@ describe('alerts of a guest on the Proxmox simulator', () => {
       await workers.kill(worker);
       await new Promise((r) => setTimeout(r, 1500));
       await startWorker();
+      // Charts and alerts get values again within seconds of the restart, not once the dead
+      // worker's activity times out.
+      const restartedAt = Date.now();
+      await eventually('a sample of the guest taken after the restart', async () => Date.parse((await api<{ lastSampleAt: string | null }>(`/resources/${guest.id}`)).lastSampleAt ?? '') > restartedAt, 30_000);
       await eventually('the firing webhook', async () => deliveriesOf(name, 'alert.firing').length > 0, 60_000);
 
       await h.load.set(100, { cpu: 0.1 });
