@@ -20,7 +20,7 @@ import { runLogHub } from '../api/src/services/run-log-hub';
 import { closeApiKeyCache } from '../api/src/auth/api-key-cache';
 import type { AppDeps } from '../api/src/deps';
 import { apiKeys } from '../db/schema/tenancy';
-import { createCoreWorker, createNodeWorker, type MonitoringWorkerOptions } from '../workers/src/workers';
+import { createCoreWorker, createNodeWorker, type MonitoringWorkerOptions, type TerraformWorkerOptions } from '../workers/src/workers';
 import { ADMIN_DATABASE_URL, TEST_DB_KIND } from './config';
 
 // Worker state changes and workflow failures under test are expected; keep the output readable.
@@ -96,7 +96,7 @@ export interface TestPlatform {
    */
   addDockerNode(tenantId: string, name?: string, opts?: { proxy?: EdgeProxy; docker?: Docker; endpoint?: string }): Promise<{ id: string }>;
   /** `monitoring`: the core worker's monitoring settings (intervals scaled down for tests). */
-  startCoreWorker(opts?: { monitoring?: MonitoringWorkerOptions; billing?: { now?: () => Date } }): Promise<void>;
+  startCoreWorker(opts?: { monitoring?: MonitoringWorkerOptions; billing?: { now?: () => Date }; terraform?: TerraformWorkerOptions }): Promise<void>;
   stopWorkers(): Promise<void>;
   close(): Promise<void>;
 }
@@ -205,6 +205,8 @@ export async function createTestPlatform(opts: { databaseUrl?: string; temporalA
           workflowBundle: { codePath: inject('workflowBundlePath') },
           monitoring: opts.monitoring,
           billing: opts.billing,
+          terraform: opts.terraform,
+          databaseUrl: database.url,
         }),
       );
     },

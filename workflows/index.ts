@@ -16,3 +16,5 @@ export { alertInstance } from './monitoring/alert-instance';
 export { orderFulfil } from './billing/order';
 export { billingRun } from './billing/run';
 export { invoiceSubscriptions, issueInvoices, issueCreditNote } from './billing/invoice';
+export { terraformRun } from './terraform/stack-run';
+export { terraformDriftCheck } from './terraform/drift-check';

@@ -23,6 +23,7 @@ import { containerTerminalRoutes } from './routes/containers/terminal';
 import { membersRoutes } from './routes/members/index';
 import { invitationsRoutes } from './routes/invitations/index';
 import { nodesRoutes } from './routes/nodes/index';
+import { terraformRoutes } from './routes/terraform/index';
 import { proxmoxRoutes } from './routes/proxmox/index';
 import { runsRoutes } from './routes/runs/index';
 import { mailRoutes } from './routes/mail/index';
@@ -89,7 +90,7 @@ export function createApp(deps: AppDeps) {
   // Query parameters and the header values Keelson reads, for every route (see edge.ts).
   app.use('/api/*', guardRequest);
 
-  for (const prefix of ['/api/runs', '/api/nodes', '/api/blueprints', '/api/containers', '/api/apps', '/api/proxmox', '/api/api-keys', '/api/members', '/api/audit', '/api/mail', '/api/monitoring', '/api/invitations', '/api/customers', '/api/catalog', '/api/quotes', '/api/orders', '/api/subscriptions', '/api/invoices', '/api/credit-notes', '/api/billing']) {
+  for (const prefix of ['/api/runs', '/api/nodes', '/api/blueprints', '/api/containers', '/api/apps', '/api/proxmox', '/api/api-keys', '/api/members', '/api/audit', '/api/mail', '/api/monitoring', '/api/invitations', '/api/customers', '/api/catalog', '/api/quotes', '/api/orders', '/api/subscriptions', '/api/invoices', '/api/credit-notes', '/api/billing', '/api/terraform']) {
     app.use(prefix, authenticate);
     app.use(`${prefix}/*`, authenticate);
   }
@@ -110,6 +111,7 @@ export function createApp(deps: AppDeps) {
     .route('/api/containers', containerTerminalRoutes({ upgradeWebSocket, sessions: terminals }))
     .route('/api/apps', appsRoutes())
     .route('/api/proxmox', proxmoxRoutes())
+    .route('/api/terraform', terraformRoutes())
     .route('/api/monitoring', monitoringRoutes())
     .route('/api/webhooks', webhooksRoutes())
     .route('/api/api-keys', apiKeysRoutes())

@@ -77,6 +77,8 @@ export const WorkflowType = {
   invoiceSubscriptions: 'invoiceSubscriptions',
   issueInvoices: 'issueInvoices',
   issueCreditNote: 'issueCreditNote',
+  terraformRun: 'terraformRun',
+  terraformDriftCheck: 'terraformDriftCheck',
 } as const;
 
 /**
@@ -93,6 +95,11 @@ export const BillingOperation = {
   resend: 'billing.resend',
   creditNote: 'billing.credit_note',
 } as const;
+/** Terraform stack runs and drift checks, started through /api/terraform and a Schedule per stack. */
+export const TerraformOperation = { apply: 'terraform.apply', destroy: 'terraform.destroy', drift: 'terraform.drift' } as const;
+
+/** A stack's drift-check Schedule (one per stack). */
+export const terraformDriftScheduleId = (stackId: string) => `terraform/${stackId}/drift`;
 
 /** Mail operations, started through /api/mail. */
 export const MailOperation = { test: 'mail.test' } as const;
@@ -112,6 +119,10 @@ export const WorkflowId = {
   /** Day-two operations on a guest (power, resize, snapshot, one-off backup). */
   guestAction: (guestId: string, action: string, requestId: string) => `vm/${guestId}/${action}/${requestId}`,
   guestDestroy: (guestId: string) => `vm/${guestId}/destroy`,
+  /** One run of a Terraform stack (plan, approval, apply). */
+  terraformRun: (stackId: string, runId: string) => `terraform/${stackId}/run/${runId}`,
+  /** A Terraform stack's scheduled drift check. */
+  terraformDrift: (stackId: string) => `terraform/${stackId}/drift`,
   /** A test email of an organization's SMTP settings (one per request). */
   smtpTest: (tenantId: string, requestId: string) => `mail/${tenantId}/test/${requestId}`,
   /** An order's run, from its first invoice to its activated subscription. */

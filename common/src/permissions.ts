@@ -55,6 +55,10 @@ export const PERMISSIONS = [
   'billing.manage',
   /** Order a plan and accept or decline a quote (a customer user: for their own customer). */
   'order.place',
+  /** See Terraform stacks, their runs, plans, outputs and drift. */
+  'terraform.read',
+  /** Create stacks, change their variables and start plans, applies and destroys. */
+  'terraform.manage',
 ] as const;
 export type Permission = (typeof PERMISSIONS)[number];
 
@@ -82,6 +86,7 @@ export const ROLE_PERMISSIONS: Record<Role, ReadonlySet<Permission>> = {
     'proxmox.manage',
     'alert.manage',
     'alert.acknowledge',
+    'terraform.manage',
   ]),
   // Manages billing: customers, catalog, subscriptions, invoices; reads the runs and emails it causes.
   billing: new Set<Permission>(['workflow.read', 'mail.read', 'customer.read', 'customer.manage', 'catalog.read', 'catalog.manage', 'billing.read', 'billing.manage', 'order.place']),

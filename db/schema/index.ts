@@ -11,3 +11,4 @@ export * from './monitoring';
 export * from './security';
 export * from './billing';
 export * from './orders';
+export * from './terraform';

@@ -24,6 +24,9 @@ export function loadWorkerEnv(source: NodeJS.ProcessEnv = process.env) {
         .string()
         .default(':8080')
         .transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean)),
+      /** OpenTofu for Terraform stacks: its binary (default .tools/bin/tofu, else tofu on PATH) and CLI config (provider mirrors). */
+      KEELSON_TOFU_BINARY: z.string().optional(),
+      KEELSON_TOFU_CLI_CONFIG: z.string().optional(),
       KEELSON_LOG_LEVEL: z.enum(['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR']).default('WARN'),
       /** Monitoring: how often metrics are collected and rules evaluated (ms), and whether this worker keeps the schedules. */
       KEELSON_METRICS_COLLECT_MS: z.coerce.number().int().min(1000).default(60_000),

@@ -35,7 +35,19 @@ const monitoring = {
 };
 if (env.KEELSON_CORE_WORKER) {
   const workflowBundle = env.KEELSON_WORKFLOW_BUNDLE ? { codePath: resolve(env.KEELSON_WORKFLOW_BUNDLE) } : undefined;
-  workers.push(await createCoreWorker({ ...base, monitoring, workflowBundle }));
+  workers.push(
+    await createCoreWorker({
+      ...base,
+      monitoring,
+      workflowBundle,
+      databaseUrl: env.DATABASE_URL,
+      terraform: {
+        ...(env.KEELSON_TOFU_BINARY ? { binary: env.KEELSON_TOFU_BINARY } : {}),
+        ...(env.KEELSON_TOFU_CLI_CONFIG ? { cliConfigFile: env.KEELSON_TOFU_CLI_CONFIG } : {}),
+        workDir: resolve(env.KEELSON_WORK_DIR, 'terraform'),
+      },
+    }),
+  );
   if (env.KEELSON_MONITORING_SCHEDULES) {
     const client = new Client({ connection, namespace: env.TEMPORAL_NAMESPACE });
     await ensureMonitoringSchedules(client, {

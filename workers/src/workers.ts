@@ -35,6 +35,10 @@ import { NativeConnection, Worker, type InjectedSinks, type WorkerOptions } from
 import type { KeelsonSinks } from '../../workflows/metrics-interceptor';
 import type Docker from 'dockerode';
 import { fileURLToPath } from 'node:url';
+import { createTerraformActivities } from '@keelson/activities/terraform/index';
+import { existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 export const WORKFLOWS_PATH = fileURLToPath(new URL('../../workflows/index.ts', import.meta.url));
 /** Bundled with the workflows (also into prebuilt bundles): counts runs as they end. */
@@ -58,6 +62,31 @@ export interface MonitoringWorkerOptions {
   proxmox?: ProxmoxMetricsOptions;
 }
 
+/** How core workers run OpenTofu for Terraform stacks. */
+export interface TerraformWorkerOptions {
+  /** The tofu binary; default `.tools/bin/tofu` (scripts/tofu.sh), else `tofu` on PATH. */
+  binary?: string;
+  /** The pg backend's database (state, one schema per stack); default the worker's database. */
+  backendUrl?: string;
+  /** OpenTofu CLI config (provider mirrors); default OpenTofu's own. */
+  cliConfigFile?: string;
+  /** Keelson's modules; default infra/terraform. */
+  modulesDir?: string;
+  /** Scratch space for stack working directories; default the system's temp dir. */
+  workDir?: string;
+  /** How long a retried apply waits for a dead attempt's state lock. */
+  lockGraceMs?: number;
+}
+
+const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
+
+/** lib/pq (the pg backend's driver) insists on TLS unless told; a local server has none. */
+export function terraformBackendUrl(databaseUrl: string): string {
+  const url = new URL(databaseUrl);
+  if (!url.searchParams.has('sslmode') && ['127.0.0.1', 'localhost', '[::1]', ''].includes(url.hostname)) url.searchParams.set('sslmode', 'disable');
+  return url.toString();
+}
+
 export interface WorkerDeps {
   connection: NativeConnection;
   namespace: string;
@@ -70,6 +99,9 @@ export interface WorkerDeps {
   monitoring?: MonitoringWorkerOptions;
   /** Billing's clock: tests move "now" to run months of cycles in seconds. */
   billing?: { now?: () => Date };
+  terraform?: TerraformWorkerOptions;
+  /** The worker's database URL (the Terraform state backend's default). */
+  databaseUrl?: string;
 }
 
 /**
@@ -105,7 +137,29 @@ export function createCoreWorker(deps: WorkerDeps): Promise<Worker> {
       ...createMailActivities({ db: deps.db, keys: deps.keys }),
       ...createOrderActivities({ db: deps.db }),
       ...createBillingActivities({ db: deps.db, keys: deps.keys, now: deps.billing?.now }),
+      ...terraformActivities(deps, runLog, clusters),
     },
+  });
+}
+
+function terraformActivities(deps: WorkerDeps, runLog: ReturnType<typeof createRunLog>, clusters: ReturnType<typeof createPostgresClusterDirectory>) {
+  const options = deps.terraform ?? {};
+  const backendUrl = options.backendUrl ?? (deps.databaseUrl ? terraformBackendUrl(deps.databaseUrl) : undefined);
+  const bundled = join(REPO_ROOT, '.tools/bin/tofu');
+  return createTerraformActivities({
+    db: deps.db,
+    keys: deps.keys,
+    runLog,
+    clusters,
+    tofu: {
+      binary: options.binary ?? (existsSync(bundled) ? bundled : 'tofu'),
+      // Without a database URL the activities fail with a message that says so when a stack runs.
+      backendUrl: backendUrl ?? '',
+      ...(options.cliConfigFile ? { cliConfigFile: options.cliConfigFile } : {}),
+    },
+    modulesDir: options.modulesDir ?? join(REPO_ROOT, 'infra/terraform'),
+    workDir: options.workDir ?? join(tmpdir(), 'keelson-terraform'),
+    ...(options.lockGraceMs !== undefined ? { lockGraceMs: options.lockGraceMs } : {}),
   });
 }
 
