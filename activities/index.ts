@@ -19,3 +19,4 @@ export { createRetentionActivities, DEFAULT_RETENTION, type RetentionPolicy } fr
 export { createOrderActivities, type OrderActivities } from './billing/orders';
 export { ensureMonitoringSchedules, deleteMonitoringSchedules, DEFAULT_INTERVALS, type MonitoringScheduleOptions } from './monitoring/schedules';
 export { createBillingActivities, type BillingActivities } from './billing/index';
+export { createKycActivities, type KycActivities } from './kyc/index';

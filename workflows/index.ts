@@ -18,3 +18,4 @@ export { billingRun } from './billing/run';
 export { invoiceSubscriptions, issueInvoices, issueCreditNote } from './billing/invoice';
 export { terraformRun } from './terraform/stack-run';
 export { terraformDriftCheck } from './terraform/drift-check';
+export { kycCase } from './kyc/kyc-case';

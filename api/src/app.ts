@@ -35,6 +35,9 @@ import { quotesRoutes } from './routes/quotes/index';
 import { billingRoutes } from './routes/billing/admin';
 import { creditNotesRoutes, invoicesRoutes } from './routes/billing/invoices';
 import { subscriptionsRoutes } from './routes/billing/subscriptions';
+import { kycRoutes } from './routes/kyc/index';
+import { kycWebhookRoutes } from './routes/kyc/webhook';
+import { KYC_MAX_DOCUMENT_BYTES } from './services/kyc/kyc-service';
 import { collectProcessMetrics, httpRequestDuration, registry } from '@keelson/activities/monitoring/prometheus';
 import { routePath } from 'hono/route';
 import { timingSafeEqual } from 'node:crypto';
@@ -77,20 +80,23 @@ export function createApp(deps: AppDeps) {
       httpRequestDuration.observe({ method: c.req.method, route, status: String(c.res.status) }, (performance.now() - started) / 1000);
     }
   });
-  app.use(
-    '/api/*',
+  const limitBody = (maxSize: number) =>
     bodyLimit({
-      maxSize: MAX_BODY_BYTES,
+      maxSize,
       onError: () => {
-        throw new PayloadTooLargeError(`request body is larger than ${MAX_BODY_BYTES} bytes`);
+        throw new PayloadTooLargeError(`request body is larger than ${maxSize} bytes`);
       },
-    }),
-  );
+    });
+  const defaultLimit = limitBody(MAX_BODY_BYTES);
+  // Identity documents (photos, scans) are the one body allowed to be larger.
+  const documentLimit = limitBody(KYC_MAX_DOCUMENT_BYTES);
+  const kycUpload = /^\/api\/kyc\/cases\/[^/]+\/documents$/;
+  app.use('/api/*', (c, next) => (kycUpload.test(c.req.path) ? documentLimit(c, next) : defaultLimit(c, next)));
 
   // Query parameters and the header values Keelson reads, for every route (see edge.ts).
   app.use('/api/*', guardRequest);
 
-  for (const prefix of ['/api/runs', '/api/nodes', '/api/blueprints', '/api/containers', '/api/apps', '/api/proxmox', '/api/api-keys', '/api/members', '/api/audit', '/api/mail', '/api/monitoring', '/api/invitations', '/api/customers', '/api/catalog', '/api/quotes', '/api/orders', '/api/subscriptions', '/api/invoices', '/api/credit-notes', '/api/billing', '/api/terraform']) {
+  for (const prefix of ['/api/runs', '/api/nodes', '/api/blueprints', '/api/containers', '/api/apps', '/api/proxmox', '/api/api-keys', '/api/members', '/api/audit', '/api/mail', '/api/monitoring', '/api/invitations', '/api/customers', '/api/catalog', '/api/quotes', '/api/orders', '/api/subscriptions', '/api/invoices', '/api/credit-notes', '/api/billing', '/api/terraform', '/api/kyc']) {
     app.use(prefix, authenticate);
     app.use(`${prefix}/*`, authenticate);
   }
@@ -113,6 +119,7 @@ export function createApp(deps: AppDeps) {
     .route('/api/proxmox', proxmoxRoutes())
     .route('/api/terraform', terraformRoutes())
     .route('/api/monitoring', monitoringRoutes())
+    .route('/api/webhooks/kyc', kycWebhookRoutes())
     .route('/api/webhooks', webhooksRoutes())
     .route('/api/api-keys', apiKeysRoutes())
     .route('/api/members', membersRoutes())
@@ -127,7 +134,8 @@ export function createApp(deps: AppDeps) {
     .route('/api/subscriptions', subscriptionsRoutes())
     .route('/api/invoices', invoicesRoutes())
     .route('/api/credit-notes', creditNotesRoutes())
-    .route('/api/billing', billingRoutes());
+    .route('/api/billing', billingRoutes())
+    .route('/api/kyc', kycRoutes());
 
   app.get('/api/health', async (c) => {
     const checks = await healthChecks(deps);

@@ -1,6 +1,7 @@
 import type { KeyRing } from '@keelson/common/codec';
 import type { Database } from '@keelson/db';
 import type { Client } from '@temporalio/client';
+import type { KycTimeline } from '@keelson/activities/kyc/types';
 import type pg from 'pg';
 
 /**
@@ -34,4 +35,6 @@ export interface AppConfig {
   metricsToken?: string;
   /** Failed logins allowed per (ip, email) per window before 429. */
   loginRateLimit?: { max: number; windowMs: number };
+  /** KYC case durations (reminders, SLA, expiry, validity, retention); defaults in DEFAULT_KYC_TIMELINE. Tests scale them down. */
+  kycTimeline?: Partial<KycTimeline>;
 }

@@ -79,6 +79,7 @@ export const WorkflowType = {
   issueCreditNote: 'issueCreditNote',
   terraformRun: 'terraformRun',
   terraformDriftCheck: 'terraformDriftCheck',
+  kycCase: 'kycCase',
 } as const;
 
 /**
@@ -137,10 +138,15 @@ export const WorkflowId = {
   /** Finalizing, rendering and sending invoices the API asked for (one request). */
   issueInvoices: (invoiceId: string, requestId: string) => `invoice/${invoiceId}/issue/${requestId}`,
   creditNote: (creditNoteId: string) => `credit-note/${creditNoteId}`,
+  /** A customer's KYC case: one running at a time; a second start joins it. */
+  kycCase: (customerId: string) => `kyc/${customerId}`,
 } as const;
 
 /** Each organization's billing Schedule (daily at its configured hour). */
 export const billingScheduleId = (tenantId: string) => `billing/${tenantId}`;
+
+/** The operation name KYC case runs carry in KeelsonOperation. */
+export const KYC_OPERATION = 'kyc.case';
 
 /**
  * Monitoring's Temporal Schedules, one set per core task queue (deployments and test files that

@@ -59,6 +59,12 @@ export const PERMISSIONS = [
   'terraform.read',
   /** Create stacks, change their variables and start plans, applies and destroys. */
   'terraform.manage',
+  /** See KYC cases and their history (a customer user: only their own). */
+  'kyc.read',
+  /** Upload identity documents and submit them for review (a customer user: for their own customer). */
+  'kyc.submit',
+  /** Open cases, view documents, approve and reject (never for a customer the reviewer belongs to). */
+  'kyc.review',
 ] as const;
 export type Permission = (typeof PERMISSIONS)[number];
 
@@ -89,11 +95,11 @@ export const ROLE_PERMISSIONS: Record<Role, ReadonlySet<Permission>> = {
     'terraform.manage',
   ]),
   // Manages billing: customers, catalog, subscriptions, invoices; reads the runs and emails it causes.
-  billing: new Set<Permission>(['workflow.read', 'mail.read', 'customer.read', 'customer.manage', 'catalog.read', 'catalog.manage', 'billing.read', 'billing.manage', 'order.place']),
+  billing: new Set<Permission>(['workflow.read', 'mail.read', 'customer.read', 'customer.manage', 'catalog.read', 'catalog.manage', 'billing.read', 'billing.manage', 'order.place', 'kyc.read', 'kyc.submit', 'kyc.review']),
   viewer: new Set<Permission>(READ.filter((p) => p !== 'audit.read' && p !== 'apikey.read')),
   // Everything a customer user reads is narrowed to the one customer they act for
   // (Principal.customerId): their customer record, subscriptions, invoices and runs.
-  customer: new Set<Permission>(['workflow.read', 'customer.read', 'catalog.read', 'billing.read', 'order.place']),
+  customer: new Set<Permission>(['workflow.read', 'customer.read', 'catalog.read', 'billing.read', 'order.place', 'kyc.read', 'kyc.submit']),
 };
 
 export function roleHas(role: Role, permission: Permission): boolean {

@@ -12,3 +12,4 @@ export * from './security';
 export * from './billing';
 export * from './orders';
 export * from './terraform';
+export * from './kyc';

@@ -15,6 +15,7 @@ import {
   createGuestDbActivities,
   createMailActivities,
   createBillingActivities,
+  createKycActivities,
   createPostgresClusterDirectory,
   createProxmoxActivities,
   createReleaseDbActivities,
@@ -138,6 +139,7 @@ export function createCoreWorker(deps: WorkerDeps): Promise<Worker> {
       ...createOrderActivities({ db: deps.db }),
       ...createBillingActivities({ db: deps.db, keys: deps.keys, now: deps.billing?.now }),
       ...terraformActivities(deps, runLog, clusters),
+      ...createKycActivities({ db: deps.db }),
     },
   });
 }

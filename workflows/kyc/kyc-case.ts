@@ -1,0 +1,375 @@
+import { WorkflowId } from '@keelson/common/constants';
+import {
+  allHandlersFinished,
+  condition,
+  continueAsNew,
+  defineQuery,
+  defineSignal,
+  defineUpdate,
+  proxyLocalActivities,
+  setHandler,
+  uuid4,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { KycActivities } from '../../activities/kyc/index';
+import {
+  KYC_TERMINAL,
+  type KycCarried,
+  type KycCaseInput,
+  type KycCaseView,
+  type KycDecision,
+  type KycRevoke,
+  type KycState,
+  type KycSubmit,
+  type ProviderDecision,
+} from '../../activities/kyc/types';
+import { sendEmail } from '../mail/send-email';
+
+/**
+ * A customer's KYC case (`kyc/<customer>`), docs/decisions/0023-kyc.md:
+ *
+ *   awaiting_documents ──submit──▶ submitted ──▶ in_review ──approve──▶ approved ──valid-until──▶ expired
+ *        ▲    │ reminders, expiry                  │ SLA escalation          │ re-verification asked ahead
+ *        │    └──documents due──▶ expired          ├──reject──▶ rejected (may resubmit: waits again)
+ *        └───────────────────────────────────────────┘ └──reject final──▶ rejected_final
+ *
+ * Reviewer decisions are Workflow Updates whose validators refuse what a reviewer may not do,
+ * so a refused decision leaves no history. An external provider's decisions arrive as signals
+ * and apply only when newer (provider time) than the last one applied. Documents are ids here;
+ * their content is sealed in Postgres and deleted by the retention rule after each decision.
+ * Emails go through the shared mail module, keyed by case, round and step: each goes out once.
+ */
+
+export const submitUpdate = defineUpdate<KycCaseView, [KycSubmit]>('submit');
+export const decideUpdate = defineUpdate<KycCaseView, [KycDecision]>('decide');
+export const revokeUpdate = defineUpdate<KycCaseView, [KycRevoke]>('revoke');
+export const providerDecisionSignal = defineSignal<[ProviderDecision]>('providerDecision');
+/** A start for a customer whose run is still finishing retention after its case ended: open a new case. */
+export const reopenSignal = defineSignal<[{ by: string; staff: boolean }]>('reopen');
+export const kycStateQuery = defineQuery<KycCaseView>('kycState');
+
+const db = proxyLocalActivities<KycActivities>({ startToCloseTimeout: '30s', localRetryThreshold: '10s', retry: { initialInterval: '500ms', maximumInterval: '10s' } });
+/** A KYC email is worth a few retries over minutes, not a day: the row records a failure. */
+const emailDelivery = { startToCloseTimeout: '30s', retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '1m', maximumAttempts: 8 } } as const;
+
+const waiting = (state: KycState) => state === 'awaiting_documents' || state === 'rejected';
+
+export function freshCase(highRisk: boolean, now: number): KycCarried {
+  return {
+    caseId: uuid4(),
+    version: 0,
+    state: 'awaiting_documents',
+    waitingSince: now,
+    round: 1,
+    remindersSent: 0,
+    highRisk,
+    approvals: [],
+    reason: null,
+    decidedBy: null,
+    decidedAt: null,
+    submittedAt: null,
+    reviewDueAt: null,
+    escalatedAt: null,
+    validUntil: null,
+    reverificationRequestedAt: null,
+    providerDecisionAt: null,
+    documents: [],
+    documentsExpireAt: null,
+    deletions: [],
+  };
+}
+
+export async function kycCase(input: KycCaseInput): Promise<KycCaseView> {
+  const t = input.timeline;
+  const workflowId = WorkflowId.kycCase(input.customerId);
+  const isNew = !input.carried;
+  const s: KycCarried = input.carried ?? freshCase(input.highRisk, Date.now());
+  const providerInbox: ProviderDecision[] = [];
+  let reopen: { by: string; staff: boolean } | null = null;
+  let dirty = false;
+
+  const view = (): KycCaseView => ({ caseId: s.caseId, customerId: input.customerId, state: s.state, version: s.version, highRisk: s.highRisk, approvals: s.approvals, reason: s.reason });
+  const expiresAt = () => (waiting(s.state) ? s.waitingSince + t.documentsDueMs : s.state === 'approved' ? s.validUntil : null);
+
+  async function record(event: string, actor: string | null, detail: string | null = null): Promise<void> {
+    s.version++;
+    // A copy: the snapshot must not change under the activity while it is scheduled.
+    await db.recordKycCase({ tenantId: input.tenantId, customerId: input.customerId, workflowId, carried: JSON.parse(JSON.stringify(s)) as KycCarried, expiresAt: expiresAt(), event: { event, actor, detail, at: Date.now() } });
+  }
+
+  /** Emails go out in order, in the background: a slow SMTP server never holds the case. */
+  let outbox: Promise<void> = Promise.resolve();
+  function email(to: 'customer' | 'reviewers', key: string, subject: (name: string) => string, text: (name: string) => string): void {
+    outbox = outbox.then(async () => {
+      const who = await db.kycRecipients({ tenantId: input.tenantId, customerId: input.customerId });
+      const recipients = to === 'customer' ? who.customer : who.reviewers;
+      if (!recipients.length) return;
+      await sendEmail(
+        { tenantId: input.tenantId, kind: 'kyc', key, to: recipients, subject: subject(who.customerName), text: text(who.customerName), resource: `customer:${input.customerId}` },
+        { deliver: emailDelivery },
+      ).catch(() => undefined); // a failed email is recorded on its row; the case goes on
+    });
+  }
+
+  /** Documents of a decided submission are deleted after the retention period. */
+  function retain(): void {
+    if (s.documents.length) s.deletions.push({ documentIds: s.documents, at: Date.now() + t.retentionMs });
+    s.documents = [];
+    s.documentsExpireAt = null;
+  }
+
+  function startWaiting(): void {
+    s.waitingSince = Date.now();
+    s.round++;
+    s.remindersSent = 0;
+  }
+
+  async function approve(by: string, detail: string | null): Promise<void> {
+    const now = Date.now();
+    s.state = 'approved';
+    s.decidedBy = by;
+    s.decidedAt = now;
+    s.reason = null;
+    s.validUntil = Math.min(now + t.validForMs, s.documentsExpireAt ?? Infinity);
+    s.reverificationRequestedAt = null;
+    s.reviewDueAt = null;
+    retain();
+    await record('approved', by, detail);
+    email('customer', `${s.caseId}/${s.round}/approved`, () => 'Your identity verification is approved', (name) => `Hello ${name},\n\nyour identity verification is approved. Your services can now be provisioned.\n`);
+  }
+
+  async function reject(by: string, reason: string, final: boolean): Promise<void> {
+    s.decidedBy = by;
+    s.decidedAt = Date.now();
+    s.reason = reason;
+    s.approvals = [];
+    s.reviewDueAt = null;
+    retain();
+    if (final) {
+      s.state = 'rejected_final';
+      await record('rejected_final', by, reason);
+    } else {
+      s.state = 'rejected';
+      startWaiting();
+      await record('rejected', by, reason);
+    }
+    email(
+      'customer',
+      `${s.caseId}/${s.round}/${final ? 'rejected-final' : 'rejected'}`,
+      () => (final ? 'Your identity verification was rejected' : 'Your identity verification needs new documents'),
+      (name) => `Hello ${name},\n\n${final ? 'your identity verification was rejected for good' : 'your identity verification was not accepted; please upload new documents'}.\nReason: ${reason}\n`,
+    );
+  }
+
+  async function expire(why: string): Promise<void> {
+    s.state = 'expired';
+    retain();
+    await record('expired', null, why);
+  }
+
+  // A decision in progress holds further decisions until it is recorded.
+  let deciding = false;
+  setHandler(kycStateQuery, view);
+  setHandler(
+    submitUpdate,
+    async ({ by, documentIds }) => {
+      deciding = true;
+      try {
+        const attached = await db.attachKycDocuments({ tenantId: input.tenantId, customerId: input.customerId, caseId: s.caseId, documentIds });
+        if (!attached.attached.length) return view();
+        s.documents = attached.attached;
+        s.documentsExpireAt = attached.expiresAt;
+        s.submittedAt = Date.now();
+        s.state = 'submitted';
+        s.reason = null;
+        s.approvals = [];
+        await record('submitted', by, `${attached.attached.length} document(s)`);
+        // The built-in manual review: the case joins the reviewers' queue at once.
+        s.state = 'in_review';
+        s.reviewDueAt = Date.now() + t.reviewSlaMs;
+        s.escalatedAt = null;
+        await record('in_review', null);
+        dirty = true;
+        return view();
+      } finally {
+        deciding = false;
+      }
+    },
+    {
+      validator: ({ by, documentIds }) => {
+        if (!by) throw new Error('submit needs { by }');
+        if (deciding) throw new Error('the case is being changed; try again');
+        const reverifying = s.state === 'approved' && s.reverificationRequestedAt !== null;
+        if (!waiting(s.state) && !reverifying) throw new Error(`documents can be submitted while the case waits for them; it is ${s.state}`);
+        if (!Array.isArray(documentIds) || documentIds.length === 0) throw new Error('submit at least one uploaded document');
+      },
+    },
+  );
+  setHandler(
+    decideUpdate,
+    async (d) => {
+      deciding = true;
+      try {
+        const reason = d.reason?.trim() ?? '';
+        if (d.decision === 'reject') await reject(d.by, reason, d.final === true);
+        else {
+          s.approvals = [...s.approvals, { by: d.by, at: new Date().toISOString() }];
+          if (s.highRisk && s.approvals.length < 2) await record('first_approval', d.by, 'a second reviewer must approve this high-risk customer');
+          else await approve(d.by, reason || null);
+        }
+        dirty = true;
+        return view();
+      } finally {
+        deciding = false;
+      }
+    },
+    {
+      validator: (d) => {
+        if (deciding) throw new Error('another decision is being recorded; try again');
+        if (s.state !== 'in_review') throw new Error(`only a case in review can be decided; this one is ${s.state}`);
+        if (!d?.by) throw new Error('a decision needs { by }');
+        if (d.decision !== 'approve' && d.decision !== 'reject') throw new Error('decision must be approve or reject');
+        if ((d.reviewerCustomerIds ?? []).includes(input.customerId)) throw new Error('a reviewer cannot decide the case of a customer they belong to');
+        if (d.decision === 'reject' && !d.reason?.trim()) throw new Error('a rejection needs a reason');
+        if (d.decision === 'approve' && s.approvals.some((a) => a.by === d.by)) throw new Error('this high-risk customer needs a second approval by another reviewer');
+      },
+    },
+  );
+  setHandler(
+    revokeUpdate,
+    async ({ by, reason }) => {
+      deciding = true;
+      try {
+        s.state = 'revoked';
+        s.reason = reason.trim();
+        s.decidedBy = by;
+        s.decidedAt = Date.now();
+        s.validUntil = null;
+        await record('revoked', by, s.reason);
+        dirty = true;
+        return view();
+      } finally {
+        deciding = false;
+      }
+    },
+    {
+      validator: ({ by, reason }) => {
+        if (deciding) throw new Error('another decision is being recorded; try again');
+        if (s.state !== 'approved') throw new Error(`only an approved case can be revoked; this one is ${s.state}`);
+        if (!by) throw new Error('revoke needs { by }');
+        if (!reason?.trim()) throw new Error('revoking needs a reason');
+      },
+    },
+  );
+  setHandler(providerDecisionSignal, (d) => {
+    providerInbox.push(d);
+    dirty = true;
+  });
+  setHandler(reopenSignal, (r) => {
+    reopen = r;
+    dirty = true;
+  });
+
+  /** Provider decisions apply in provider time order, and never one older than the last applied. */
+  async function applyProviderDecisions(): Promise<void> {
+    for (const d of providerInbox.splice(0).sort((a, b) => a.decidedAtMs - b.decidedAtMs)) {
+      if (KYC_TERMINAL.includes(s.state) && s.state !== 'rejected_final') continue;
+      if (s.providerDecisionAt !== null && d.decidedAtMs <= s.providerDecisionAt) continue;
+      s.providerDecisionAt = d.decidedAtMs;
+      const by = `provider:${d.provider}`;
+      if (d.answer === 'GREEN') await approve(by, `event ${d.eventId}`);
+      else await reject(by, d.comment?.trim() || 'rejected by the verification provider', d.rejectType === 'FINAL');
+    }
+  }
+
+  function nextWake(): number | null {
+    const times: number[] = s.deletions.map((d) => d.at);
+    if (waiting(s.state)) {
+      const next = t.remindersMs[s.remindersSent];
+      if (next !== undefined) times.push(s.waitingSince + next);
+      times.push(s.waitingSince + t.documentsDueMs);
+    }
+    if (s.state === 'in_review' && s.escalatedAt === null && s.reviewDueAt !== null) times.push(s.reviewDueAt);
+    if (s.state === 'approved' && s.validUntil !== null) {
+      if (s.reverificationRequestedAt === null) times.push(s.validUntil - t.reverifyAheadMs);
+      times.push(s.validUntil);
+    }
+    return times.length ? Math.min(...times) : null;
+  }
+
+  if (isNew) {
+    await record('opened', input.actor, s.highRisk ? 'high-risk customer: two approvals needed' : null);
+    email('customer', `${s.caseId}/opened`, () => 'Please verify your identity', (name) => `Hello ${name},\n\nplease upload your identity documents in the customer portal to complete verification.\n`);
+  }
+
+  for (;;) {
+    if (KYC_TERMINAL.includes(s.state) && reopen !== null) {
+      const r: { by: string; staff: boolean } = reopen;
+      reopen = null;
+      // A customer rejected for good needs staff to open a new case.
+      if (s.state !== 'rejected_final' || r.staff) {
+        await outbox;
+        await condition(allHandlersFinished);
+        await continueAsNew<typeof kycCase>({ ...input, actor: r.by, carried: { ...freshCase(s.highRisk, Date.now()), deletions: s.deletions } });
+      }
+    }
+    reopen = null;
+    if (KYC_TERMINAL.includes(s.state) && s.deletions.length === 0 && providerInbox.length === 0) break;
+    if (workflowInfo().continueAsNewSuggested && !deciding && providerInbox.length === 0) {
+      await outbox;
+      await condition(allHandlersFinished);
+      await continueAsNew<typeof kycCase>({ ...input, carried: s });
+    }
+    const wake = nextWake();
+    await condition(() => dirty && !deciding, wake === null ? undefined : Math.max(1, wake - Date.now()));
+    dirty = false;
+    await applyProviderDecisions();
+    const now = Date.now();
+
+    if (waiting(s.state)) {
+      const due = s.waitingSince + t.documentsDueMs;
+      if (now >= due) await expire('documents were not submitted in time');
+      else
+        while (s.remindersSent < t.remindersMs.length && now >= s.waitingSince + t.remindersMs[s.remindersSent]!) {
+          const n = ++s.remindersSent;
+          email(
+            'customer',
+            `${s.caseId}/${s.round}/reminder-${n}`,
+            () => `Reminder: your identity documents are missing`,
+            (name) => `Hello ${name},\n\nwe still need your identity documents to complete verification (reminder ${n}). Please upload them in the customer portal before ${new Date(due).toISOString()}.\n`,
+          );
+        }
+    }
+    if (s.state === 'in_review' && s.escalatedAt === null && s.reviewDueAt !== null && now >= s.reviewDueAt) {
+      s.escalatedAt = now;
+      await record('escalated', null, 'the review is past its SLA');
+      email(
+        'reviewers',
+        `${s.caseId}/${s.round}/escalation`,
+        (name) => `KYC review overdue: ${name}`,
+        (name) => `The identity verification of ${name} has waited for a review since ${new Date(s.submittedAt ?? now).toISOString()}, past its SLA.\n`,
+      );
+    }
+    if (s.state === 'approved' && s.validUntil !== null) {
+      if (now >= s.validUntil) await expire('the approval ran out');
+      else if (s.reverificationRequestedAt === null && now >= s.validUntil - t.reverifyAheadMs) {
+        s.reverificationRequestedAt = now;
+        await record('reverification_requested', null, `valid until ${new Date(s.validUntil).toISOString()}`);
+        email(
+          'customer',
+          `${s.caseId}/${s.decidedAt}/reverify`,
+          () => 'Please verify your identity again',
+          (name) => `Hello ${name},\n\nyour identity verification is valid until ${new Date(s.validUntil!).toISOString()}. Please upload current documents in the customer portal before then.\n`,
+        );
+      }
+    }
+    const due = s.deletions.filter((d) => d.at <= now);
+    if (due.length) {
+      await db.deleteKycDocuments({ tenantId: input.tenantId, documentIds: due.flatMap((d) => d.documentIds) });
+      s.deletions = s.deletions.filter((d) => d.at > now);
+    }
+  }
+  await outbox;
+  await condition(allHandlersFinished);
+  return view();
+}
