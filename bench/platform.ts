@@ -158,9 +158,17 @@ export async function startBenchPlatform(options: BenchPlatformOptions = {}): Pr
 
     const native = await NativeConnection.connect({ address: temporal.address });
     cleanups.push(() => native.close());
+    // The workflow bundle is made once, on first need (the core worker, or a plain worker).
+    let bundle: Promise<string> | undefined;
+    const workflowCode = () => {
+      if (!bundle) {
+        log('bundling workflows…');
+        bundle = bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, failureConverterPath: FAILURE_CONVERTER_PATH, logger: quietLogger }).then((b) => b.code);
+      }
+      return bundle;
+    };
     if (options.coreWorker !== false) {
-      log('bundling workflows…');
-      const { code } = await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, failureConverterPath: FAILURE_CONVERTER_PATH, logger: quietLogger });
+      const code = await workflowCode();
       const worker = await createCoreWorker({ connection: native, namespace: 'default', db: workerDb.db, keys, coreTaskQueue, workflowBundle: { code } });
       const running = worker.run();
       cleanups.push(() => stopWorker(worker, running));
@@ -222,7 +230,7 @@ export async function startBenchPlatform(options: BenchPlatformOptions = {}): Pr
           connection: native,
           namespace: 'default',
           taskQueue,
-          workflowBundle: { code },
+          workflowBundle: { code: await workflowCode() },
           activities: createRunLogActivities({ runLog: createRunLog(workerDb.db) }),
         });
         const plainRunning = plain.run();
