@@ -5,8 +5,12 @@ import { describe, expect, it } from 'vitest';
 import { setupDeployWorld } from '../../../../test/deploy-harness';
 import { logText, readRunStream, waitForRun } from '../../../../test/runs';
 
-/** Deploys of a sample app from a local git repository, through a real Caddy, on the real engine. */
-describe('deploying apps from git', () => {
+/**
+ * Deploys of a sample app from a local git repository, through a real Caddy, on the real engine.
+ * Each test builds images and runs several deploys, which on two shared cores takes 15–60 s;
+ * the budget is per test, not a speed goal (those live in bench/).
+ */
+describe('deploying apps from git', { timeout: 150_000 }, () => {
   const w = setupDeployWorld();
 
   it('builds a commit, switches traffic to it through Caddy, and records the release', async () => {
