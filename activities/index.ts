@@ -18,5 +18,5 @@ export { createAlertActivities, type AlertActivities } from './monitoring/alerts
 export { createRetentionActivities, DEFAULT_RETENTION, type RetentionPolicy } from './monitoring/retention';
 export { createOrderActivities, type OrderActivities } from './billing/orders';
 export { ensureMonitoringSchedules, deleteMonitoringSchedules, DEFAULT_INTERVALS, type MonitoringScheduleOptions } from './monitoring/schedules';
-export { createBillingActivities, type BillingActivities } from './billing/index';
+export { createBillingActivities, createOrderBilling, type BillingActivities } from './billing/index';
 export { createKycActivities, type KycActivities } from './kyc/index';

@@ -1,6 +1,6 @@
 import type { KeyRing } from '@keelson/common/codec';
 import type { Database } from '@keelson/db';
-import { billingSettings, creditNotes, customerContacts, invoices, outboundEmails, subscriptions } from '@keelson/db/schema';
+import { billingSettings, creditNotes, customerContacts, invoices, outboundEmails } from '@keelson/db/schema';
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { and, eq, inArray } from 'drizzle-orm';
 import { createMailActivities } from '../mail/index';
@@ -8,14 +8,13 @@ import { enqueueEmail } from '../mail/outbox';
 import { invoiceFilename, renderCreditNotePdf, renderInvoicePdfs } from './documents';
 import { createDraftInvoice, finalizeInvoices, issueCreditNote, LedgerError, type CreditNoteInput, type Finalized, type LineInput } from './ledger';
 import { formatMoney } from './pdf';
-import { periodAt } from './periods';
+import { creditOrder, invoiceOrder } from './order-invoices';
 import {
   activateSubscription,
   cancelSubscription,
   createSubscription,
   draftPeriodInvoices,
   findDueSubscriptions,
-  periodInvoiceKey,
   type DraftedPeriod,
   type DueSubscription,
   type NewSubscription,
@@ -161,27 +160,6 @@ export function createBillingActivities({ db, keys, now = () => new Date() }: Bi
       );
     },
 
-    /**
-     * The first invoice of a subscription (an order's): its first period, plus the plan's setup
-     * fee, drafted under the period's key and the subscription moved past it — the billing run
-     * will not invoice that period again. For a plan with a trial, only the setup fee (if any),
-     * under `order/<order>/setup`. Returns null when there is nothing to invoice.
-     */
-    async billingDraftFirstInvoice(input: { tenantId: string; subscriptionId: string }): Promise<{ invoiceId: string | null }> {
-      return ledger(async () => {
-        const [sub] = await db.select().from(subscriptions).where(and(eq(subscriptions.tenantId, input.tenantId), eq(subscriptions.id, input.subscriptionId)));
-        if (!sub) throw new LedgerError('not_found', 'subscription not found');
-        if (sub.trialEndsAt) return { invoiceId: null };
-        const firstKey = periodInvoiceKey(sub.id, periodAt(sub.anchorDate, sub.cycle, sub.timeZone, 0).start);
-        if (sub.nextPeriodIndex === 0) {
-          const due = [{ subscriptionId: sub.id, customerId: sub.customerId, periodIndex: 0, periodStart: sub.nextPeriodStart.toISOString() }];
-          await draftPeriodInvoices(db, input.tenantId, due, { setupFeeOnFirst: true, includePending: true });
-        }
-        const [first] = await db.select({ id: invoices.id }).from(invoices).where(and(eq(invoices.tenantId, input.tenantId), eq(invoices.key, firstKey)));
-        return { invoiceId: first?.id ?? null };
-      });
-    },
-
     async billingCreateSubscription(input: Omit<NewSubscription, 'startAt'> & { startAt: string }): Promise<{ subscriptionId: string }> {
       const row = await ledger(() => createSubscription(db, { ...input, startAt: new Date(input.startAt) }));
       return { subscriptionId: row.id };
@@ -236,3 +214,15 @@ export function createBillingActivities({ db, keys, now = () => new Date() }: Bi
 }
 
 export type BillingActivities = ReturnType<typeof createBillingActivities>;
+
+/**
+ * Billing's side of an order (`OrderActivityDeps`): its first invoice, drafted and numbered once
+ * per order, and the credit note that undoes it, once per order. The order run renders and
+ * emails both as it does every invoice (`issueInvoices`, `issueCreditNote`).
+ */
+export function createOrderBilling({ db, now = () => new Date() }: Pick<BillingDeps, 'db' | 'now'>) {
+  return {
+    invoiceOrder: (input: { tenantId: string; orderId: string }) => ledger(() => invoiceOrder(db, input.tenantId, input.orderId, now())),
+    creditOrder: (input: { tenantId: string; orderId: string; invoiceId: string; reason: string }) => ledger(() => creditOrder(db, { ...input, now: now() })),
+  };
+}

@@ -11,6 +11,7 @@ export interface LoadedOrder {
   tenantId: string;
   orderId: string;
   reference: string;
+  customerId: string;
   customerName: string;
   /** One line for the acceptance prompt: `Product · Plan, EUR 12.00 monthly`. */
   summary: string;
@@ -53,8 +54,11 @@ export interface OrderActivityDeps {
    * invoiced up front and its first period is invoiced by the billing run.
    */
   invoiceOrder?: (input: { tenantId: string; orderId: string }) => Promise<{ invoiceId: string } | null>;
-  /** Credits what the order's invoice holds, once per order (keyed by it); supplied by billing. */
-  creditOrder?: (input: { tenantId: string; orderId: string; invoiceId: string; reason: string }) => Promise<{ creditNoteId: string }>;
+  /**
+   * Credits what the order's invoice holds, once per order (keyed by it); supplied by billing.
+   * Null when there is nothing to credit (an invoice of zero).
+   */
+  creditOrder?: (input: { tenantId: string; orderId: string; invoiceId: string; reason: string }) => Promise<{ creditNoteId: string } | null>;
 }
 
 /**
@@ -89,6 +93,7 @@ export function createOrderActivities({ db, invoiceOrder, creditOrder }: OrderAc
         tenantId,
         orderId,
         reference: o.reference,
+        customerId: o.customerId,
         customerName: row.customer,
         summary: `${row.product} · ${row.plan}, ${price}`,
         onAccount: o.onAccount,
@@ -218,8 +223,8 @@ export function createOrderActivities({ db, invoiceOrder, creditOrder }: OrderAc
     async closeOrder({ tenantId, orderId, status, reason }: { tenantId: string; orderId: string; status: 'failed' | 'rejected' | 'canceled'; reason: string }): Promise<OrderOutcome> {
       const o = await requireOrder(tenantId, orderId);
       if (o.invoiceId && !o.creditNoteId && creditOrder) {
-        const { creditNoteId } = await creditOrder({ tenantId, orderId, invoiceId: o.invoiceId, reason: `order ${o.reference}: ${reason}` });
-        await db.update(orders).set({ creditNoteId, updatedAt: sql`now()` }).where(and(eq(orders.tenantId, tenantId), eq(orders.id, orderId)));
+        const note = await creditOrder({ tenantId, orderId, invoiceId: o.invoiceId, reason: `order ${o.reference}: ${reason}` });
+        if (note) await db.update(orders).set({ creditNoteId: note.creditNoteId, updatedAt: sql`now()` }).where(and(eq(orders.tenantId, tenantId), eq(orders.id, orderId)));
       }
       await db.transaction(async (tx) => {
         if (o.subscriptionId) {

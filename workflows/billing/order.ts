@@ -1,4 +1,6 @@
+import { BillingOperation, resourceRef, WorkflowId } from '@keelson/common/constants';
 import { runSearchAttributes } from '@keelson/common/search-attributes';
+import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import {
   ApplicationFailure,
   CancellationScope,
@@ -7,12 +9,15 @@ import {
   isCancellation,
   log,
   ParentClosePolicy,
+  patched,
   proxyActivities,
+  startChild,
 } from '@temporalio/workflow';
-import type { OrderActivities, OrderOutcome } from '../../activities/billing/orders';
+import type { LoadedOrder, OrderActivities, OrderOutcome } from '../../activities/billing/orders';
 import { awaitApproval } from '../approval';
 import { describeFailure } from '../failures';
 import type { RunContext } from '../run-context';
+import { issueCreditNote, issueInvoices } from './invoice';
 
 export interface OrderInput extends RunContext {
   orderId: string;
@@ -29,8 +34,9 @@ const records = proxyActivities<OrderActivities>({ startToCloseTimeout: '30s', r
  *
  *   first invoice → acceptance → provision (a child run) → activate the subscription
  *
- * - **First invoice.** The order's lines (setup fee, first period, one-off lines of a quote) are
- *   invoiced once, keyed by the order.
+ * - **First invoice.** The order's lines (setup fee, first period unless the plan starts with a
+ *   trial, one-off lines of a quote) are invoiced and numbered once, keyed by the order; a run of
+ *   its own renders and emails it like every invoice, and the order does not wait for the email.
  * - **Acceptance.** A plan that bills on account goes straight through; otherwise a person with
  *   billing rights accepts or rejects the order (an approval, decision 0010). A rejected or
  *   expired order is closed and what was invoiced is credited. `awaitAcceptance` is the one place
@@ -42,21 +48,21 @@ const records = proxyActivities<OrderActivities>({ startToCloseTimeout: '30s', r
  * - **Activate.** The subscription starts its first period; the order is active.
  *
  * A provisioning failure (or a cancelled order) cancels the subscription and issues a credit
- * note for what was invoiced, then the run fails with `OrderFailed` naming the reason.
+ * note for the whole first invoice (emailed by its own run), then the run fails with
+ * `OrderFailed` naming the reason.
  */
 export async function orderFulfil(input: OrderInput): Promise<OrderOutcome> {
   const { tenantId, orderId } = input;
   const order = await records.loadOrder({ tenantId, orderId });
 
-  await records.invoiceOrder({ tenantId, orderId });
+  const { invoiceId } = await records.invoiceOrder({ tenantId, orderId });
+  if (invoiceId && patched(ISSUES_DOCUMENTS)) {
+    await issueDocument(order, input.actor, issueInvoices, WorkflowId.issueInvoices(invoiceId, 'order'), BillingOperation.issue, `invoice:${invoiceId}`, { invoiceIds: [invoiceId] });
+  }
 
   try {
     const acceptance = await awaitAcceptance(order);
-    if (acceptance.outcome !== 'accepted') {
-      return await CancellationScope.nonCancellable(() =>
-        records.closeOrder({ tenantId, orderId, status: 'rejected', reason: acceptance.reason }),
-      );
-    }
+    if (acceptance.outcome !== 'accepted') return await closeOrder(order, input.actor, 'rejected', acceptance.reason);
 
     await records.recordOrder({ tenantId, orderId, status: 'provisioning' });
     const child = await records.prepareService({ tenantId, orderId, actor: input.actor });
@@ -76,9 +82,58 @@ export async function orderFulfil(input: OrderInput): Promise<OrderOutcome> {
   } catch (err) {
     const reason = isCancellation(err) ? 'the order was cancelled' : describeFailure(err);
     log.warn('order failed, cancelling its subscription and crediting what was invoiced', { orderId, reason });
-    await CancellationScope.nonCancellable(() => records.closeOrder({ tenantId, orderId, status: isCancellation(err) ? 'canceled' : 'failed', reason }));
+    await closeOrder(order, input.actor, isCancellation(err) ? 'canceled' : 'failed', reason);
     if (isCancellation(err)) throw err;
     throw ApplicationFailure.create({ type: 'OrderFailed', message: `order failed: ${reason}`, nonRetryable: true, cause: err as Error });
+  }
+}
+
+/** The order renders and emails its invoice and credit note in runs of their own (added later). */
+const ISSUES_DOCUMENTS = 'order-issues-its-documents';
+
+/**
+ * Closes the order (its subscription cancelled, its invoice credited) whatever cancellation is
+ * under way, and sends the credit note.
+ */
+function closeOrder(order: LoadedOrder, actor: string, status: 'failed' | 'rejected' | 'canceled', reason: string): Promise<OrderOutcome> {
+  return CancellationScope.nonCancellable(async () => {
+    const outcome = await records.closeOrder({ tenantId: order.tenantId, orderId: order.orderId, status, reason });
+    const noteId = outcome.creditNoteId;
+    if (noteId && patched(ISSUES_DOCUMENTS)) {
+      await issueDocument(order, actor, issueCreditNote, WorkflowId.creditNote(noteId), BillingOperation.creditNote, `credit_note:${noteId}`, { creditNoteId: noteId });
+    }
+    return outcome;
+  });
+}
+
+/**
+ * Starts the run that renders a document's PDF and emails it once (the same run the API starts
+ * for any invoice or credit note); it outlives the order's run, which does not wait for mail.
+ */
+async function issueDocument<I extends RunContext>(
+  order: LoadedOrder,
+  actor: string,
+  workflow: (input: I) => Promise<unknown>,
+  workflowId: string,
+  operation: string,
+  document: string,
+  input: Omit<I, keyof RunContext>,
+): Promise<void> {
+  try {
+    await startChild(workflow, {
+      workflowId,
+      args: [{ ...input, tenantId: order.tenantId, actor } as I],
+      parentClosePolicy: ParentClosePolicy.ABANDON,
+      typedSearchAttributes: runSearchAttributes({
+        tenantId: order.tenantId,
+        operation,
+        resources: [document, resourceRef('order', order.orderId), resourceRef('customer', order.customerId)],
+        actor,
+      }),
+    });
+  } catch (err) {
+    // Already on its way (a run of the same document started elsewhere): it sends it.
+    if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
   }
 }
 
@@ -88,7 +143,7 @@ type Acceptance = { outcome: 'accepted'; by: string } | { outcome: 'rejected'; r
  * The ways an order gets through acceptance: it bills on account, or a person accepts it. Billing
  * II adds a third (the first invoice is paid) by racing its signal against the approval here.
  */
-async function awaitAcceptance(order: Awaited<ReturnType<OrderActivities['loadOrder']>>): Promise<Acceptance> {
+async function awaitAcceptance(order: LoadedOrder): Promise<Acceptance> {
   if (order.onAccount) return { outcome: 'accepted', by: 'on account' };
   await records.recordOrder({ tenantId: order.tenantId, orderId: order.orderId, status: 'awaiting_acceptance' });
   const decision = await awaitApproval({ prompt: `Accept order ${order.reference} from ${order.customerName}: ${order.summary}`, timeout: order.acceptanceTimeout });

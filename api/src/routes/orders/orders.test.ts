@@ -1,4 +1,4 @@
-import { guests, orders, subscriptions } from '@keelson/db/schema';
+import { guests, invoices, orders, subscriptions } from '@keelson/db/schema';
 import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { api, createCustomer, createCustomerUser, createPlan, pollUntil } from '../../../../test/billing-fixtures';
@@ -6,13 +6,16 @@ import type { SignedIn, TestPlatform } from '../../../../test/platform';
 import { clusterBody, startProxmoxForCoreWorker } from '../../../../test/proxmox-api-fixture';
 import type { ProxmoxHarness } from '../../../../test/proxmox-harness';
 import { waitForRun } from '../../../../test/runs';
+import { startSmtpReceiver, type SmtpReceiver } from '../../../../test/smtp';
+import { CreditNoteSchema, InvoiceSchema } from '../billing/schema';
 import { QuoteSchema } from '../quotes/schema';
 import { OrderSchema, PlacedOrderSchema } from './schema';
 
 /**
  * Quotes and orders through the API, run by the platform's core worker against the Proxmox
- * simulator: a quote becomes one order, each customer sees only their own, and an order whose
- * provisioning fails leaves no VM behind and its subscription cancelled.
+ * simulator: a quote becomes one order with one numbered, emailed first invoice; each customer
+ * sees only their own; and an order whose provisioning fails leaves no VM behind, its
+ * subscription cancelled and its invoice credited in full.
  */
 let h: ProxmoxHarness;
 let p: TestPlatform;
@@ -22,6 +25,7 @@ let customer: { id: string; name: string };
 let portal: SignedIn;
 let otherPortal: SignedIn;
 let clusterId: string;
+let smtp: SmtpReceiver;
 
 type Order = ReturnType<typeof OrderSchema.parse>;
 const KEY = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGq0bW9ja2tleWZvcnRlc3RzMDAwMDAwMDAwMDAwMDAwMDAw you@laptop';
@@ -34,6 +38,8 @@ beforeAll(async () => {
   staff = await p.signIn({ tenantId: h.tenantId, role: 'billing' });
   operator = await p.signIn({ tenantId: h.tenantId, role: 'operator' });
   clusterId = (await api<{ id: string }>(p, admin, '/api/proxmox/clusters', { body: clusterBody(h) })).id;
+  smtp = await startSmtpReceiver();
+  await api(p, admin, '/api/mail/smtp', { method: 'PUT', body: { host: '127.0.0.1', port: smtp.port, security: 'none', fromAddress: 'billing@hoster.test' } });
   customer = await createCustomer(p, staff);
   const other = await createCustomer(p, staff);
   portal = await createCustomerUser(p, staff, h.tenantId, customer.id);
@@ -42,7 +48,15 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await h?.close();
+  await smtp?.close();
 });
+
+type Invoice = ReturnType<typeof InvoiceSchema.parse>;
+
+/** The order's invoices as the database holds them (every one, whatever created it). */
+async function invoicesOf(orderId: string) {
+  return p.db.select().from(invoices).where(eq(invoices.orderId, orderId));
+}
 
 describe('quotes', () => {
   it('staff write and send a quote; the customer sees it once sent, accepts it once, and it becomes an order on account', { timeout: 60_000 }, async () => {
@@ -99,6 +113,22 @@ describe('quotes', () => {
     expect(order.status).toBe('active');
     const [sub] = await p.db.select().from(subscriptions).where(eq(subscriptions.id, order.subscriptionId!));
     expect(sub).toMatchObject({ status: 'active', customerId: customer.id, unitPriceMinor: 9900, orderId: order.id });
+
+    // One first invoice, numbered: the first period at the quote's price and its one-off lines.
+    expect((await invoicesOf(order.id)).map((i) => i.id)).toEqual([order.invoiceId]);
+    const invoice = await pollUntil(() => api<Invoice>(p, portal, `/api/invoices/${order.invoiceId}`), (i) => i.emails.some((e) => e.status === 'sent'));
+    expect(invoice).toMatchObject({ status: 'finalized', orderId: order.id, subscriptionId: sub!.id, totalMinor: 9900 + 36_000, pdfReady: true });
+    expect(invoice.number).toMatch(/^INV-\d{4}-\d{6}$/);
+    expect(invoice.lines.map((l) => [l.kind, l.quantity, l.unitPriceMinor])).toEqual([
+      ['plan', 1, 9900],
+      ['custom', 3, 12_000],
+    ]);
+    expect(invoice.periodStart).toBe(sub!.currentPeriodStart!.toISOString());
+    // The billing run will not invoice that period again: the subscription is past it.
+    expect(sub!.nextPeriodIndex).toBe(1);
+    const mail = await smtp.waitForMessage((m) => m.subject.startsWith(`Invoice ${invoice.number} `));
+    expect(mail.to).toEqual([invoice.customer!.email]);
+    expect(mail.attachments.map((a) => a.filename)).toEqual([`${invoice.number}.pdf`]);
     expect((await p.request(`/api/orders/${order.id}`, { headers: otherPortal.headers })).status).toBe(404);
     // The customer can follow their order's run; another customer cannot.
     expect((await p.request(`/api/runs/${encodeURIComponent(placed.run.workflowId)}`, { headers: portal.headers })).status).toBe(200);
@@ -107,7 +137,7 @@ describe('quotes', () => {
 });
 
 describe('orders', () => {
-  it('a customer’s order waits for staff; a VM whose provisioning fails leaves no VM, the subscription cancelled', { timeout: 90_000 }, async () => {
+  it('a customer’s order waits for staff; a VM whose provisioning fails leaves no VM, the subscription cancelled, the invoice credited in full', { timeout: 90_000 }, async () => {
     const { planId } = await createPlan(p, staff, { kind: 'proxmox_vm', clusterId, cores: 1, memoryMiB: 512 }, { setupFeeMinor: 2500 });
 
     // A VM needs a way in.
@@ -148,6 +178,25 @@ describe('orders', () => {
     expect(sub!.status).toBe('cancelled');
     const [row] = await p.db.select().from(orders).where(eq(orders.id, failed.id));
     expect(row!.status).toBe('failed');
+
+    // The order's one invoice (first month and setup fee), finalized, and a credit note for all of it.
+    expect((await invoicesOf(failed.id)).map((i) => i.id)).toEqual([failed.invoiceId]);
+    const invoice = await api<Invoice>(p, portal, `/api/invoices/${failed.invoiceId}`);
+    expect(invoice).toMatchObject({ status: 'finalized', totalMinor: 1250 + 2500 });
+    expect(invoice.number).toMatch(/^INV-/);
+    expect(invoice.lines.map((l) => [l.kind, l.unitPriceMinor])).toEqual([
+      ['plan', 1250],
+      ['setup', 2500],
+    ]);
+    const note = CreditNoteSchema.parse(await api(p, portal, `/api/credit-notes/${failed.creditNoteId}`));
+    expect(note).toMatchObject({ invoiceId: invoice.id, invoiceNumber: invoice.number, totalMinor: invoice.totalMinor });
+    expect(note.number).toMatch(/^CN-\d{4}-\d{6}$/);
+    expect(note.reason).toMatch(/VM provisioning failed/);
+    expect(invoice.creditNotes.map((c) => c.id)).toEqual([note.id]);
+    // Both reach the customer's billing contact, each once.
+    await smtp.waitForMessage((m) => m.subject.startsWith(`Credit note ${note.number} `), 60_000);
+    await smtp.waitForMessage((m) => m.subject.startsWith(`Invoice ${invoice.number} `), 60_000);
+    expect(smtp.messages.filter((m) => m.subject.includes(note.number!) || m.subject.includes(invoice.number!))).toHaveLength(2);
     await h.sim.control.clearFaults();
   });
 });
