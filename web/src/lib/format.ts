@@ -10,6 +10,38 @@ export function formatDateTime(iso: string | null | undefined): string {
   return Number.isNaN(d.getTime()) ? '—' : dateTime.format(d);
 }
 
+const dates = new Map<string, Intl.DateTimeFormat>();
+function dateFormat(timeZone: string | undefined): Intl.DateTimeFormat {
+  const key = timeZone ?? '';
+  let f = dates.get(key);
+  if (!f) {
+    try {
+      f = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeZone });
+    } catch {
+      f = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium' });
+    }
+    dates.set(key, f);
+  }
+  return f;
+}
+
+/** `12 Nov 2025`, in `timeZone` (a billing date is a day in the customer's zone) or the reader's. */
+export function formatDate(iso: string | null | undefined, timeZone?: string): string {
+  if (!iso) return '—';
+  const d = new Date(iso);
+  return Number.isNaN(d.getTime()) ? '—' : dateFormat(timeZone).format(d);
+}
+
+/**
+ * A billing period by its days: `31 Jan 2027 – 27 Feb 2027`. Its end is the next period's start
+ * (exclusive), so the last day shown is the one just before it.
+ */
+export function formatPeriod(start: string | null | undefined, end: string | null | undefined, timeZone?: string): string {
+  if (!start || !end) return '—';
+  const last = Date.parse(end) - 1;
+  return Number.isNaN(last) ? '—' : `${formatDate(start, timeZone)} – ${formatDate(new Date(last).toISOString(), timeZone)}`;
+}
+
 /** Only the time of day, for events of today's runs. */
 export function formatTime(iso: string | null | undefined): string {
   if (!iso) return '—';

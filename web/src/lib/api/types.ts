@@ -12,6 +12,7 @@ import type * as ApiKeys from '../../../../api/src/routes/api-keys/schema';
 import type * as Apps from '../../../../api/src/routes/apps/schema';
 import type * as Audit from '../../../../api/src/routes/audit/schema';
 import type * as Auth from '../../../../api/src/routes/auth/schema';
+import type * as Billing from '../../../../api/src/routes/billing/schema';
 import type * as Blueprints from '../../../../api/src/routes/blueprints/schema';
 import type * as Catalog from '../../../../api/src/routes/catalog/schema';
 import type * as Containers from '../../../../api/src/routes/containers/schema';
@@ -185,3 +186,38 @@ export type OrderService = NonNullable<Order['service']>;
 export type PlacedOrder = Out<typeof Orders.PlacedOrderSchema>;
 export type PlaceOrderInput = In<typeof Orders.PlaceOrderBody>;
 export type ServiceOptions = In<typeof Orders.ServiceOptions>;
+
+// Billing: subscriptions, invoices, credit notes, settings, tax rules and the billing Schedule (api/src/routes/billing).
+export type Subscription = Out<typeof Billing.SubscriptionSchema>;
+export type SubscriptionList = Out<typeof Billing.SubscriptionListSchema>;
+export type SubscriptionStatus = Subscription['status'];
+export type SubscriptionListQuery = In<typeof Billing.SubscriptionListQuery>;
+/** `now`, or at the end of the period already invoiced. */
+export type CancelWhen = In<typeof Billing.CancelBody>['when'];
+export type InvoiceSummary = Out<typeof Billing.InvoiceSummarySchema>;
+export type InvoiceList = Out<typeof Billing.InvoiceListSchema>;
+export type InvoiceStatus = InvoiceSummary['status'];
+export type InvoiceListQuery = In<typeof Billing.InvoiceListQuery>;
+/** An invoice with its lines, the customer as billed, its credit notes and the emails sent. */
+export type Invoice = Out<typeof Billing.InvoiceSchema>;
+export type InvoiceLine = Invoice['lines'][number];
+export type InvoiceEmail = Invoice['emails'][number];
+export type VoidInvoiceInput = In<typeof Billing.VoidBody>;
+/** No `lines`: the whole (remaining) invoice is credited. */
+export type CreditInvoiceInput = In<typeof Billing.CreditBody>;
+export type CreditNote = Out<typeof Billing.CreditNoteSchema>;
+export type CreditNoteList = Out<typeof Billing.CreditNoteListSchema>;
+export type CreditNoteListQuery = In<typeof Billing.CreditNoteListQuery>;
+/** `POST /api/invoices/{id}/credit-notes`: the note and the run that renders and emails it. */
+export type CreditedInvoice = Out<typeof Billing.CreditedSchema>;
+export type BillingSettings = Out<typeof Billing.BillingSettingsSchema>;
+export type BillingSettingsState = Out<typeof Billing.BillingSettingsStateSchema>;
+/** `PUT /api/billing/settings`: the form sends every field. */
+export type BillingSettingsInput = Out<typeof Billing.BillingSettingsBody>;
+export type TaxRule = Out<typeof Billing.TaxRuleSchema>;
+export type TaxRuleList = Out<typeof Billing.TaxRuleListSchema>;
+export type TaxRuleInput = Out<typeof Billing.TaxRuleBody>;
+/** The organization's billing Schedule: paused or not (with the note), next and recent runs. */
+export type BillingSchedule = Out<typeof Billing.ScheduleSchema>;
+export type PauseScheduleInput = In<typeof Billing.PauseBody>;
+export type BackfillInput = In<typeof Billing.BackfillBody>;

@@ -1,9 +1,23 @@
-import { request, type Fetch } from '$lib/api/request';
+import { apiUrl, request, type Fetch } from '$lib/api/request';
 import type {
+  BackfillInput,
+  BillingSchedule,
+  BillingSettings,
+  BillingSettingsInput,
+  BillingSettingsState,
+  CancelWhen,
+  CreditedInvoice,
+  CreditInvoiceInput,
+  CreditNote,
+  CreditNoteList,
+  CreditNoteListQuery,
   Customer,
   CustomerInput,
   CustomerList,
   CustomerUserList,
+  Invoice,
+  InvoiceList,
+  InvoiceListQuery,
   Order,
   OrderList,
   OrderStatus,
@@ -19,6 +33,13 @@ import type {
   QuoteList,
   QuoteStatus,
   ServiceOptions,
+  StartedRun,
+  Subscription,
+  SubscriptionList,
+  SubscriptionListQuery,
+  TaxRule,
+  TaxRuleInput,
+  TaxRuleList,
 } from '$lib/api/types';
 
 const enc = encodeURIComponent;
@@ -59,3 +80,36 @@ export const placeOrder = (fetch: Fetch, body: PlaceOrderInput) => request<Place
 export const acceptOrder = (fetch: Fetch, id: string, comment?: string) => request<Order>(fetch, `/orders/${enc(id)}/accept`, { method: 'POST', body: comment ? { comment } : {} });
 export const rejectOrder = (fetch: Fetch, id: string, comment?: string) => request<Order>(fetch, `/orders/${enc(id)}/reject`, { method: 'POST', body: comment ? { comment } : {} });
 export const cancelOrder = (fetch: Fetch, id: string) => request<Order>(fetch, `/orders/${enc(id)}/cancel`, { method: 'POST' });
+
+// Subscriptions: billed in advance per period by the billing run.
+export const fetchSubscriptions = (fetch: Fetch, query: SubscriptionListQuery = {}, signal?: AbortSignal) => request<SubscriptionList>(fetch, '/subscriptions', { query, signal });
+export const fetchSubscription = (fetch: Fetch, id: string, signal?: AbortSignal) => request<Subscription>(fetch, `/subscriptions/${enc(id)}`, { signal });
+export const cancelSubscription = (fetch: Fetch, id: string, when: CancelWhen) => request<Subscription>(fetch, `/subscriptions/${enc(id)}/cancel`, { method: 'POST', body: { when } });
+
+// Invoices: draft → finalized (numbered, PDF, emailed) → paid or void; credit notes against them.
+export const fetchInvoices = (fetch: Fetch, query: InvoiceListQuery = {}, signal?: AbortSignal) => request<InvoiceList>(fetch, '/invoices', { query, signal });
+export const fetchInvoice = (fetch: Fetch, id: string, signal?: AbortSignal) => request<Invoice>(fetch, `/invoices/${enc(id)}`, { signal });
+/** Numbering, the PDF and the email happen in the run this starts. */
+export const finalizeInvoice = (fetch: Fetch, id: string) => request<StartedRun>(fetch, `/invoices/${enc(id)}/finalize`, { method: 'POST' });
+export const resendInvoice = (fetch: Fetch, id: string) => request<StartedRun>(fetch, `/invoices/${enc(id)}/resend`, { method: 'POST' });
+export const voidInvoice = (fetch: Fetch, id: string, reason: string) => request<Invoice>(fetch, `/invoices/${enc(id)}/void`, { method: 'POST', body: { reason } });
+export const markInvoicePaid = (fetch: Fetch, id: string) => request<Invoice>(fetch, `/invoices/${enc(id)}/mark-paid`, { method: 'POST' });
+export const creditInvoice = (fetch: Fetch, id: string, body: CreditInvoiceInput) => request<CreditedInvoice>(fetch, `/invoices/${enc(id)}/credit-notes`, { method: 'POST', body });
+export const fetchCreditNotes = (fetch: Fetch, query: CreditNoteListQuery = {}, signal?: AbortSignal) => request<CreditNoteList>(fetch, '/credit-notes', { query, signal });
+export const fetchCreditNote = (fetch: Fetch, id: string, signal?: AbortSignal) => request<CreditNote>(fetch, `/credit-notes/${enc(id)}`, { signal });
+/** Where the browser loads a document's PDF (same origin, with the session cookie). */
+export const invoicePdfUrl = (id: string) => apiUrl(`/invoices/${enc(id)}/pdf`);
+export const creditNotePdfUrl = (id: string) => apiUrl(`/credit-notes/${enc(id)}/pdf`);
+
+// The organization's billing profile, tax rules and the billing Schedule (staff only).
+export const fetchBillingSettings = (fetch: Fetch, signal?: AbortSignal) => request<BillingSettingsState>(fetch, '/billing/settings', { signal });
+export const putBillingSettings = (fetch: Fetch, body: BillingSettingsInput) => request<BillingSettings>(fetch, '/billing/settings', { method: 'PUT', body });
+export const fetchTaxRules = (fetch: Fetch, signal?: AbortSignal) => request<TaxRuleList>(fetch, '/billing/tax-rules', { signal });
+export const createTaxRule = (fetch: Fetch, body: TaxRuleInput) => request<TaxRule>(fetch, '/billing/tax-rules', { method: 'POST', body });
+export const updateTaxRule = (fetch: Fetch, id: string, body: TaxRuleInput) => request<TaxRule>(fetch, `/billing/tax-rules/${enc(id)}`, { method: 'PUT', body });
+export const deleteTaxRule = (fetch: Fetch, id: string) => request<void>(fetch, `/billing/tax-rules/${enc(id)}`, { method: 'DELETE' });
+export const fetchBillingSchedule = (fetch: Fetch, signal?: AbortSignal) => request<BillingSchedule>(fetch, '/billing/schedule', { signal });
+export const pauseBillingSchedule = (fetch: Fetch, note?: string) => request<BillingSchedule>(fetch, '/billing/schedule/pause', { method: 'POST', body: note ? { note } : {} });
+export const resumeBillingSchedule = (fetch: Fetch) => request<BillingSchedule>(fetch, '/billing/schedule/resume', { method: 'POST' });
+export const triggerBillingRun = (fetch: Fetch) => request<BillingSchedule>(fetch, '/billing/schedule/trigger', { method: 'POST' });
+export const backfillBillingRuns = (fetch: Fetch, body: BackfillInput) => request<BillingSchedule>(fetch, '/billing/schedule/backfill', { method: 'POST', body });
