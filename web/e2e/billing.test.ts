@@ -1,8 +1,6 @@
-import type { Page } from 'playwright-core';
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCustomerUser } from '../../test/billing-fixtures';
-import { withNetworkChangeRetry } from '../../test/e2e-platform';
 import type { SignedIn } from '../../test/platform';
 import { clusterBody, startProxmoxForCoreWorker } from '../../test/proxmox-api-fixture';
 import type { ProxmoxHarness } from '../../test/proxmox-harness';
@@ -37,17 +35,6 @@ describe('billing pages and the customer portal', () => {
   afterAll(async () => {
     await h?.close();
   });
-
-  /** Signs a customer user in through the login page; they land in the portal. */
-  async function signInToPortal(page: Page, user: { email: string; password: string }) {
-    await withNetworkChangeRetry(page, async () => {
-      await page.goto(e2e.url('/login'));
-      await page.getByTestId('login-email').fill(user.email);
-      await page.getByTestId('login-password').fill(user.password);
-      await page.getByTestId('login-submit').click();
-      await page.waitForURL((u) => u.pathname === '/portal', { timeout: 15_000 });
-    });
-  }
 
   it('a billing manager adds a customer (the tax id checked at its field) and a VM plan', { timeout: 180_000 }, async () => {
     const { page } = e2e;
@@ -131,7 +118,7 @@ describe('billing pages and the customer portal', () => {
     const customerContext = await e2e.browser.newContext({ viewport: { width: 1400, height: 1000 } });
     try {
       const cp = await customerContext.newPage();
-      await signInToPortal(cp, portalUser);
+      await e2e.signInToPortal(portalUser, cp);
       await cp.getByTestId('portal-nav-quotes').click();
       const quote = cp.getByTestId('portal-quote').filter({ hasText: 'Premium support' });
       expect(await quote.getByTestId('portal-quote-total').innerText()).toMatch(/229\.00/);
@@ -157,7 +144,7 @@ describe('billing pages and the customer portal', () => {
   it('the customer orders the VM plan in the portal, staff accept it, and the customer sees it running', { timeout: 300_000 }, async () => {
     const portalUser = await createCustomerUser(e2e.p, staffApi, tenantId, customerId);
     const customerPage = e2e.page;
-    await signInToPortal(customerPage, portalUser);
+    await e2e.signInToPortal(portalUser, customerPage);
     await customerPage.getByTestId('portal-nav-order').click();
     const plan = customerPage.getByTestId('portal-plan').and(customerPage.locator('[data-name="S1"]'));
     await plan.getByTestId('portal-plan-choose').click();

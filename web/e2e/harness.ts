@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Browser, BrowserContext, Locator, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, beforeEach, inject } from 'vitest';
-import { ensureWebBuild, launchChromium, serveApi, signInThroughLoginPage, startWebApp, type ServedApi, type WebApp } from '../../test/e2e-platform';
+import { ensureWebBuild, launchChromium, serveApi, signInThroughLoginPage, startWebApp, withNetworkChangeRetry, type ServedApi, type WebApp } from '../../test/e2e-platform';
 import { createTestPlatform, type SignedIn, type TestPlatform } from '../../test/platform';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
@@ -30,6 +30,8 @@ export interface E2e {
   createUser(tenantId: string, role: Role): Promise<{ email: string; password: string }>;
   /** Signs `page` in through the login page; ends on /runs. */
   signIn(user: { email: string; password: string }, page?: Page): Promise<void>;
+  /** Signs a customer user in through the login page; ends in the portal. */
+  signInToPortal(user: { email: string; password: string }, page?: Page): Promise<void>;
   /** A session for calls straight to the API (setup the test is not about). */
   apiSession(tenantId: string, role?: Role): Promise<SignedIn>;
   /** `GET`/`POST` an API path as `who`, throwing on an unexpected status. */
@@ -105,6 +107,14 @@ export function setupE2e(opts: E2eOptions = {}): E2e {
 
   world.createUser = (tenantId, role) => world.p.createUser({ tenantId, role, password: `e2e ${role} password 1` });
   world.signIn = (user, page = world.page) => signInThroughLoginPage(page, world.web.url, user);
+  world.signInToPortal = (user, page = world.page) =>
+    withNetworkChangeRetry(page, async () => {
+      await page.goto(`${world.web.url}/login`);
+      await page.getByTestId('login-email').fill(user.email);
+      await page.getByTestId('login-password').fill(user.password);
+      await page.getByTestId('login-submit').click();
+      await page.waitForURL((u) => u.pathname === '/portal', { timeout: 15_000 });
+    });
   world.apiSession = (tenantId, role = 'operator') => world.p.signIn({ tenantId, role });
   world.api$ = async <T,>(who: SignedIn, path: string, init: { method?: string; body?: unknown; expect?: number } = {}) => {
     const res = await world.p.request(path, { method: init.method, headers: who.headers, body: init.body });
