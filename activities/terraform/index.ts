@@ -1,8 +1,9 @@
 import { decryptSecret, encryptSecret, type KeyRing } from '@keelson/common/codec';
 import type { Database } from '@keelson/db';
-import { terraformDriftFindings, terraformRuns, terraformStacks, type TerraformApplyAttempt, type TerraformRunState } from '@keelson/db/schema';
+import { alerts, terraformDriftFindings, terraformRuns, terraformStacks, type TerraformApplyAttempt, type TerraformRunState } from '@keelson/db/schema';
+import { WorkflowId } from '@keelson/common/constants';
 import { ApplicationFailure, Context, heartbeat } from '@temporalio/activity';
-import { and, eq, sql } from 'drizzle-orm';
+import { and, eq, inArray, sql } from 'drizzle-orm';
 import { createHash } from 'node:crypto';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
@@ -11,7 +12,7 @@ import { simpleGit } from 'simple-git';
 import type { RunLog, RunLogWriter } from '../db/run-log';
 import type { ProxmoxClusterDirectory } from '../proxmox/types';
 import { planDiff, type PlanDiff } from './plan-diff';
-import { applyArgs, initArgs, outputJsonArgs, planArgs, prepareWorkspace, redact, runTofu, showJsonArgs, type TofuConfig, type TofuResult, type TofuWorkspace } from './tofu';
+import { applyArgs, initArgs, outputJsonArgs, planArgs, prepareWorkspace, processRunning, readTofuOutput, redact, runTofu, showJsonArgs, type TofuConfig, type TofuOutputFiles, type TofuResult, type TofuWorkspace } from './tofu';
 
 export interface TerraformActivityDeps {
   db: Database;
@@ -41,14 +42,9 @@ type Outputs = Record<string, { value: unknown; sensitive: boolean }>;
 
 const HEARTBEAT_MS = 5_000;
 
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
+/** What a drift plan would do to bring the infrastructure back to the configuration. */
+const driftSummary = (s: PlanDiff['summary']) =>
+  [s.create && `${s.create} to add`, s.update && `${s.update} to change`, s.replace && `${s.replace} to replace`, s.delete && `${s.delete} to destroy`].filter(Boolean).join(', ') || 'changes';
 
 /** The last lines of a failed command, for the run's error (secrets are already masked). */
 function tail(result: TofuResult): string {
@@ -83,7 +79,7 @@ export function createTerraformActivities(deps: TerraformActivityDeps) {
    * pg backend override, variables unsealed into the environment, provider credentials from the
    * stack's Proxmox cluster (its CA the only one trusted).
    */
-  async function workspace(stack: StackRow, label: string): Promise<{ ws: TofuWorkspace; config: TofuConfig; dispose(): Promise<void> }> {
+  async function workspace(stack: StackRow, label: string): Promise<{ root: string; ws: TofuWorkspace; config: TofuConfig; dispose(): Promise<void> }> {
     const root = join(deps.workDir, `${stack.id}-${label}-${process.pid}-${Date.now()}`);
     await mkdir(root, { recursive: true });
     const dispose = () => rm(root, { recursive: true, force: true });
@@ -116,7 +112,7 @@ export function createTerraformActivities(deps: TerraformActivityDeps) {
         env.SSL_CERT_FILE = ca;
         secrets.push(cluster.tokenSecret);
       }
-      return { ws: { dir, schema: stack.backendSchema, variables, secrets }, config: { ...deps.tofu, env }, dispose };
+      return { root, ws: { dir, schema: stack.backendSchema, variables, secrets }, config: { ...deps.tofu, env }, dispose };
     } catch (err) {
       await dispose();
       throw err;
@@ -124,7 +120,7 @@ export function createTerraformActivities(deps: TerraformActivityDeps) {
   }
 
   /** Runs tofu with its output in the run's log (and a heartbeat while it runs). */
-  async function tofu(writer: RunLogWriter | undefined, config: TofuConfig, ws: TofuWorkspace, args: string[], onSpawn?: (pid: number) => void): Promise<TofuResult> {
+  async function tofu(writer: RunLogWriter | undefined, config: TofuConfig, ws: TofuWorkspace, args: string[], onSpawn?: (pid: number, output: TofuOutputFiles) => void): Promise<TofuResult> {
     const ctx = Context.current();
     await writer?.write('system', `$ tofu ${args.join(' ')}\n`);
     let written: Promise<void> = Promise.resolve();
@@ -162,16 +158,26 @@ export function createTerraformActivities(deps: TerraformActivityDeps) {
 
   /**
    * A run that died mid-apply left an attempt record: wait for its tofu (it runs on in its own
-   * process group and finishes), then release the state lock if something still holds it.
+   * process group and finishes), show what it printed, then release the state lock if something
+   * still holds it.
    */
   async function recover(writer: RunLogWriter, run: RunRow, stack: StackRow, attempt: TerraformApplyAttempt): Promise<void> {
-    await writer.write('system', `An earlier apply of this run (tofu pid ${attempt.pid} on ${attempt.host}, started ${attempt.startedAt}) did not report back.\n`);
-    if (attempt.host === hostname() && isAlive(attempt.pid)) {
+    const pid = attempt.pid === undefined ? 'not started yet' : `tofu pid ${attempt.pid}`;
+    await writer.write('system', `An earlier apply of this run (${pid} on ${attempt.host}, started ${attempt.startedAt}) did not report back.\n`);
+    const here = attempt.host === hostname();
+    if (here && attempt.pid !== undefined && processRunning(attempt.pid)) {
       await writer.write('system', `Waiting for it to finish and release the state lock…\n`);
-      while (isAlive(attempt.pid)) {
+      while (processRunning(attempt.pid)) {
         heartbeat();
         await new Promise((resolve) => setTimeout(resolve, 500));
       }
+    }
+    if (here && attempt.output) {
+      const secrets = Object.values(stack.variables).flatMap((stored) => ('sealed' in stored ? [decryptSecret(keys, stored.sealed)] : []));
+      const { stdout, stderr } = await readTofuOutput(attempt.output, secrets);
+      await writer.write('system', 'Its output, in full:\n');
+      await writer.write('stdout', stdout);
+      await writer.write('stderr', stderr);
     }
     // On another host the dead worker's tofu may still be finishing: give it time to release the
     // lock on its own before ending its Postgres session (which releases the advisory lock).
@@ -187,7 +193,23 @@ export function createTerraformActivities(deps: TerraformActivityDeps) {
       await writer.write('system', `Released the state lock of schema ${stack.backendSchema} (held by Postgres backend ${holder}).\n`);
     }
     if (holders.length === 0) await writer.write('system', `The state lock of schema ${stack.backendSchema} is free.\n`);
-    await updateRun(run.tenantId, run.id, { applyAttempt: null });
+    if (here && attempt.workspace) await rm(attempt.workspace, { recursive: true, force: true });
+    // The outputs of the state as the interrupted apply left it.
+    const { ws, config, dispose } = await workspace(stack, 'recover');
+    try {
+      await init(writer, config, ws);
+      await recordOutputs(run, await outputs(config, ws));
+    } finally {
+      await dispose();
+    }
+  }
+
+  /** An apply ended: its outputs on the run and the stack, and the attempt record cleared. */
+  async function recordOutputs(run: RunRow, out: Outputs): Promise<void> {
+    await db.transaction(async (tx) => {
+      await tx.update(terraformRuns).set({ applyAttempt: null, outputs: out, planSealed: null }).where(and(eq(terraformRuns.tenantId, run.tenantId), eq(terraformRuns.id, run.id)));
+      await tx.update(terraformStacks).set({ outputs: out, updatedAt: new Date() }).where(and(eq(terraformStacks.tenantId, run.tenantId), eq(terraformStacks.id, run.stackId)));
+    });
   }
 
   /** Postgres backends holding the pg backend's advisory lock on the stack's state. */
@@ -249,13 +271,17 @@ export function createTerraformActivities(deps: TerraformActivityDeps) {
       if (!run.planSealed || !run.planSha256) throw ApplicationFailure.nonRetryable('this run has no saved plan to apply', 'TerraformNoPlan');
       const plan = Buffer.from(decryptSecret(keys, run.planSealed), 'base64');
       if (createHash('sha256').update(plan).digest('hex') !== run.planSha256) throw ApplicationFailure.nonRetryable('the saved plan does not match its checksum', 'TerraformPlanCorrupt');
-      const { ws, config, dispose } = await workspace(stack, 'apply');
+      const { root, ws, config, dispose } = await workspace(stack, 'apply');
       try {
         await init(writer, config, ws);
         await writeFile(join(ws.dir, 'keelson.tfplan'), plan);
+        // Recorded before tofu starts: a worker that dies from here on leaves the retry a trace.
+        const attempt: TerraformApplyAttempt = { host: hostname(), workspace: root, startedAt: new Date().toISOString() };
+        await updateRun(tenantId, runId, { applyAttempt: attempt });
         let recorded: Promise<unknown> = Promise.resolve();
-        const applied = await tofu(writer, config, ws, applyArgs('keelson.tfplan'), (pid) => {
-          recorded = updateRun(tenantId, runId, { applyAttempt: { host: hostname(), pid, startedAt: new Date().toISOString() } });
+        const applied = await tofu(writer, config, ws, applyArgs('keelson.tfplan'), (pid, output) => {
+          // execute(): a drizzle query runs only once awaited, and this one must not wait for tofu.
+          recorded = updateRun(tenantId, runId, { applyAttempt: { ...attempt, pid, output } }).execute();
         });
         await recorded;
         if (applied.code !== 0) {
@@ -266,11 +292,7 @@ export function createTerraformActivities(deps: TerraformActivityDeps) {
           }
           throw ApplicationFailure.nonRetryable(`tofu apply failed: ${tail(applied)}`, 'TofuApplyFailed');
         }
-        const out = await outputs(config, ws);
-        await db.transaction(async (tx) => {
-          await tx.update(terraformRuns).set({ applyAttempt: null, outputs: out, planSealed: null }).where(and(eq(terraformRuns.tenantId, tenantId), eq(terraformRuns.id, runId)));
-          await tx.update(terraformStacks).set({ outputs: out, updatedAt: new Date() }).where(and(eq(terraformStacks.tenantId, tenantId), eq(terraformStacks.id, stack.id)));
-        });
+        await recordOutputs(run, await outputs(config, ws));
         return { outcome: 'applied' };
       } finally {
         await dispose();
@@ -298,12 +320,17 @@ export function createTerraformActivities(deps: TerraformActivityDeps) {
       const { ws, config, dispose } = await workspace(stack, 'drift');
       try {
         await init(undefined, config, ws);
-        const planned = await tofu(undefined, config, ws, [...planArgs('drift.tfplan'), '-lock-timeout=60s']);
+        const planned = await tofu(undefined, config, ws, planArgs('drift.tfplan'));
         if (planned.code === 1) throw ApplicationFailure.retryable(`tofu plan failed: ${tail(planned)}`, 'TofuPlanFailed');
         const now = new Date();
         if (planned.code === 0) {
           await db.transaction(async (tx) => {
-            await tx.update(terraformDriftFindings).set({ open: false, resolvedAt: now }).where(and(eq(terraformDriftFindings.stackId, stackId), eq(terraformDriftFindings.open, true)));
+            const resolved = await tx
+              .update(terraformDriftFindings)
+              .set({ open: false, resolvedAt: now })
+              .where(and(eq(terraformDriftFindings.stackId, stackId), eq(terraformDriftFindings.open, true)))
+              .returning({ id: terraformDriftFindings.id });
+            if (resolved.length > 0) await tx.update(alerts).set({ state: 'resolved', resolvedAt: now, updatedAt: now }).where(inArray(alerts.id, resolved.map((f) => f.id)));
             await tx.update(terraformStacks).set({ driftStatus: 'in-sync', driftCheckedAt: now }).where(eq(terraformStacks.id, stackId));
           });
           return { drifted: false, findingId: null };
@@ -316,6 +343,21 @@ export function createTerraformActivities(deps: TerraformActivityDeps) {
           let id = open?.id;
           if (id) await tx.update(terraformDriftFindings).set({ diff, lastSeenAt: now }).where(eq(terraformDriftFindings.id, id));
           else id = (await tx.insert(terraformDriftFindings).values({ tenantId, stackId, diff }).returning({ id: terraformDriftFindings.id }))[0]!.id;
+          // The finding's alert shares its id: one alert per finding, however often drift is seen.
+          await tx
+            .insert(alerts)
+            .values({
+              id: id!,
+              tenantId,
+              kind: 'drift',
+              workflowId: WorkflowId.terraformDrift(stackId),
+              state: 'firing',
+              severity: 'warning',
+              summary: `Terraform stack "${stack.name}" drifted from its state: ${driftSummary(diff.summary)}`,
+              startedAt: now,
+              firedAt: now,
+            })
+            .onConflictDoNothing({ target: alerts.id });
           await tx.update(terraformStacks).set({ driftStatus: 'drifted', driftCheckedAt: now }).where(eq(terraformStacks.id, stackId));
           return id!;
         });

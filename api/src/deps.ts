@@ -37,4 +37,6 @@ export interface AppConfig {
   loginRateLimit?: { max: number; windowMs: number };
   /** KYC case durations (reminders, SLA, expiry, validity, retention); defaults in DEFAULT_KYC_TIMELINE. Tests scale them down. */
   kycTimeline?: Partial<KycTimeline>;
+  /** How long one minute of a stack's drift interval lasts (default 60 000 ms); tests stretch or shrink it. */
+  terraformDriftMinuteMs?: number;
 }

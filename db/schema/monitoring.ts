@@ -190,8 +190,12 @@ export const ALERT_STATES = ['pending', 'firing', 'acknowledged', 'resolved', 'i
 export type AlertState = (typeof ALERT_STATES)[number];
 export const alertStateEnum = pgEnum('alert_state', ALERT_STATES);
 
-/** `metric`: the rule's condition; `nodata`: the rule's resource stopped reporting; `unreachable`: a node or cluster did. */
-export const ALERT_KINDS = ['metric', 'nodata', 'unreachable'] as const;
+/**
+ * `metric`: the rule's condition; `nodata`: the rule's resource stopped reporting; `unreachable`: a
+ * node or cluster did; `drift`: a Terraform stack's infrastructure no longer matches its state
+ * (one per drift finding, sharing its id; raised and resolved by the drift check, no rule).
+ */
+export const ALERT_KINDS = ['metric', 'nodata', 'unreachable', 'drift'] as const;
 export type AlertKind = (typeof ALERT_KINDS)[number];
 
 /** One episode of an alert (`alert/<rule>/<resource>`), from pending to resolved, written by its workflow. */

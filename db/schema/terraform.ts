@@ -47,12 +47,17 @@ export type TerraformRunKind = (typeof TERRAFORM_RUN_KINDS)[number];
 export const TERRAFORM_RUN_STATES = ['planning', 'awaiting-approval', 'applying', 'applied', 'no-changes', 'rejected', 'failed', 'canceled'] as const;
 export type TerraformRunState = (typeof TERRAFORM_RUN_STATES)[number];
 
-/** Where an apply ran, recorded before tofu starts, so a retry after a crash finds its lock. */
+/**
+ * Where an apply runs, recorded before tofu starts (and its pid and output files once it runs),
+ * so a retry after a crash can wait for it, show its output and make sure its lock is released.
+ */
 export interface TerraformApplyAttempt {
   host: string;
-  pid: number;
-  /** The Postgres backend pid holding the state lock (pg backend: an advisory lock), once seen. */
-  lockBackendPid?: number;
+  /** The attempt's working directory (removed by the retry once tofu has ended). */
+  workspace?: string;
+  pid?: number;
+  /** tofu's output files, which it writes on after the worker is gone. */
+  output?: { stdout: string; stderr: string };
   startedAt: string;
 }
 

@@ -3,8 +3,8 @@ import { requirePermission } from '../../auth/middleware';
 import { createRouter } from '../../router';
 import { errorResponses, jsonBody, jsonResponse, UuidParam } from '../../schemas';
 import { serviceContext } from '../../services/context';
-import { createStack, getRun, getStack, listStackRuns, listStacks, startStackRun, updateStack } from '../../services/terraform/stacks-service';
-import { RunListSchema, RunSchema, StackBody, StackDetailSchema, StackListSchema, StackPatch, StackSchema, StartedStackRunSchema, StartRunBody } from './schema';
+import { checkDriftNow, createStack, getRun, getStack, listStackRuns, listStacks, startStackRun, updateStack } from '../../services/terraform/stacks-service';
+import { DriftCheckSchema, RunListSchema, RunSchema, StackBody, StackDetailSchema, StackListSchema, StackPatch, StackSchema, StartedStackRunSchema, StartRunBody } from './schema';
 
 const tags = ['terraform'];
 const read = [requirePermission('terraform.read')];
@@ -47,6 +47,15 @@ const startRun = createRoute({
   request: { params: UuidParam, body: jsonBody(StartRunBody) },
   responses: { 201: jsonResponse(StartedStackRunSchema, 'Started'), ...errorResponses },
 });
+const driftCheck = createRoute({
+  method: 'post',
+  path: '/stacks/{id}/drift-check',
+  tags,
+  summary: "Run the stack's drift check now (through its Schedule)",
+  middleware: manage,
+  request: { params: UuidParam },
+  responses: { 202: jsonResponse(DriftCheckSchema, 'Triggered'), ...errorResponses },
+});
 const runs = createRoute({ method: 'get', path: '/stacks/{id}/runs', tags, summary: "A stack's runs", middleware: read, request: { params: UuidParam }, responses: { 200: jsonResponse(RunListSchema, 'Runs'), ...errorResponses } });
 const run = createRoute({
   method: 'get',
@@ -66,6 +75,10 @@ export function terraformRoutes() {
     .openapi(create, async (c) => c.json(StackSchema.parse(await createStack(serviceContext(c), c.req.valid('json'))), 201))
     .openapi(update, async (c) => c.json(StackSchema.parse(await updateStack(serviceContext(c), c.req.valid('param').id, c.req.valid('json'))), 200))
     .openapi(startRun, async (c) => c.json(StartedStackRunSchema.parse(await startStackRun(serviceContext(c), c.req.valid('param').id, c.req.valid('json'))), 201))
+    .openapi(driftCheck, async (c) => {
+      await checkDriftNow(serviceContext(c), c.req.valid('param').id);
+      return c.json({ triggered: true as const }, 202);
+    })
     .openapi(runs, async (c) => c.json(RunListSchema.parse({ items: await listStackRuns(serviceContext(c), c.req.valid('param').id) }), 200))
     .openapi(run, async (c) => c.json(RunSchema.parse(await getRun(serviceContext(c), c.req.valid('param').id)), 200));
 }

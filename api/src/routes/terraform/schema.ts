@@ -111,3 +111,4 @@ export const StackDetailSchema = StackSchema.extend({
 export const StackListSchema = z.object({ items: z.array(StackSchema) });
 export const RunListSchema = z.object({ items: z.array(RunSchema) });
 export const StartedStackRunSchema = RunSchema.extend({ run: StartedRunSchema }).openapi('TerraformStartedRun');
+export const DriftCheckSchema = z.object({ triggered: z.literal(true) }).openapi('TerraformDriftCheck');

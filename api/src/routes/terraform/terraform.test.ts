@@ -1,17 +1,14 @@
-import { encryptSecret } from '@keelson/common/codec';
-import { keelsonCodec } from '@keelson/common/temporal';
-import { createPostgresDataKeys } from '@keelson/db';
-import { proxmoxClusters, runLogs, terraformRuns } from '@keelson/db/schema';
-import { startTestSim, TOKEN_ID, TOKEN_SECRET, type TestSim } from '@keelson/proxmox-sim/testing';
-import type { Payload } from '@temporalio/common';
+import { terraformDriftScheduleId } from '@keelson/common/constants';
+import { runLogs, terraformDriftFindings, terraformRuns } from '@keelson/db/schema';
+import { apiCaller, startTestSim, type TestSim } from '@keelson/proxmox-sim/testing';
 import { eq } from 'drizzle-orm';
 import { randomBytes } from 'node:crypto';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestPlatform, TEST_KEYS, type SignedIn, type TestPlatform } from '../../../../test/platform';
+import { createTestPlatform, type SignedIn, type TestPlatform } from '../../../../test/platform';
 import { waitForRun } from '../../../../test/runs';
-import { tofuToolchain, type TofuToolchain } from '../../../../test/terraform-harness';
+import { addSimCluster, openedHistory, simVms, stacksApi, tofuToolchain, type StackRun, type TofuToolchain } from '../../../../test/terraform-harness';
 
 // Stacks end to end: the API, the terraformRun workflow on a real worker, the real tofu with state
 // in Postgres, infra/terraform/proxmox-vm against the Proxmox simulator.
@@ -22,50 +19,12 @@ let sim: TestSim;
 let toolchain: TofuToolchain;
 let owner: SignedIn;
 let clusterId: string;
+let tf: ReturnType<typeof stacksApi>;
 
 const json = async <T = Record<string, unknown>>(res: Response) => (await res.json()) as T;
 const post = (path: string, body: unknown, who: SignedIn = owner) => p.request(path, { method: 'POST', headers: who.headers, body });
 const get = (path: string, who: SignedIn = owner) => p.request(path, { headers: who.headers });
-
-type Run = { id: string; workflowId: string; state: string; diff: { summary: Record<string, number>; resources: Array<{ action: string; attributes: Array<{ path: string; before?: string; after?: string }> }> } | null; approvedBy: string | null; outputs: Record<string, { value: unknown }> | null };
-
-async function runState(runId: string, until: (run: Run) => boolean): Promise<Run> {
-  for (let i = 0; i < 600; i++) {
-    const run = await json<Run>(await get(`/api/terraform/runs/${runId}`));
-    if (until(run)) return run;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error(`run ${runId} never reached the expected state`);
-}
-
-async function startRun(stackId: string, body: Record<string, unknown> = { kind: 'apply' }): Promise<Run> {
-  const res = await post(`/api/terraform/stacks/${stackId}/runs`, body);
-  expect(res.status, await res.clone().text()).toBe(201);
-  return json<Run>(res);
-}
-
-async function approve(run: Run, decision: 'approve' | 'reject' = 'approve') {
-  const res = await post(`/api/runs/${encodeURIComponent(run.workflowId)}/approval`, { decision, comment: 'looks right' });
-  expect(res.status, await res.clone().text()).toBe(200);
-}
-
-const vms = async () => (await sim.control.state()).guests.filter((g: { vmid: number }) => g.vmid !== 9000) as Array<{ vmid: number; status: string; config: Record<string, unknown> }>;
-
-/** Every payload of the run's history, opened with the organization's keys, as text. */
-async function openedHistory(workflowId: string): Promise<string> {
-  const codec = keelsonCodec(TEST_KEYS, createPostgresDataKeys(p.db, TEST_KEYS));
-  const history = await p.temporal.workflow.getHandle(workflowId).fetchHistory();
-  const payloads: Payload[] = [];
-  const walk = (value: unknown) => {
-    if (!value || typeof value !== 'object') return;
-    if ('metadata' in value && 'data' in value && (value as Payload).metadata) payloads.push(value as Payload);
-    for (const item of Object.values(value)) walk(item);
-  };
-  walk(history.events);
-  expect(payloads.length).toBeGreaterThan(0);
-  const opened = await codec.decode(payloads);
-  return opened.map((payload) => Buffer.from(payload.data ?? []).toString('utf8')).join('\n');
-}
+const vms = () => simVms(sim);
 
 beforeAll(async () => {
   toolchain = await tofuToolchain();
@@ -73,11 +32,8 @@ beforeAll(async () => {
   sim = await startTestSim({ timeScale: 0.01 });
   const tenant = await p.createTenant();
   owner = await p.signIn({ tenantId: tenant.id, role: 'owner' });
-  const [cluster] = await p.db
-    .insert(proxmoxClusters)
-    .values({ tenantId: tenant.id, name: 'sim', url: sim.url, tokenId: TOKEN_ID, tokenSecretSealed: encryptSecret(TEST_KEYS, TOKEN_SECRET), caPem: sim.caPem })
-    .returning({ id: proxmoxClusters.id });
-  clusterId = cluster!.id;
+  clusterId = await addSimCluster(p, tenant.id, sim);
+  tf = stacksApi(p, owner);
   await p.startCoreWorker({ terraform: { binary: toolchain.binary, cliConfigFile: toolchain.cliConfigFile, workDir: join(toolchain.dir, 'work') } });
 }, 900_000);
 
@@ -89,33 +45,31 @@ afterAll(async () => {
 
 describe('Terraform stacks', () => {
   it('plan → approval → apply creates, changes and destroys a VM; secrets stay out of history, logs and the plan view', async () => {
-    const created = await post('/api/terraform/stacks', {
+    const stack = await tf.createStack({
       name: 'web',
       modulePath: 'proxmox-vm',
       proxmoxClusterId: clusterId,
       variables: { name: { value: 'tf-web' }, agent_timeout: { value: '2m' }, password: { value: SECRET, secret: true } },
     });
-    expect(created.status, await created.clone().text()).toBe(201);
-    const stack = await json<{ id: string; variables: unknown[]; backendSchema: string }>(created);
     expect(stack.variables).toContainEqual({ name: 'password', secret: true, value: null });
 
     // A rejected plan applies nothing.
-    const rejected = await startRun(stack.id);
-    await runState(rejected.id, (r) => r.state === 'awaiting-approval');
-    await approve(rejected, 'reject');
+    const rejected = await tf.startRun(stack.id);
+    await tf.runState(rejected.id, (r) => r.state === 'awaiting-approval');
+    await tf.approve(rejected, 'reject');
     expect(await waitForRun(p, rejected.workflowId)).toBe('COMPLETED');
-    expect((await runState(rejected.id, (r) => r.state !== 'awaiting-approval')).state).toBe('rejected');
+    expect((await tf.runState(rejected.id, (r) => r.state !== 'awaiting-approval')).state).toBe('rejected');
     expect(await vms()).toEqual([]);
 
-    const first = await startRun(stack.id);
+    const first = await tf.startRun(stack.id);
     // One unfinished run per stack.
     expect((await post(`/api/terraform/stacks/${stack.id}/runs`, { kind: 'apply' })).status).toBe(409);
-    const planned = await runState(first.id, (r) => r.state === 'awaiting-approval');
+    const planned = await tf.runState(first.id, (r) => r.state === 'awaiting-approval');
     expect(planned.diff!.summary).toEqual({ create: 1, update: 0, replace: 0, delete: 0 });
     expect(planned.diff!.resources[0]!.attributes).toContainEqual({ path: 'initialization[0].user_account[0].password', after: '(sensitive value)', sensitive: true });
-    await approve(first);
+    await tf.approve(first);
     expect(await waitForRun(p, first.workflowId)).toBe('COMPLETED');
-    const applied = await runState(first.id, (r) => r.state === 'applied');
+    const applied = await tf.runState(first.id, (r) => r.state === 'applied');
     expect(applied.approvedBy).toBe(`user:${owner.userId}`);
     const [vm] = await vms();
     expect(vm).toMatchObject({ status: 'running', config: { name: 'tf-web', cores: 2 } });
@@ -123,26 +77,26 @@ describe('Terraform stacks', () => {
 
     // A change: the diff names the attribute, the apply changes the VM in place.
     expect((await p.request(`/api/terraform/stacks/${stack.id}`, { method: 'PATCH', headers: owner.headers, body: { variables: { cores: { value: '4' } } } })).status).toBe(200);
-    const change = await startRun(stack.id);
-    const changePlan = await runState(change.id, (r) => r.state === 'awaiting-approval');
+    const change = await tf.startRun(stack.id);
+    const changePlan = await tf.runState(change.id, (r) => r.state === 'awaiting-approval');
     expect(changePlan.diff!.resources).toEqual([expect.objectContaining({ action: 'update', attributes: [{ path: 'cpu[0].cores', before: '2', after: '4' }] })]);
-    await approve(change);
+    await tf.approve(change);
     await waitForRun(p, change.workflowId);
     expect((await vms())[0]!.config.cores).toBe(4);
 
     // Nothing to do: the run ends without asking.
-    const idle = await startRun(stack.id);
+    const idle = await tf.startRun(stack.id);
     expect(await waitForRun(p, idle.workflowId)).toBe('COMPLETED');
-    expect((await runState(idle.id, (r) => r.state !== 'planning')).state).toBe('no-changes');
+    expect((await tf.runState(idle.id, (r) => r.state !== 'planning')).state).toBe('no-changes');
 
     // Destroy asks for the stack's name.
     const refused = await post(`/api/terraform/stacks/${stack.id}/runs`, { kind: 'destroy', confirm: 'wrong' });
     expect(refused.status).toBe(400);
     expect((await json<{ message: string }>(refused)).message).toMatch(/confirm.*"web"|"web".*confirm/);
-    const destroy = await startRun(stack.id, { kind: 'destroy', confirm: 'web' });
-    const destroyPlan = await runState(destroy.id, (r) => r.state === 'awaiting-approval');
+    const destroy = await tf.startRun(stack.id, { kind: 'destroy', confirm: 'web' });
+    const destroyPlan = await tf.runState(destroy.id, (r) => r.state === 'awaiting-approval');
     expect(destroyPlan.diff!.summary.delete).toBe(1);
-    await approve(destroy);
+    await tf.approve(destroy);
     await waitForRun(p, destroy.workflowId);
     expect(await vms()).toEqual([]);
 
@@ -155,10 +109,89 @@ describe('Terraform stacks', () => {
     expect(JSON.stringify(runs.map((r) => r.diff))).not.toContain(SECRET);
     expect(JSON.stringify(await json(await get(`/api/terraform/stacks/${stack.id}`)))).not.toContain(SECRET);
     for (const run of runs) {
-      const history = await openedHistory(run.workflowId);
-      expect(history).toContain(run.id);
-      expect(history).not.toContain(SECRET);
+      const history = await openedHistory(p, run.workflowId);
+      expect(history.payloads).toBeGreaterThan(0);
+      expect(history.text).toContain(run.id);
+      expect(history.text).not.toContain(SECRET);
     }
+  }, 300_000);
+
+  it("the drift Schedule finds a VM changed behind Terraform's back: one finding with the diff, one alert, resolved when back in sync", async () => {
+    // A drift "minute" of an hour: the Schedule never fires by itself here; the test triggers it.
+    p.deps.config.terraformDriftMinuteMs = 3_600_000;
+    const stack = await tf.createStack({
+      name: 'drift',
+      modulePath: 'proxmox-vm',
+      proxmoxClusterId: clusterId,
+      driftIntervalMinutes: 5,
+      variables: { name: { value: 'tf-drift' }, agent_timeout: { value: '2m' }, password: { value: SECRET, secret: true } },
+    });
+    const schedule = await p.temporal.schedule.getHandle(terraformDriftScheduleId(stack.id)).describe();
+    expect(schedule.spec.intervals).toEqual([expect.objectContaining({ every: 5 * 3_600_000 })]);
+    const create = await tf.startRun(stack.id);
+    await tf.runState(create.id, (r) => r.state === 'awaiting-approval');
+    await tf.approve(create);
+    await tf.runState(create.id, (r) => r.state === 'applied');
+    const vm = (await vms()).find((g) => g.config.name === 'tf-drift')!;
+
+    type Stack = { driftStatus: string; driftCheckedAt: string | null; drift: { id: string; diff: StackRun['diff'] & object; lastSeenAt: string } | null };
+    type Alert = { id: string; kind: string; state: string; severity: string; summary: string; resolvedAt: string | null };
+    const stackNow = async () => json<Stack>(await get(`/api/terraform/stacks/${stack.id}`));
+    const driftAlerts = async () => (await json<{ items: Alert[] }>(await get('/api/monitoring/alerts'))).items.filter((a) => a.kind === 'drift');
+    /** Triggers the Schedule and waits for the check it starts to record its verdict. */
+    async function checkDrift(): Promise<Stack> {
+      // A trigger while a check runs is skipped (one check at a time): let the last one end.
+      const handle = p.temporal.schedule.getHandle(terraformDriftScheduleId(stack.id));
+      while ((await handle.describe()).info.runningActions.length > 0) await new Promise((r) => setTimeout(r, 100));
+      const before = (await stackNow()).driftCheckedAt;
+      const triggered = await post(`/api/terraform/stacks/${stack.id}/drift-check`, {});
+      expect(triggered.status, await triggered.clone().text()).toBe(202);
+      for (let i = 0; i < 600; i++) {
+        const now = await stackNow();
+        if (now.driftCheckedAt !== before) return now;
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      throw new Error('the drift check never finished');
+    }
+
+    expect((await checkDrift()).driftStatus).toBe('in-sync');
+    expect(await driftAlerts()).toEqual([]);
+
+    // Someone resizes the VM on the cluster, not through Terraform.
+    await apiCaller(sim).data('PUT', `/nodes/pve/qemu/${vm.vmid}/config`, { cores: 3 });
+    const drifted = await checkDrift();
+    expect(drifted.driftStatus).toBe('drifted');
+    expect(drifted.drift!.diff.resources).toEqual([
+      expect.objectContaining({ address: 'proxmox_virtual_environment_vm.this', action: 'update', attributes: [{ path: 'cpu[0].cores', before: '3', after: '2' }] }),
+    ]);
+    const [alert] = await driftAlerts();
+    expect(alert).toMatchObject({ id: drifted.drift!.id, state: 'firing', severity: 'warning', summary: 'Terraform stack "drift" drifted from its state: 1 to change' });
+
+    // Seen again: the same finding, refreshed, and still one alert.
+    const again = await checkDrift();
+    expect(again.drift!.id).toBe(drifted.drift!.id);
+    expect(new Date(again.drift!.lastSeenAt).getTime()).toBeGreaterThan(new Date(drifted.drift!.lastSeenAt).getTime());
+    expect((await driftAlerts()).map((a) => a.id)).toEqual([alert!.id]);
+
+    // Put back: the finding and its alert resolve.
+    await apiCaller(sim).data('PUT', `/nodes/pve/qemu/${vm.vmid}/config`, { cores: 2 });
+    const synced = await checkDrift();
+    expect(synced).toMatchObject({ driftStatus: 'in-sync', drift: null });
+    expect(await driftAlerts()).toEqual([expect.objectContaining({ id: alert!.id, state: 'resolved', resolvedAt: expect.any(String) })]);
+    const findings = await p.db.select().from(terraformDriftFindings).where(eq(terraformDriftFindings.stackId, stack.id));
+    expect(findings.map((f) => f.open)).toEqual([false]);
+
+    // The drift checks' histories hold ids, never the secret.
+    const checks = [];
+    for await (const execution of p.temporal.workflow.list({ query: `WorkflowType = 'terraformDriftCheck'` })) if (execution.workflowId.startsWith(`terraform/${stack.id}/drift`)) checks.push(execution.workflowId);
+    expect(checks.length).toBe(4);
+    for (const workflowId of checks) expect((await openedHistory(p, workflowId)).text).not.toContain(SECRET);
+
+    const destroy = await tf.startRun(stack.id, { kind: 'destroy', confirm: 'drift' });
+    await tf.runState(destroy.id, (r) => r.state === 'awaiting-approval');
+    await tf.approve(destroy);
+    await tf.runState(destroy.id, (r) => r.state === 'applied');
+    await p.temporal.schedule.getHandle(terraformDriftScheduleId(stack.id)).delete();
   }, 300_000);
 
   it('checks permissions, input and organizations', async () => {

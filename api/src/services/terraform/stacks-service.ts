@@ -1,6 +1,6 @@
 import { deleteDriftSchedule, upsertDriftSchedule } from '@keelson/activities/terraform/schedules';
 import { encryptSecret } from '@keelson/common/codec';
-import { resourceRef, TerraformOperation, WorkflowId, WorkflowType } from '@keelson/common/constants';
+import { resourceRef, terraformDriftScheduleId, TerraformOperation, WorkflowId, WorkflowType } from '@keelson/common/constants';
 import { writeAudit } from '@keelson/db';
 import { proxmoxClusters, terraformDriftFindings, terraformRuns, terraformStacks, type StackVariableValue, type TerraformRunKind } from '@keelson/db/schema';
 import { and, desc, eq, inArray } from 'drizzle-orm';
@@ -108,7 +108,7 @@ function sealVariables(ctx: ServiceContext, variables: Record<string, VariableIn
 
 async function syncDriftSchedule(ctx: ServiceContext, stack: StackRow) {
   if (stack.driftIntervalMinutes) {
-    await upsertDriftSchedule(ctx.deps.temporal, { tenantId: stack.tenantId, stackId: stack.id, actor: ctx.principal.actor, taskQueue: ctx.deps.config.coreTaskQueue, everyMs: stack.driftIntervalMinutes * 60_000 });
+    await upsertDriftSchedule(ctx.deps.temporal, { tenantId: stack.tenantId, stackId: stack.id, actor: ctx.principal.actor, taskQueue: ctx.deps.config.coreTaskQueue, everyMs: stack.driftIntervalMinutes * (ctx.deps.config.terraformDriftMinuteMs ?? 60_000) });
   } else {
     await deleteDriftSchedule(ctx.deps.temporal, stack.id);
   }
@@ -239,6 +239,14 @@ export async function startStackRun(ctx: ServiceContext, id: string, input: { ki
     );
     return { ...presentRun(run!), run: started };
   });
+}
+
+/** Runs the stack's drift check now, through its Schedule (which keeps one check at a time). */
+export async function checkDriftNow(ctx: ServiceContext, id: string): Promise<void> {
+  const stack = await requireStack(ctx, id);
+  if (!stack.driftIntervalMinutes) throw new ConflictError(`stack "${stack.name}" has no drift schedule; set driftIntervalMinutes first`);
+  await ctx.deps.temporal.schedule.getHandle(terraformDriftScheduleId(stack.id)).trigger();
+  await writeAudit(ctx.deps.db, { ...auditActor(ctx), action: 'terraform.stack.drift-check', resourceType: 'terraform-stack', resourceId: id, details: {} });
 }
 
 export async function listStackRuns(ctx: ServiceContext, id: string) {
