@@ -16,6 +16,7 @@ export { alertInstance } from './monitoring/alert-instance';
 export { orderFulfil } from './billing/order';
 export { billingRun } from './billing/run';
 export { invoiceSubscriptions, issueInvoices, issueCreditNote } from './billing/invoice';
+export { subscriptionLifecycle } from './billing/subscription';
 export { terraformRun } from './terraform/stack-run';
 export { terraformDriftCheck } from './terraform/drift-check';
 export { kycCase } from './kyc/kyc-case';

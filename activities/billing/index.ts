@@ -9,6 +9,7 @@ import { invoiceFilename, renderCreditNotePdf, renderInvoicePdfs } from './docum
 import { createDraftInvoice, finalizeInvoices, issueCreditNote, LedgerError, type CreditNoteInput, type Finalized, type LineInput } from './ledger';
 import { formatMoney } from './pdf';
 import { creditOrder, invoiceOrder } from './order-invoices';
+import { changePlan, subscriptionFacts, type PlanChange, type SubscriptionFacts } from './plan-changes';
 import {
   activateSubscription,
   cancelSubscription,
@@ -23,6 +24,7 @@ import {
 export { periodInvoiceKey } from './subscriptions';
 export type { DraftedPeriod, DueSubscription } from './subscriptions';
 export type { Finalized } from './ledger';
+export type { PlanChange, SubscriptionFacts } from './plan-changes';
 
 export interface BillingDeps {
   db: Database;
@@ -178,6 +180,16 @@ export function createBillingActivities({ db, keys, now = () => new Date() }: Bi
           if (!(err instanceof LedgerError && err.kind === 'conflict')) throw err;
         }
       });
+    },
+
+    /** What the subscription's run keeps to validate plan changes. */
+    async billingSubscriptionFacts(input: { tenantId: string; subscriptionId: string }): Promise<SubscriptionFacts> {
+      return ledger(() => subscriptionFacts(db, input.tenantId, input.subscriptionId));
+    },
+
+    /** Changes the plan now, prorated, with its adjustment invoice or credit note; once per request. */
+    async billingChangePlan(input: { tenantId: string; subscriptionId: string; planId: string; requestId: string }): Promise<PlanChange> {
+      return ledger(() => changePlan(db, { ...input, now: now() }));
     },
 
     /** Issues a credit note (numbered at once, own series); the same key returns the first one. */

@@ -77,6 +77,7 @@ export const WorkflowType = {
   invoiceSubscriptions: 'invoiceSubscriptions',
   issueInvoices: 'issueInvoices',
   issueCreditNote: 'issueCreditNote',
+  subscription: 'subscriptionLifecycle',
   terraformRun: 'terraformRun',
   terraformDriftCheck: 'terraformDriftCheck',
   kycCase: 'kycCase',
@@ -95,7 +96,10 @@ export const BillingOperation = {
   issue: 'billing.issue',
   resend: 'billing.resend',
   creditNote: 'billing.credit_note',
+  subscription: 'billing.subscription',
 } as const;
+/** Updates a subscription's run (`subscription/<id>`) accepts. */
+export const SubscriptionUpdate = { changePlan: 'changePlan' } as const;
 /** Terraform stack runs and drift checks, started through /api/terraform and a Schedule per stack. */
 export const TerraformOperation = { apply: 'terraform.apply', destroy: 'terraform.destroy', drift: 'terraform.drift' } as const;
 
@@ -138,6 +142,8 @@ export const WorkflowId = {
   /** Finalizing, rendering and sending invoices the API asked for (one request). */
   issueInvoices: (invoiceId: string, requestId: string) => `invoice/${invoiceId}/issue/${requestId}`,
   creditNote: (creditNoteId: string) => `credit-note/${creditNoteId}`,
+  /** A subscription's run: its plan changes, one at a time, as Updates. */
+  subscription: (subscriptionId: string) => `subscription/${subscriptionId}`,
   /** A customer's KYC case: one running at a time; a second start joins it. */
   kycCase: (customerId: string) => `kyc/${customerId}`,
 } as const;

@@ -1,5 +1,8 @@
-import { proxyActivities } from '@temporalio/workflow';
+import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
+import { ParentClosePolicy, proxyActivities, startChild } from '@temporalio/workflow';
 import type { BillingActivities, DraftedPeriod, DueSubscription, Finalized } from '@keelson/activities/billing/index';
+import { BillingOperation, WorkflowId } from '@keelson/common/constants';
+import { runSearchAttributes } from '@keelson/common/search-attributes';
 import type { RunContext } from '../run-context';
 
 /**
@@ -84,4 +87,38 @@ export async function issueCreditNote(input: IssueCreditNoteInput): Promise<{ em
   if (!emailId) return { emailsSent: 0 };
   const { sent } = await send.billingDeliverEmails({ tenantId: input.tenantId, emailIds: [emailId] });
   return { emailsSent: sent };
+}
+
+/** A numbered document another run produced: an invoice (issued for a reason) or a credit note. */
+export type IssuedDocument = { kind: 'invoice'; id: string; reason: string } | { kind: 'credit_note'; id: string };
+
+/**
+ * Starts the run that renders a document's PDF and emails it once — the run the API starts for
+ * any invoice or credit note — from another run (an order, a plan change), which does not wait
+ * for mail: the child outlives it. `resources` name what the document is about (`order:<id>`,
+ * `customer:<id>`), so the people who see those see it.
+ */
+export async function startIssuing(ctx: RunContext, doc: IssuedDocument, resources: string[]): Promise<void> {
+  const common = { parentClosePolicy: ParentClosePolicy.ABANDON } as const;
+  const attributes = (operation: string, ref: string) => runSearchAttributes({ tenantId: ctx.tenantId, operation, resources: [ref, ...resources], actor: ctx.actor });
+  try {
+    if (doc.kind === 'invoice') {
+      await startChild(issueInvoices, {
+        ...common,
+        workflowId: WorkflowId.issueInvoices(doc.id, doc.reason),
+        args: [{ ...ctx, invoiceIds: [doc.id] }],
+        typedSearchAttributes: attributes(BillingOperation.issue, `invoice:${doc.id}`),
+      });
+    } else {
+      await startChild(issueCreditNote, {
+        ...common,
+        workflowId: WorkflowId.creditNote(doc.id),
+        args: [{ ...ctx, creditNoteId: doc.id }],
+        typedSearchAttributes: attributes(BillingOperation.creditNote, `credit_note:${doc.id}`),
+      });
+    }
+  } catch (err) {
+    // Already on its way (a run of the same document started elsewhere): that one sends it.
+    if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+  }
 }

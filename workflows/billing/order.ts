@@ -1,6 +1,5 @@
-import { BillingOperation, resourceRef, WorkflowId } from '@keelson/common/constants';
+import { resourceRef } from '@keelson/common/constants';
 import { runSearchAttributes } from '@keelson/common/search-attributes';
-import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import {
   ApplicationFailure,
   CancellationScope,
@@ -11,13 +10,12 @@ import {
   ParentClosePolicy,
   patched,
   proxyActivities,
-  startChild,
 } from '@temporalio/workflow';
 import type { LoadedOrder, OrderActivities, OrderOutcome } from '../../activities/billing/orders';
 import { awaitApproval } from '../approval';
 import { describeFailure } from '../failures';
 import type { RunContext } from '../run-context';
-import { issueCreditNote, issueInvoices } from './invoice';
+import { startIssuing } from './invoice';
 
 export interface OrderInput extends RunContext {
   orderId: string;
@@ -57,7 +55,7 @@ export async function orderFulfil(input: OrderInput): Promise<OrderOutcome> {
 
   const { invoiceId } = await records.invoiceOrder({ tenantId, orderId });
   if (invoiceId && patched(ISSUES_DOCUMENTS)) {
-    await issueDocument(order, input.actor, issueInvoices, WorkflowId.issueInvoices(invoiceId, 'order'), BillingOperation.issue, `invoice:${invoiceId}`, { invoiceIds: [invoiceId] });
+    await startIssuing({ tenantId, actor: input.actor }, { kind: 'invoice', id: invoiceId, reason: 'order' }, about(order));
   }
 
   try {
@@ -91,6 +89,9 @@ export async function orderFulfil(input: OrderInput): Promise<OrderOutcome> {
 /** The order renders and emails its invoice and credit note in runs of their own (added later). */
 const ISSUES_DOCUMENTS = 'order-issues-its-documents';
 
+/** What an order's documents are about: the order and its customer (who sees their runs). */
+const about = (order: LoadedOrder) => [resourceRef('order', order.orderId), resourceRef('customer', order.customerId)];
+
 /**
  * Closes the order (its subscription cancelled, its invoice credited) whatever cancellation is
  * under way, and sends the credit note.
@@ -100,41 +101,10 @@ function closeOrder(order: LoadedOrder, actor: string, status: 'failed' | 'rejec
     const outcome = await records.closeOrder({ tenantId: order.tenantId, orderId: order.orderId, status, reason });
     const noteId = outcome.creditNoteId;
     if (noteId && patched(ISSUES_DOCUMENTS)) {
-      await issueDocument(order, actor, issueCreditNote, WorkflowId.creditNote(noteId), BillingOperation.creditNote, `credit_note:${noteId}`, { creditNoteId: noteId });
+      await startIssuing({ tenantId: order.tenantId, actor }, { kind: 'credit_note', id: noteId }, about(order));
     }
     return outcome;
   });
-}
-
-/**
- * Starts the run that renders a document's PDF and emails it once (the same run the API starts
- * for any invoice or credit note); it outlives the order's run, which does not wait for mail.
- */
-async function issueDocument<I extends RunContext>(
-  order: LoadedOrder,
-  actor: string,
-  workflow: (input: I) => Promise<unknown>,
-  workflowId: string,
-  operation: string,
-  document: string,
-  input: Omit<I, keyof RunContext>,
-): Promise<void> {
-  try {
-    await startChild(workflow, {
-      workflowId,
-      args: [{ ...input, tenantId: order.tenantId, actor } as I],
-      parentClosePolicy: ParentClosePolicy.ABANDON,
-      typedSearchAttributes: runSearchAttributes({
-        tenantId: order.tenantId,
-        operation,
-        resources: [document, resourceRef('order', order.orderId), resourceRef('customer', order.customerId)],
-        actor,
-      }),
-    });
-  } catch (err) {
-    // Already on its way (a run of the same document started elsewhere): it sends it.
-    if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
-  }
 }
 
 type Acceptance = { outcome: 'accepted'; by: string } | { outcome: 'rejected'; reason: string };

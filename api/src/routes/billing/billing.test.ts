@@ -1,5 +1,7 @@
-import { billingScheduleId } from '@keelson/common/constants';
-import { invoices, outboundEmails } from '@keelson/db/schema';
+import { billingScheduleId, SubscriptionUpdate, WorkflowId } from '@keelson/common/constants';
+import { invoices, outboundEmails, subscriptionChanges } from '@keelson/db/schema';
+import { WorkflowUpdateFailedError } from '@temporalio/client';
+import { randomUUID } from 'node:crypto';
 import { and, eq, sql } from 'drizzle-orm';
 import { execFileSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -7,7 +9,7 @@ import { z } from 'zod';
 import { createTestPlatform, type SignedIn, type TestPlatform } from '../../../../test/platform';
 import { startSmtpReceiver, type SmtpReceiver } from '../../../../test/smtp';
 import { until } from '../../../../test/worker-process';
-import { CreditedSchema, InvoiceListSchema, InvoiceSchema, ScheduleSchema, SubscriptionSchema } from './schema';
+import { CreditedSchema, CreditNoteSchema, InvoiceListSchema, InvoiceSchema, PlanChangeSchema, ScheduleSchema, SubscriptionSchema } from './schema';
 
 const ErrorSchema = z.object({ code: z.string(), message: z.string(), requestId: z.string(), details: z.unknown().optional() });
 const pdfText = (pdf: Buffer) => execFileSync('pdftotext', ['-layout', '-', '-'], { input: pdf }).toString();
@@ -226,5 +228,95 @@ describe('billing: subscriptions, invoices, credit notes', () => {
       expect([400, 404]).toContain(bad.status);
       expect(ErrorSchema.parse(await bad.json()).message).toContain(field);
     }
+  });
+
+  it('changes plan mid-period through an Update of the subscription’s run: prorated in the customer’s zone from a month-end anchor, invoiced or credited once', { timeout: 180_000 }, async () => {
+    const ok = async <T>(res: Promise<Response>, schema: z.ZodType<T>, status = 200) => {
+      const r = await res;
+      const body = await r.text();
+      if (r.status !== status) throw new Error(`${r.status}: ${body}`);
+      return schema.parse(JSON.parse(body));
+    };
+    const Id = z.object({ id: z.string() });
+    const product = await ok(p.request('/api/catalog/products', { headers: billing.headers, body: { name: 'VPS Plus' } }), Id, 201);
+    const plan = (name: string, currency: string, amountMinor: number) =>
+      ok(p.request(`/api/catalog/products/${product.id}/plans`, { headers: billing.headers, body: { name, currency, prices: [{ cycle: 'monthly', amountMinor }], provisioning: { kind: 'service' } } }), Id, 201);
+    const large = (await plan('L', 'EUR', 3000)).id;
+    const dollars = (await plan('L-USD', 'USD', 3000)).id;
+
+    // Anchored on May 31 (Berlin): periods May 31 → Jun 30 → Jul 31, the month end kept.
+    now = new Date('2027-06-30T10:00:00Z');
+    const sub = await ok(p.request('/api/subscriptions', { headers: billing.headers, body: { customerId: person, planId, cycle: 'monthly', startAt: '2027-05-31T08:00:00Z' } }), SubscriptionSchema, 201);
+    await trigger();
+    const invoiced = await until('two periods invoiced', async () => {
+      const s = await ok(p.request(`/api/subscriptions/${sub.id}`, { headers: billing.headers }), SubscriptionSchema);
+      return s.nextPeriodStart === '2027-07-30T22:00:00.000Z' && s;
+    }, 90_000);
+    expect(invoiced).toMatchObject({ currentPeriodStart: '2027-06-29T22:00:00.000Z', currentPeriodEnd: '2027-07-30T22:00:00.000Z' });
+    const periodInvoice = await until('the period invoice', async () => (await listInvoices(billing, `?subscriptionId=${sub.id}`)).find((i) => i.periodStart === invoiced.currentPeriodStart && i.status === 'finalized'), 60_000);
+
+    const change = (who: SignedIn, id: string, body: object) => p.request(`/api/subscriptions/${id}/change-plan`, { headers: who.headers, body });
+    const refused = async (res: Promise<Response>, status: number, message?: RegExp) => {
+      const r = await res;
+      expect(r.status).toBe(status);
+      if (message) expect(ErrorSchema.parse(await r.json()).message).toMatch(message);
+    };
+    await refused(change(billing, sub.id, { planId }), 400, /planId: the subscription is already on this plan/);
+    await refused(change(billing, sub.id, { planId: dollars }), 400, /planId: the plan is priced in USD; the subscription is billed in EUR/);
+    await refused(change(billing, sub.id, { planId: 'nope' }), 400, /planId/);
+    const { items: cancelled } = z.object({ items: z.array(SubscriptionSchema) }).parse(await (await p.request(`/api/subscriptions?customerId=${company}&status=cancelled`, { headers: billing.headers })).json());
+    await refused(change(billing, cancelled[0]!.id, { planId: large }), 400, /the subscription is cancelled/);
+    await refused(change(operator, sub.id, { planId: large }), 403);
+    await refused(change(portal, sub.id, { planId: large }), 403);
+    await refused(change(otherOwner, sub.id, { planId: large }), 404);
+
+    // Upgrade on Jul 16, 00:00 Berlin: 15 of the period's 31 days left.
+    now = new Date('2027-07-15T22:00:00Z');
+    const requestId = randomUUID();
+    const up = await ok(change(billing, sub.id, { planId: large, requestId }), PlanChangeSchema);
+    expect(up).toMatchObject({
+      fromPlanId: planId,
+      toPlanId: large,
+      timeZone: 'Europe/Berlin',
+      effectiveAt: '2027-07-15T22:00:00.000Z',
+      periodStart: '2027-06-29T22:00:00.000Z',
+      periodEnd: '2027-07-30T22:00:00.000Z',
+      creditMinor: 484, // 1000 × 360 h / 744 h = 483.87
+      chargeMinor: 1452, // 3000 × 360 h / 744 h = 1451.61
+      netMinor: 968,
+      creditNoteId: null,
+    });
+    const adjustment = await until('the adjustment invoice emailed', async () => {
+      const i = await invoice(billing, up.invoiceId!);
+      return i.emails.some((e) => e.status === 'sent') && i;
+    }, 60_000);
+    expect(adjustment).toMatchObject({ status: 'finalized', subscriptionId: sub.id, subtotalMinor: 968, taxMinor: -92 + 276, totalMinor: 1152 });
+    expect(adjustment.lines.map((l) => [l.kind, l.unitPriceMinor])).toEqual([
+      ['proration', -484],
+      ['proration', 1452],
+    ]);
+    expect(adjustment.lines[0]!.description).toMatch(/2027-07-16 – 2027-07-30/);
+    await smtp.waitForMessage((m) => m.subject.startsWith(`Invoice ${adjustment.number} `), 60_000);
+    // The same request again is the same change: no second invoice.
+    expect(await ok(change(billing, sub.id, { planId: large, requestId }), PlanChangeSchema)).toEqual(up);
+    expect((await listInvoices(billing, `?subscriptionId=${sub.id}`)).filter((i) => i.periodStart === null)).toHaveLength(1);
+    expect(await ok(p.request(`/api/subscriptions/${sub.id}`, { headers: billing.headers }), SubscriptionSchema)).toMatchObject({ planId: large, unitPriceMinor: 3000 });
+
+    // The run's validator refuses a bad change itself, before anything is written.
+    const run = p.temporal.workflow.getHandle(WorkflowId.subscription(sub.id));
+    const rejected = await run.executeUpdate(SubscriptionUpdate.changePlan, { args: [{ planId: large, currency: 'EUR', provisions: 'service', requestId: randomUUID() }] }).catch((e: unknown) => e);
+    expect(rejected).toBeInstanceOf(WorkflowUpdateFailedError);
+    expect((rejected as WorkflowUpdateFailedError).cause?.message).toMatch(/already on this plan/);
+    expect(await p.db.select().from(subscriptionChanges).where(eq(subscriptionChanges.subscriptionId, sub.id))).toHaveLength(1);
+
+    // Downgrade on Jul 23: 8 days left; the net is negative, so a credit note against the period's invoice.
+    now = new Date('2027-07-22T22:00:00Z');
+    const down = await ok(change(billing, sub.id, { planId }), PlanChangeSchema);
+    expect(down).toMatchObject({ creditMinor: 774, chargeMinor: 258, netMinor: -516, invoiceId: null }); // 3000 and 1000 × 192 h / 744 h
+    const note = CreditNoteSchema.parse(await (await p.request(`/api/credit-notes/${down.creditNoteId}`, { headers: billing.headers })).json());
+    expect(note).toMatchObject({ invoiceId: periodInvoice.id, subtotalMinor: 516, taxMinor: 98, totalMinor: 614 });
+    await smtp.waitForMessage((m) => m.subject.startsWith(`Credit note ${note.number} `), 60_000);
+    // The run would wait out its quiet time on a server that outlives this file's worker.
+    await run.terminate('test done');
   });
 });

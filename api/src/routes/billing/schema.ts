@@ -47,6 +47,32 @@ export const SubscriptionBody = z
     startAt: z.iso.datetime({ offset: true, error: 'an ISO 8601 date-time' }).optional().openapi({ description: 'Defaults to now; periods are anchored on its local date in the customer’s zone' }),
   })
   .openapi('SubscriptionInput');
+export const ChangePlanBody = z
+  .object({
+    planId: Id('plan'),
+    requestId: z.string().uuid('a UUID').optional().openapi({ description: 'The change’s idempotency key: a repeated request gives the same change (one generated when left out)' }),
+  })
+  .openapi('ChangePlanInput');
+export const PlanChangeSchema = z
+  .object({
+    id: z.string(),
+    subscriptionId: z.string(),
+    fromPlanId: z.string(),
+    toPlanId: z.string(),
+    fromUnitPriceMinor: z.number(),
+    toUnitPriceMinor: z.number(),
+    currency: z.string(),
+    timeZone: z.string().openapi({ description: 'The customer’s zone, in which the period is counted' }),
+    effectiveAt: z.string(),
+    periodStart: Iso.openapi({ description: 'The invoiced period the change falls in; null when none is invoiced yet (nothing prorated)' }),
+    periodEnd: Iso,
+    creditMinor: z.number().int().openapi({ description: 'The unused part of the old plan, to the end of the period (net, minor units)' }),
+    chargeMinor: z.number().int().openapi({ description: 'The new plan for the same time (net, minor units)' }),
+    netMinor: z.number().int().openapi({ description: 'charge − credit: invoiced when positive, credited when negative' }),
+    invoiceId: z.string().nullable(),
+    creditNoteId: z.string().nullable(),
+  })
+  .openapi('PlanChange');
 export const CancelBody = z.object({ when: z.enum(['now', 'period_end']).openapi({ description: '`now`, or at the end of the period already invoiced' }) }).openapi('CancelSubscription');
 
 const LineSchema = z.object({

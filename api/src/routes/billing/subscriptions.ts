@@ -2,9 +2,9 @@ import { createRoute } from '@hono/zod-openapi';
 import { requirePermission } from '../../auth/middleware';
 import { createRouter } from '../../router';
 import { errorResponses, jsonBody, jsonResponse, UuidParam } from '../../schemas';
-import { cancelSubscription, createSubscription, getSubscription, listSubscriptions } from '../../services/billing/subscriptions-service';
+import { cancelSubscription, changeSubscriptionPlan, createSubscription, getSubscription, listSubscriptions } from '../../services/billing/subscriptions-service';
 import { serviceContext } from '../../services/context';
-import { CancelBody, SubscriptionBody, SubscriptionListQuery, SubscriptionListSchema, SubscriptionSchema } from './schema';
+import { CancelBody, ChangePlanBody, PlanChangeSchema, SubscriptionBody, SubscriptionListQuery, SubscriptionListSchema, SubscriptionSchema } from './schema';
 
 const tags = ['billing'];
 const read = [requirePermission('billing.read')];
@@ -31,11 +31,22 @@ const cancel = createRoute({
   responses: { 200: jsonResponse(SubscriptionSchema, 'Cancelled (or ending)'), ...errorResponses },
 });
 
+const changePlan = createRoute({
+  method: 'post',
+  path: '/{id}/change-plan',
+  tags,
+  summary: 'Change the plan now: the unused part of the period credited, the new plan charged to its end, invoiced or credited at once',
+  middleware: manage,
+  request: { params: UuidParam, body: jsonBody(ChangePlanBody) },
+  responses: { 200: jsonResponse(PlanChangeSchema, 'The change'), ...errorResponses },
+});
+
 /** Mounted at /api/subscriptions. */
 export function subscriptionsRoutes() {
   return createRouter()
     .openapi(list, async (c) => c.json(SubscriptionListSchema.parse({ items: await listSubscriptions(serviceContext(c), c.req.valid('query')) }), 200))
     .openapi(get, async (c) => c.json(SubscriptionSchema.parse(await getSubscription(serviceContext(c), c.req.valid('param').id)), 200))
     .openapi(create, async (c) => c.json(SubscriptionSchema.parse(await createSubscription(serviceContext(c), c.req.valid('json'))), 201))
-    .openapi(cancel, async (c) => c.json(SubscriptionSchema.parse(await cancelSubscription(serviceContext(c), c.req.valid('param').id, c.req.valid('json').when)), 200));
+    .openapi(cancel, async (c) => c.json(SubscriptionSchema.parse(await cancelSubscription(serviceContext(c), c.req.valid('param').id, c.req.valid('json').when)), 200))
+    .openapi(changePlan, async (c) => c.json(PlanChangeSchema.parse(await changeSubscriptionPlan(serviceContext(c), c.req.valid('param').id, c.req.valid('json'))), 200));
 }

@@ -1,10 +1,16 @@
+import type { PlanChange } from '@keelson/activities/billing/plan-changes';
+import { checkPlanChange, findPlanChange } from '@keelson/activities/billing/plan-changes';
 import { cancelSubscription as cancelRecord, createSubscription as createRecord } from '@keelson/activities/billing/subscriptions';
+import { BillingOperation, resourceRef, SubscriptionUpdate, WorkflowId, WorkflowType } from '@keelson/common/constants';
+import { runSearchAttributes } from '@keelson/common/search-attributes';
 import { writeAudit, type Executor } from '@keelson/db';
 import { customers, plans, products, subscriptions, type BillingCycle, type SubscriptionStatus } from '@keelson/db/schema';
+import { WithStartWorkflowOperation, WorkflowUpdateFailedError, type Workflow } from '@temporalio/client';
 import { and, desc, eq, type SQL } from 'drizzle-orm';
-import { NotFoundError } from '../../errors';
+import { randomUUID } from 'node:crypto';
+import { ConflictError, NotFoundError, ValidationError } from '../../errors';
 import { auditActor, type ServiceContext } from '../context';
-import { customerScope } from '../customer-scope';
+import { customerResource, customerScope } from '../customer-scope';
 import { ledgerCall } from './ledger-errors';
 
 type Row = { sub: typeof subscriptions.$inferSelect; planName: string; productName: string; customerName: string };
@@ -93,4 +99,48 @@ export async function cancelSubscription(ctx: ServiceContext, id: string, when: 
     await writeAudit(tx, { ...auditActor(ctx), action: 'subscription.cancel', resourceType: 'subscription', resourceId: id, details: { when, endsAt: row.endsAt?.toISOString() ?? null } });
     return getSubscription(ctx, id, tx);
   });
+}
+
+/**
+ * Changes a subscription's plan now, prorated: an Update of the subscription's run
+ * (`subscription/<id>`, started by this Update if it is not running). The checks run here first
+ * so that bad input is a 400 naming the problem; the run's validator and the change itself check
+ * again. `requestId` is the change's business key: repeating a request repeats its answer.
+ */
+export async function changeSubscriptionPlan(ctx: ServiceContext, id: string, input: { planId: string; requestId?: string }): Promise<PlanChange> {
+  await getSubscription(ctx, id);
+  const { tenantId, actor } = ctx.principal;
+  const requestId = input.requestId ?? randomUUID();
+  const made = await findPlanChange(ctx.deps.db, tenantId, id, requestId);
+  if (made) return made;
+  const { sub, to } = await ledgerCall(() => checkPlanChange(ctx.deps.db, tenantId, id, input.planId));
+  const workflowId = WorkflowId.subscription(id);
+  const start = new WithStartWorkflowOperation(WorkflowType.subscription, {
+    workflowId,
+    taskQueue: ctx.deps.config.coreTaskQueue,
+    args: [{ tenantId, actor, subscriptionId: id, customerId: sub.customerId }],
+    workflowIdConflictPolicy: 'USE_EXISTING',
+    typedSearchAttributes: runSearchAttributes({ tenantId, operation: BillingOperation.subscription, resources: [resourceRef('subscription', id), customerResource(sub.customerId)], actor }),
+  });
+  let change: PlanChange;
+  try {
+    change = await ctx.deps.temporal.workflow.executeUpdateWithStart<Workflow, PlanChange, [unknown]>(SubscriptionUpdate.changePlan, {
+      args: [{ planId: input.planId, currency: to.plan.currency, provisions: to.plan.provisioning.kind, requestId }],
+      updateId: requestId,
+      startWorkflowOperation: start,
+    });
+  } catch (err) {
+    if (!(err instanceof WorkflowUpdateFailedError)) throw err;
+    const cause = err.cause as { type?: string; message?: string } | undefined;
+    const message = cause?.message ?? err.message;
+    throw cause?.type === 'BillingConflict' || cause?.type === 'BillingNotFound' ? new ConflictError(message) : new ValidationError(message);
+  }
+  await writeAudit(ctx.deps.db, {
+    ...auditActor(ctx),
+    action: 'subscription.change_plan',
+    resourceType: 'subscription',
+    resourceId: id,
+    details: { changeId: change.id, fromPlanId: change.fromPlanId, toPlanId: change.toPlanId, creditMinor: change.creditMinor, chargeMinor: change.chargeMinor, invoiceId: change.invoiceId, creditNoteId: change.creditNoteId },
+  });
+  return change;
 }
