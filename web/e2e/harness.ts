@@ -43,6 +43,8 @@ export interface E2e {
 export interface E2eOptions {
   /** Start the core worker (runs execute); default true. */
   coreWorker?: boolean;
+  /** Its options, made when the world is built (e.g. the tofu toolchain for Terraform stacks). */
+  coreWorkerOptions?: () => Promise<Parameters<TestPlatform['startCoreWorker']>[0]>;
 }
 
 /**
@@ -57,7 +59,7 @@ export function setupE2e(opts: E2eOptions = {}): E2e {
     // One key per test run: global setup writes the workflow bundle afresh for each.
     const build = await ensureWebBuild({ runKey: `${inject('testDbPrefix')}${Math.round(statSync(inject('workflowBundlePath')).mtimeMs)}` });
     world.p = await createTestPlatform();
-    if (opts.coreWorker !== false) await world.p.startCoreWorker();
+    if (opts.coreWorker !== false) await world.p.startCoreWorker(await opts.coreWorkerOptions?.());
     // The container terminal's WebSocket handshakes are served by the app on the Node server
     // itself (`injectWebSocket`, once per server: the API is restarted by some tests).
     const app = world.p.app as { injectWebSocket?: (server: Server) => void };
@@ -143,7 +145,7 @@ export async function saveScreenshot(page: Page, name: string): Promise<string> 
 }
 
 /** A main-navigation link: by the colleagues' `nav-*` test id where it exists, else by its href. */
-export function navLink(page: Page, name: 'runs' | 'apps' | 'containers' | 'blueprints' | 'nodes' | 'proxmox' | 'members' | 'api-keys' | 'audit'): Locator {
+export function navLink(page: Page, name: 'runs' | 'apps' | 'containers' | 'blueprints' | 'nodes' | 'proxmox' | 'terraform' | 'members' | 'api-keys' | 'audit'): Locator {
   return page.getByTestId(`nav-${name}`).or(page.locator(`header nav a[href="/${name}"]`)).first();
 }
 

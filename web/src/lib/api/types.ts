@@ -26,6 +26,7 @@ import type * as Proxmox from '../../../../api/src/routes/proxmox/schema';
 import type * as Quotes from '../../../../api/src/routes/quotes/schema';
 import type * as Runs from '../../../../api/src/routes/runs/schema';
 import type * as Shared from '../../../../api/src/schemas';
+import type * as Terraform from '../../../../api/src/routes/terraform/schema';
 
 /** What a route answers with. */
 type Out<S extends z.ZodType> = z.output<S>;
@@ -221,3 +222,19 @@ export type TaxRuleInput = Out<typeof Billing.TaxRuleBody>;
 export type BillingSchedule = Out<typeof Billing.ScheduleSchema>;
 export type PauseScheduleInput = In<typeof Billing.PauseBody>;
 export type BackfillInput = In<typeof Billing.BackfillBody>;
+
+// Terraform stacks (api/src/routes/terraform).
+/** Secret variables come back with `value: null`: they are write-only. */
+export type TerraformStack = Out<typeof Terraform.StackSchema>;
+export type TerraformStackList = Out<typeof Terraform.StackListSchema>;
+/** A stack with its recent runs and its open drift finding. */
+export type TerraformStackDetail = Out<typeof Terraform.StackDetailSchema>;
+export type TerraformStackInput = In<typeof Terraform.StackBody>;
+/** `null` for a variable removes it; a secret sent without a value keeps the stored one. */
+export type TerraformStackChanges = In<typeof Terraform.StackPatch>;
+export type TerraformRun = Out<typeof Terraform.RunSchema>;
+export type TerraformStartRunInput = In<typeof Terraform.StartRunBody>;
+export type TerraformStartedRun = Out<typeof Terraform.StartedStackRunSchema>;
+/** What a plan would do, per resource and attribute (sensitive values already masked). */
+export type TerraformPlanDiff = Out<typeof Terraform.PlanDiffSchema>;
+export type TerraformResourceChange = TerraformPlanDiff['resources'][number];
