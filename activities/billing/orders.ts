@@ -3,8 +3,10 @@ import type { Database } from '@keelson/db';
 import { customers, guests, orders, plans, products, proxmoxClusters, subscriptions, type OrderResource, type OrderStatus } from '@keelson/db/schema';
 import { ApplicationFailure } from '@temporalio/activity';
 import { and, eq, inArray, sql } from 'drizzle-orm';
+import { DateTime } from 'luxon';
 import { randomUUID } from 'node:crypto';
 import { provisioningKeyPair } from '../proxmox/keys';
+import { localDate, periodAt } from './periods';
 
 /** What the order's run needs to know up front. */
 export interface LoadedOrder {
@@ -59,13 +61,15 @@ export interface OrderActivityDeps {
    * Null when there is nothing to credit (an invoice of zero).
    */
   creditOrder?: (input: { tenantId: string; orderId: string; invoiceId: string; reason: string }) => Promise<{ creditNoteId: string } | null>;
+  /** Billing's clock (injectable, so a trial runs out in seconds in tests). */
+  now?: () => Date;
 }
 
 /**
  * The order run's side effects (core queue, Postgres): every one keyed by the order, so a
  * retried or replayed step leaves the same rows.
  */
-export function createOrderActivities({ db, invoiceOrder, creditOrder }: OrderActivityDeps) {
+export function createOrderActivities({ db, invoiceOrder, creditOrder, now = () => new Date() }: OrderActivityDeps) {
   async function requireOrder(tenantId: string, orderId: string) {
     const [row] = await db.select().from(orders).where(and(eq(orders.tenantId, tenantId), eq(orders.id, orderId)));
     // Retryable: the API starts the run in the transaction that records the order.
@@ -197,18 +201,23 @@ export function createOrderActivities({ db, invoiceOrder, creditOrder }: OrderAc
       await db.transaction(async (tx) => {
         const [o] = await tx.select().from(orders).where(and(eq(orders.tenantId, tenantId), eq(orders.id, orderId))).for('update');
         if (!o || !OPEN.includes(o.status)) return;
-        if (o.subscriptionId) {
+        const [sub] = o.subscriptionId ? await tx.select().from(subscriptions).where(and(eq(subscriptions.tenantId, tenantId), eq(subscriptions.id, o.subscriptionId), eq(subscriptions.status, 'pending'))).for('update') : [];
+        if (sub) {
           const [plan] = await tx.select({ trialDays: plans.trialDays }).from(plans).where(eq(plans.id, o.planId));
-          const trial = (plan?.trialDays ?? 0) > 0;
+          const trialDays = plan?.trialDays ?? 0;
+          // A trial starts with the service; the first paid period starts when it ends, on its
+          // local date (the order's invoice held only the setup fee and one-off lines).
+          const trialEndsAt = trialDays > 0 && sub.nextPeriodIndex === 0 ? DateTime.fromJSDate(now(), { zone: sub.timeZone }).plus({ days: trialDays }).toJSDate() : null;
+          const anchorDate = trialEndsAt ? localDate(trialEndsAt, sub.timeZone) : sub.anchorDate;
           await tx
             .update(subscriptions)
             .set({
-              status: trial ? 'trialing' : 'active',
-              ...(trial ? { trialEndsAt: sql`now() + make_interval(days => ${plan!.trialDays})` } : {}),
+              status: trialEndsAt ? 'trialing' : 'active',
+              ...(trialEndsAt ? { trialEndsAt, anchorDate, nextPeriodStart: periodAt(anchorDate, sub.cycle, sub.timeZone, 0).start } : {}),
               resource: o.resource ? resourceRef(o.resource.kind === 'guest' ? 'proxmox-guest' : 'container', o.resource.id) : null,
               updatedAt: sql`now()`,
             })
-            .where(and(eq(subscriptions.tenantId, tenantId), eq(subscriptions.id, o.subscriptionId), eq(subscriptions.status, 'pending')));
+            .where(eq(subscriptions.id, sub.id));
         }
         await tx.update(orders).set({ status: 'active', lastError: null, updatedAt: sql`now()` }).where(eq(orders.id, orderId));
       });

@@ -8,7 +8,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { createTestPlatform, type SignedIn, type TestPlatform } from '../../../../test/platform';
 import { startSmtpReceiver, type SmtpReceiver } from '../../../../test/smtp';
+import { waitForRun } from '../../../../test/runs';
 import { until } from '../../../../test/worker-process';
+import { PlacedOrderSchema } from '../orders/schema';
 import { CreditedSchema, CreditNoteSchema, InvoiceListSchema, InvoiceSchema, PlanChangeSchema, ScheduleSchema, SubscriptionSchema } from './schema';
 
 const ErrorSchema = z.object({ code: z.string(), message: z.string(), requestId: z.string(), details: z.unknown().optional() });
@@ -318,5 +320,55 @@ describe('billing: subscriptions, invoices, credit notes', () => {
     await smtp.waitForMessage((m) => m.subject.startsWith(`Credit note ${note.number} `), 60_000);
     // The run would wait out its quiet time on a server that outlives this file's worker.
     await run.terminate('test done');
+  });
+
+  it('a plan with a trial: the order invoices the setup fee at once, the billing run the plan only once the trial is over', { timeout: 120_000 }, async () => {
+    const json = async (res: Promise<Response>, status = 200) => {
+      const r = await res;
+      const body = await r.text();
+      if (r.status !== status) throw new Error(`${r.status}: ${body}`);
+      return JSON.parse(body) as { id: string };
+    };
+    const product = await json(p.request('/api/catalog/products', { headers: billing.headers, body: { name: 'Trial VPS' } }), 201);
+    const trialPlan = await json(
+      p.request(`/api/catalog/products/${product.id}/plans`, { headers: billing.headers, body: { name: 'T', currency: 'EUR', prices: [{ cycle: 'monthly', amountMinor: 2000 }], setupFeeMinor: 500, trialDays: 14, provisioning: { kind: 'service' } } }),
+      201,
+    );
+    now = new Date('2027-08-01T10:00:00Z');
+    const placed = PlacedOrderSchema.parse(await json(p.request('/api/orders', { headers: billing.headers, body: { customerId: person, planId: trialPlan.id, cycle: 'monthly' } }), 202));
+    expect(await waitForRun(p, placed.run.workflowId)).toBe('COMPLETED');
+    const order = (await json(p.request(`/api/orders/${placed.order.id}`, { headers: billing.headers }))) as unknown as { invoiceId: string; subscriptionId: string };
+
+    // At order time: the setup fee alone (19 % German tax), numbered.
+    const setup = await invoice(billing, order.invoiceId);
+    expect(setup).toMatchObject({ status: 'finalized', subtotalMinor: 500, totalMinor: 595, periodStart: null });
+    expect(setup.lines.map((l) => [l.kind, l.unitPriceMinor])).toEqual([['setup', 500]]);
+    // The first paid period starts when the 14 days are over, on that day in Berlin.
+    const sub = SubscriptionSchema.parse(await (await p.request(`/api/subscriptions/${order.subscriptionId}`, { headers: billing.headers })).json());
+    expect(sub).toMatchObject({ status: 'trialing', trialEndsAt: '2027-08-15T10:00:00.000Z', anchorDate: '2027-08-15', nextPeriodStart: '2027-08-14T22:00:00.000Z' });
+
+    // A run during the trial invoices nothing of it; the run after it, the plan's first period.
+    now = new Date('2027-08-10T10:00:00Z');
+    await trigger();
+    now = new Date('2027-08-15T10:00:00Z');
+    await trigger();
+    const first = await until('the first period invoiced', async () => (await listInvoices(billing, `?subscriptionId=${sub.id}`)).find((i) => i.periodStart !== null && i.status === 'finalized'), 90_000);
+    expect(first).toMatchObject({ periodStart: '2027-08-14T22:00:00.000Z', periodEnd: '2027-09-14T22:00:00.000Z', subtotalMinor: 2000 });
+    expect((await invoice(billing, first.id)).lines.map((l) => l.kind)).toEqual(['plan']);
+    expect((await listInvoices(billing, `?subscriptionId=${sub.id}`)).map((i) => i.id).sort()).toEqual([setup.id, first.id].sort());
+
+    // Cancelled now, it ends at once and invoices nothing more; cancelling again is a conflict.
+    const cancel = () => p.request(`/api/subscriptions/${sub.id}/cancel`, { headers: billing.headers, body: { when: 'now' } });
+    const ended = SubscriptionSchema.parse(await (await cancel()).json());
+    expect(ended).toMatchObject({ status: 'cancelled', cancelAtPeriodEnd: false });
+    expect(ended.endsAt).toBe(ended.cancelledAt);
+    expect((await cancel()).status).toBe(409);
+    now = new Date('2027-09-15T10:00:00Z');
+    await trigger();
+    await until('the run after the cancellation', async () => {
+      const runs = await p.temporal.workflow.count(`KeelsonTenant = '${owner.tenantId}' AND KeelsonOperation = 'billing.run' AND ExecutionStatus = 'Running'`);
+      return runs.count === 0;
+    }, 60_000);
+    expect(await listInvoices(billing, `?subscriptionId=${sub.id}`)).toHaveLength(2);
   });
 });
