@@ -14,7 +14,7 @@ import { FAILURE_CONVERTER_PATH, keelsonDataConverter } from '@keelson/common/te
 import { connectDb, createScratchDatabase, dropOrphanedScratchDatabases, dropScratchDatabases, migrateDb, scratchPrefix, createPostgresDataKeys } from '@keelson/db';
 import { createRunLog, createRunLogActivities, type EdgeProxy } from '@keelson/activities';
 import { apiKeys, memberships, nodes, tenants, users } from '@keelson/db/schema';
-import { createCoreWorker, createNodeWorker, WORKFLOWS_PATH } from '@keelson/workers/workers';
+import { createCoreWorker, createNodeWorker, WORKFLOWS_PATH, type TerraformWorkerOptions } from '@keelson/workers/workers';
 import Docker from 'dockerode';
 import type pg from 'pg';
 import { mkdtemp } from 'node:fs/promises';
@@ -109,6 +109,8 @@ export interface BenchPlatformOptions {
   coreWorker?: boolean;
   /** Extra scopes for the API key (besides BENCH_SCOPES). */
   scopes?: string[];
+  /** How the core worker runs OpenTofu (state in the bench database). */
+  terraform?: TerraformWorkerOptions;
 }
 
 export async function startBenchPlatform(options: BenchPlatformOptions = {}): Promise<BenchPlatform> {
@@ -169,7 +171,7 @@ export async function startBenchPlatform(options: BenchPlatformOptions = {}): Pr
     };
     if (options.coreWorker !== false) {
       const code = await workflowCode();
-      const worker = await createCoreWorker({ connection: native, namespace: 'default', db: workerDb.db, keys, coreTaskQueue, workflowBundle: { code } });
+      const worker = await createCoreWorker({ connection: native, namespace: 'default', db: workerDb.db, keys, coreTaskQueue, workflowBundle: { code }, terraform: options.terraform, databaseUrl: dbUrl });
       const running = worker.run();
       cleanups.push(() => stopWorker(worker, running));
     }
