@@ -2,7 +2,7 @@ import { proxmoxClusters } from '@keelson/db/schema';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { createTestPlatform, type SignedIn, type TestPlatform } from '../../../../test/platform';
-import { PlanSchema, ProductListSchema, ProductSchema } from './schema';
+import { ClusterChoiceListSchema, PlanSchema, ProductListSchema, ProductSchema } from './schema';
 
 const ErrorSchema = z.object({ code: z.string(), message: z.string(), requestId: z.string(), details: z.unknown().optional() });
 
@@ -125,5 +125,18 @@ describe('/api/catalog', () => {
     await expectError(await plan(vmPlan()), 409, 'VPS S');
     await expectError(await p.request('/api/catalog/products', { headers: owner.headers, body: { name: 'Apps' } }), 409);
     await expectError(await p.request('/api/catalog/products'), 401);
+  });
+
+  it('lets those who write plans list the clusters’ names and default templates, and nothing of how to reach them', async () => {
+    const res = await p.request('/api/catalog/clusters', { headers: billing.headers });
+    expect(res.status).toBe(200);
+    const body = await res.json();
+    expect(ClusterChoiceListSchema.strict().parse(body).items).toEqual([{ id: clusterId, name: 'pve', defaultTemplateVmid: null, defaultOstemplate: null, defaultStorage: null }]);
+    expect(JSON.stringify(body)).not.toMatch(/pve\.example\.test|root@pam|pem/);
+    // Billing staff still do not see the Proxmox pages themselves.
+    expect((await p.request('/api/proxmox/clusters', { headers: billing.headers })).status).toBe(403);
+    await expectError(await p.request('/api/catalog/clusters', { headers: customer.headers }), 403);
+    expect(ClusterChoiceListSchema.parse(await (await p.request('/api/catalog/clusters', { headers: otherOwner.headers })).json()).items).toEqual([]);
+    expect((await p.request('/api/catalog/clusters')).status).toBe(401);
   });
 });

@@ -14,7 +14,8 @@ import {
   updateProduct,
 } from '../../services/billing/catalog-service';
 import { serviceContext } from '../../services/context';
-import { PlanBody, PlanSchema, ProductBody, ProductListQuery, ProductListSchema, ProductSchema } from './schema';
+import { listClusters } from '../../services/proxmox-clusters-service';
+import { ClusterChoiceListSchema, PlanBody, PlanSchema, ProductBody, ProductListQuery, ProductListSchema, ProductSchema } from './schema';
 
 const tags = ['catalog'];
 const read = [requirePermission('catalog.read')];
@@ -53,6 +54,16 @@ const updatePlanRoute = createRoute({
   responses: { 200: jsonResponse(PlanSchema, 'Updated'), ...errorResponses },
 });
 const deletePlanRoute = createRoute({ method: 'delete', path: '/plans/{id}', tags, summary: 'Delete a plan no subscription uses', middleware: manage, request: { params: UuidParam }, responses: { 204: { description: 'Deleted' }, ...errorResponses } });
+// Those who write plans need the clusters' names and default templates, not proxmox.read (which
+// shows every VM and how to reach the cluster): the answer carries no URL, token or CA.
+const listClustersRoute = createRoute({
+  method: 'get',
+  path: '/clusters',
+  tags,
+  summary: 'Proxmox clusters a plan can provision on: names and default templates',
+  middleware: manage,
+  responses: { 200: jsonResponse(ClusterChoiceListSchema, 'Clusters by name'), ...errorResponses },
+});
 
 /** Mounted at /api/catalog. */
 export function catalogRoutes() {
@@ -71,7 +82,8 @@ export function catalogRoutes() {
     .openapi(deletePlanRoute, async (c) => {
       await deletePlan(serviceContext(c), c.req.valid('param').id);
       return c.body(null, 204);
-    });
+    })
+    .openapi(listClustersRoute, async (c) => c.json(ClusterChoiceListSchema.parse({ items: await listClusters(serviceContext(c)) }), 200));
 }
 
 export type CatalogRoutes = ReturnType<typeof catalogRoutes>;

@@ -116,3 +116,15 @@ export const ProductListQuery = z.object({
     .transform((v) => v === 'true')
     .openapi({ description: 'Staff only: also inactive products and plans' }),
 });
+
+/** A Proxmox cluster as the plan form needs it: what to name and which defaults it has, never how to reach it. */
+export const ClusterChoiceSchema = z
+  .object({
+    id: z.string(),
+    name: z.string(),
+    defaultTemplateVmid: z.number().nullable().openapi({ description: 'The VM template a plan uses when it names none' }),
+    defaultOstemplate: z.string().nullable().openapi({ description: 'The LXC ostemplate a plan uses when it names none' }),
+    defaultStorage: z.string().nullable(),
+  })
+  .openapi('CatalogCluster');
+export const ClusterChoiceListSchema = z.object({ items: z.array(ClusterChoiceSchema) }).openapi('CatalogClusterList');
