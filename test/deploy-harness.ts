@@ -1,5 +1,6 @@
 import { CaddyProxy } from '@keelson/activities/caddy/proxy';
 import { DockerLabel } from '@keelson/common/constants';
+import type Docker from 'dockerode';
 import { request as httpRequest, Agent } from 'node:http';
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, expect } from 'vitest';
@@ -34,6 +35,8 @@ export interface DeployWorld {
   operator: SignedIn;
   tenantId: string;
   nodeId: string;
+  /** The node's Docker engine (the machine's, unless the file brought its own). */
+  docker: Docker;
   sample: SampleApp;
   /** Creates an app of the sample repository; `overrides` change its settings. */
   createApp(overrides?: Record<string, unknown>): Promise<AppRecord>;
@@ -51,8 +54,11 @@ export interface DeployWorld {
 }
 
 
-/** Hooks for a deploy test file: platform, core worker, a Caddy of its own, a node, a sample app. */
-export function setupDeployWorld(): DeployWorld {
+/**
+ * Hooks for a deploy test file: platform, core worker, a Caddy of its own, a node, a sample app.
+ * `engine` gives the node a Docker engine of the file's own (made in the file's beforeAll).
+ */
+export function setupDeployWorld(opts: { engine?: () => { docker: Docker; endpoint: string } } = {}): DeployWorld {
   const world = {} as DeployWorld;
 
   beforeAll(async () => {
@@ -62,14 +68,16 @@ export function setupDeployWorld(): DeployWorld {
     world.tenantId = (await world.p.createTenant()).id;
     world.operator = await world.p.signIn({ tenantId: world.tenantId, role: 'operator' });
     world.proxy = new CaddyProxy({ adminUrl: world.caddy.adminUrl, listen: [`127.0.0.1:${world.caddy.httpPort}`] });
-    world.nodeId = (await world.p.addDockerNode(world.tenantId, undefined, { proxy: world.proxy })).id;
+    const engine = opts.engine?.();
+    world.docker = engine?.docker ?? world.p.docker;
+    world.nodeId = (await world.p.addDockerNode(world.tenantId, undefined, { proxy: world.proxy, ...engine })).id;
     world.sample = createSampleApp();
   });
 
   afterAll(async () => {
     if (world.tenantId) {
-      for (const c of await world.p.docker.listContainers({ all: true, filters: { label: [`${DockerLabel.tenant}=${world.tenantId}`] } })) {
-        await world.p.docker.getContainer(c.Id).remove({ force: true }).catch(() => undefined);
+      for (const c of await world.docker.listContainers({ all: true, filters: { label: [`${DockerLabel.tenant}=${world.tenantId}`] } }).catch(() => [])) {
+        await world.docker.getContainer(c.Id).remove({ force: true }).catch(() => undefined);
       }
     }
     await world.p?.close();
@@ -132,7 +140,7 @@ export function setupDeployWorld(): DeployWorld {
   };
 
   world.releaseContainers = async (appId) =>
-    (await world.p.docker.listContainers({ all: true, filters: { label: [`io.keelson.app=${appId}`] } })) as Array<{ Names: string[]; State: string }>;
+    (await world.docker.listContainers({ all: true, filters: { label: [`io.keelson.app=${appId}`] } })) as Array<{ Names: string[]; State: string }>;
 
   return world;
 }

@@ -22,6 +22,20 @@ export interface DeployReleaseResult {
   timings: ReleaseTimings;
 }
 
+/**
+ * Node activities outlast a restart of the node's Docker engine or its edge proxy, which takes
+ * 10–30 s: a failing step is retried with backoff for about this long (attempts against an engine
+ * that is down fail at once), not a fixed few times. Every activity here may run again safely
+ * (images by tag, containers by label, routes by id). Not a schedule-to-close timeout: a step
+ * waiting for its node's worker to come back must keep waiting, or its compensation could not run.
+ */
+const RESTART_BUDGET_MS = 120_000;
+const backoff = { initialInterval: 1_000, backoffCoefficient: 2, maximumInterval: 15_000 } as const;
+const engineRetry = { ...backoff, maximumAttempts: attemptsWithin(RESTART_BUDGET_MS, backoff) } as const;
+const nodeCalls = { startToCloseTimeout: '1m', retry: engineRetry } as const;
+/** A build: up to 30 minutes an attempt, heartbeating as Docker reports progress. */
+const buildCalls = { startToCloseTimeout: '30m', heartbeatTimeout: '30s', retry: engineRetry } as const;
+
 const dbCalls = { startToCloseTimeout: '30s', retry: { maximumAttempts: 10, initialInterval: '500ms', maximumInterval: '10s' } } as const;
 const db = proxyActivities<ReleaseDbActivities>(dbCalls);
 
@@ -39,13 +53,13 @@ export async function deployRelease(input: DeployReleaseInput): Promise<DeployRe
   const plan = await db.loadDeployPlan({ appId, releaseId });
   const { app } = plan;
   const taskQueue = TaskQueue.node(app.nodeId);
-  const node = proxyActivities<DeployActivities>({ taskQueue, startToCloseTimeout: '1m', retry: { maximumAttempts: 5, initialInterval: '1s' } });
-  const builder = proxyActivities<DeployActivities>({ taskQueue, startToCloseTimeout: '30m', heartbeatTimeout: '30s', retry: { maximumAttempts: 3 } });
+  const node = proxyActivities<DeployActivities>({ taskQueue, ...nodeCalls });
+  const builder = proxyActivities<DeployActivities>({ taskQueue, ...buildCalls });
   const prober = proxyActivities<DeployActivities>({
     taskQueue,
     startToCloseTimeout: `${app.healthCheck.timeoutSeconds + app.watchSeconds + 60}s`,
     heartbeatTimeout: '15s',
-    retry: { maximumAttempts: 3 },
+    retry: engineRetry,
   });
 
   const timings: ReleaseTimings = {};
@@ -163,4 +177,11 @@ async function imageFor(plan: DeployPlan, { node, builder, stamp, timed, resolve
     builder.buildImage({ ...ref, commit: fetched.commit, dockerfilePath: app.dockerfilePath, buildContext: app.buildContext }),
   );
   return built.image;
+}
+
+/** How many attempts fit in `budgetMs` of waiting between them, with this backoff. */
+function attemptsWithin(budgetMs: number, { initialInterval, backoffCoefficient, maximumInterval }: typeof backoff): number {
+  let attempts = 1;
+  for (let waited = 0, next: number = initialInterval; waited < budgetMs; attempts++, next = Math.min(next * backoffCoefficient, maximumInterval)) waited += next;
+  return attempts;
 }

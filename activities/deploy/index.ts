@@ -5,6 +5,7 @@ import type { HealthCheck } from '@keelson/db/schema';
 import { ApplicationFailure, Context, heartbeat, sleep } from '@temporalio/activity';
 import type Docker from 'dockerode';
 import { existsSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { isAbsolute, join, relative, resolve } from 'node:path';
 import { pack } from 'tar-fs';
 import type { RunLog, RunLogWriter } from '../db/run-log';
@@ -57,6 +58,8 @@ export interface WatchInput extends HealthInput {
 }
 
 const PROBE_TIMEOUT_MS = 2000;
+/** Docker's words for a published port that something else holds. */
+const PORT_TAKEN = /port is already allocated|address already in use/;
 
 /**
  * Host-bound deploy activities for one Docker node: build a commit into an image, run a release
@@ -105,6 +108,34 @@ export function createDeployActivities({
     if (state.Running && !state.Restarting && !restarts) return null;
     const restarted = restarts ? ` (restarted ${restarts} time${restarts === 1 ? '' : 's'})` : '';
     return `its container exited with code ${state.ExitCode}${restarted}${state.Error ? `: ${state.Error}` : ''}`;
+  }
+
+  /**
+   * Removes the step containers an interrupted build left (the builder removes its own as it
+   * goes, unless the engine stopped under it). Each ran one step of this build: not a release's,
+   * not running now, and its command is that step's, as the finished image's history records it
+   * (`/bin/sh -c #(nop) COPY dir:<hash> in …`, `/bin/sh -c #(nop)  LABEL io.keelson.app=…`,
+   * `/bin/sh -c <RUN command>`). Its image was an interrupted attempt's, not one of the history.
+   * One the engine itself failed to remove while it stopped stays `dead` with its filesystem
+   * still mounted, and no API call removes it: the run says so.
+   */
+  async function removeBuildLeftovers(image: string, writer: RunLogWriter): Promise<void> {
+    const history = (await docker.getImage(image).history()) as Array<{ CreatedBy: string }>;
+    const steps = new Set(history.map((h) => h.CreatedBy).filter(Boolean));
+    const stopped = await docker.listContainers({ all: true, filters: { status: ['created', 'exited', 'dead'] } });
+    for (const c of stopped) {
+      if (c.Labels?.[AppLabel.release]) continue;
+      const container = docker.getContainer(c.Id);
+      const { Path: path, Args: args } = await container.inspect();
+      if (!steps.has([path, ...args].join(' '))) continue;
+      try {
+        await container.remove({ force: true });
+      } catch (err) {
+        if (statusOf(err) === 404) continue;
+        if (c.State !== 'dead') throw err;
+        await writer.write('system', `the engine cannot remove container ${c.Id.slice(0, 12)} that the interrupted build left: ${(err as Error).message}\n`);
+      }
+    }
   }
 
   async function lastLogLines(releaseId: string, lines = 20): Promise<string> {
@@ -160,10 +191,20 @@ export function createDeployActivities({
       const stream = await docker.buildImage(tar, {
         t: image,
         dockerfile,
+        // A step the engine was stopped in may have left a partial layer in its cache.
+        nocache: Context.current().info.attempt > 1,
         labels: { [DockerLabel.managed]: 'true', [DockerLabel.tenant]: input.tenantId, [AppLabel.app]: input.appId, [AppLabel.commit]: input.commit },
       });
       const failure = await followBuild(docker, stream, writer);
+      // An engine that is stopping fails the build it runs with errors that read like the
+      // Dockerfile's ("failed to copy files", a step killed with code 137), or ends its stream as
+      // if it had finished. So a build is believed to have failed only when the engine still
+      // answers and the build failed again on a later attempt, from scratch.
+      if (!(await docker.ping().then(() => true, () => false))) throw new Error(`the build of ${image} was interrupted: the Docker engine stopped answering`);
+      if (failure && Context.current().info.attempt === 1) throw new Error(`build failed: ${failure} (building once more from scratch before believing it)`);
       if (failure) throw ApplicationFailure.nonRetryable(`build failed: ${failure}`, 'BuildFailed');
+      if (!(await imageExists(image))) throw new Error(`the build of ${image} ended before the image was tagged`);
+      await removeBuildLeftovers(image, writer);
       return { image, reused: false };
     },
 
@@ -175,33 +216,44 @@ export function createDeployActivities({
     /**
      * Runs the release's container beside whatever serves now, its port published on loopback
      * only (the edge proxy is on the same host). Returns where the proxy reaches it.
+     *
+     * The host port is chosen here and pinned in the container's config: a port Docker picks is
+     * picked again when the engine restarts the container (after an engine restart), and the
+     * proxy's route would point at nothing. A port taken between choice and start is chosen again.
      */
     async startRelease(input: ReleaseContainer): Promise<{ containerName: string; upstream: string }> {
       const name = releaseContainerName(input.releaseId);
-      const existing = await findRelease(input.releaseId);
-      const container = existing
-        ? docker.getContainer(existing.Id)
-        : await docker.createContainer({
-            name,
-            Image: input.image,
-            Env: Object.entries(input.envSealed ? (JSON.parse(decryptSecret(keys, input.envSealed)) as Record<string, string>) : {}).map(([k, v]) => `${k}=${v}`),
-            ExposedPorts: { [`${input.containerPort}/tcp`]: {} },
-            Labels: {
-              [DockerLabel.managed]: 'true',
-              [DockerLabel.tenant]: input.tenantId,
-              [AppLabel.app]: input.appId,
-              [AppLabel.release]: input.releaseId,
-            },
-            HostConfig: {
-              PortBindings: { [`${input.containerPort}/tcp`]: [{ HostIp: '127.0.0.1', HostPort: '' }] },
-              RestartPolicy: { Name: 'unless-stopped' },
-            },
-          });
-      const state = (await container.inspect()).State;
-      if (!state.Running) await container.start();
-      const ports = (await container.inspect()).NetworkSettings.Ports?.[`${input.containerPort}/tcp`];
-      const hostPort = ports?.find((p) => p.HostIp === '127.0.0.1')?.HostPort ?? ports?.[0]?.HostPort;
-      if (!hostPort) {
+      let container: Docker.Container;
+      for (let attempt = 1; ; attempt++) {
+        const existing = await findRelease(input.releaseId);
+        container = existing
+          ? docker.getContainer(existing.Id)
+          : await docker.createContainer({
+              name,
+              Image: input.image,
+              Env: Object.entries(input.envSealed ? (JSON.parse(decryptSecret(keys, input.envSealed)) as Record<string, string>) : {}).map(([k, v]) => `${k}=${v}`),
+              ExposedPorts: { [`${input.containerPort}/tcp`]: {} },
+              Labels: {
+                [DockerLabel.managed]: 'true',
+                [DockerLabel.tenant]: input.tenantId,
+                [AppLabel.app]: input.appId,
+                [AppLabel.release]: input.releaseId,
+              },
+              HostConfig: {
+                PortBindings: { [`${input.containerPort}/tcp`]: [{ HostIp: '127.0.0.1', HostPort: String(await freeLoopbackPort()) }] },
+                RestartPolicy: { Name: 'unless-stopped' },
+              },
+            });
+        try {
+          if (!(await container.inspect()).State.Running) await container.start();
+          break;
+        } catch (err) {
+          if (attempt >= 3 || !PORT_TAKEN.test((err as Error).message)) throw err;
+          await container.remove({ force: true });
+        }
+      }
+      const upstream = upstreamOf(await container.inspect(), input.containerPort);
+      if (!upstream) {
         // An exited container has no published ports: say why it is not running.
         const trouble = await containerTrouble(input.releaseId);
         if (trouble) {
@@ -210,7 +262,7 @@ export function createDeployActivities({
         }
         throw ApplicationFailure.nonRetryable(`release container has no published port ${input.containerPort}`, 'ContainerStartFailed');
       }
-      return { containerName: name, upstream: `127.0.0.1:${hostPort}` };
+      return { containerName: name, upstream };
     },
 
     /**
@@ -311,6 +363,19 @@ export function createDeployActivities({
 
 export type DeployActivities = ReturnType<typeof createDeployActivities>;
 
+/** Where a running release container's port is published on loopback, or null. */
+function upstreamOf(info: Docker.ContainerInspectInfo, containerPort: number): string | null {
+  const ports = info.NetworkSettings.Ports?.[`${containerPort}/tcp`];
+  const hostPort = ports?.find((p) => p.HostIp === '127.0.0.1')?.HostPort ?? ports?.[0]?.HostPort;
+  return hostPort ? `127.0.0.1:${hostPort}` : null;
+}
+
+/** Where a release's container is published now; null when it is not running. */
+export async function publishedUpstream(docker: Docker, releaseId: string, containerPort: number): Promise<string | null> {
+  const [info] = await docker.listContainers({ filters: { label: [`${AppLabel.release}=${releaseId}`] } });
+  return info ? upstreamOf(await docker.getContainer(info.Id).inspect(), containerPort) : null;
+}
+
 /** A path inside the checkout; a setting that points outside it is refused. */
 function inside(root: string, path: string, setting: string): string {
   const full = resolve(root, path);
@@ -349,6 +414,18 @@ function demux(buf: Buffer): string {
     i += 8 + size;
   }
   return out || buf.toString('utf8');
+}
+
+/** A loopback port that nothing listens on at this moment. */
+function freeLoopbackPort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
 }
 
 function statusOf(err: unknown): number | undefined {

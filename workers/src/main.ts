@@ -69,7 +69,7 @@ if (workers.length === 0) throw new Error('nothing to serve: set KEELSON_CORE_WO
 const health = setInterval(() => {
   for (const nodeId of env.KEELSON_NODE_IDS) {
     void reportNodeHealth(db, docker, nodeId);
-    void restoreRoutes({ db, proxy, nodeId });
+    void restoreRoutes({ db, proxy, nodeId, docker });
   }
 }, 15_000);
 

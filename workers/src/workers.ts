@@ -205,10 +205,11 @@ export async function createNodeWorker(deps: NodeWorkerDeps): Promise<Worker> {
  * Gives the node's edge proxy back the routes of the apps it serves, if it lost them (a restarted
  * Caddy keeps nothing). A proxy that does not answer is reported, not fatal: deploys will say so.
  */
-export async function restoreRoutes(deps: Pick<NodeWorkerDeps, 'db' | 'proxy' | 'nodeId'>): Promise<void> {
+export async function restoreRoutes(deps: Pick<NodeWorkerDeps, 'db' | 'proxy' | 'nodeId' | 'docker'>): Promise<void> {
   try {
-    const { restored } = await restoreAppRoutes(deps);
+    const { restored, followed } = await restoreAppRoutes(deps);
     if (restored.length) console.warn(JSON.stringify({ msg: 'restored app routes on the edge proxy', nodeId: deps.nodeId, apps: restored }));
+    if (followed.length) console.warn(JSON.stringify({ msg: 'moved app routes to where their releases listen now', nodeId: deps.nodeId, apps: followed }));
   } catch (err) {
     console.warn(JSON.stringify({ msg: 'could not restore app routes on the edge proxy', nodeId: deps.nodeId, error: (err as Error).message }));
   }
