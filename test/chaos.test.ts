@@ -30,13 +30,21 @@ import { workerProcesses } from './worker-process';
  */
 const SEED = Number(process.env.KEELSON_CHAOS_SEED ?? 20261202);
 const KILLS = Number(process.env.KEELSON_CHAOS_KILLS ?? 2);
+/** The suite's sample: the same checks over a smaller load, so it takes well under a minute. */
+const SAMPLE = process.env.KEELSON_CHAOS_KILLS === undefined;
 
-/** A kill comes this long after the worker announced it is running (uniform). */
-const GAP_MS = { min: 300, max: 6_000 };
+/**
+ * A kill comes this long (uniform) after the worker last started has made progress: completed a
+ * workflow or activity task of one of the runs. Killing a worker that has not yet done anything
+ * only tests its start-up, and kills faster than restarts would starve every run.
+ */
+const GAP_MS = { min: 300, max: 4_000 };
+/** A restarted worker that makes no progress within this long fails the run. */
+const PROGRESS_TIMEOUT_MS = 120_000;
 /** The killed worker stays away up to this long, so work also piles up while nothing polls. */
 const MAX_DOWNTIME_MS = 1_500;
 /** At most this many operations of each kind in flight. */
-const IN_FLIGHT = { container: 2, deploy: 2, vm: 1 } as const;
+const IN_FLIGHT: Record<'container' | 'deploy' | 'vm', number> = SAMPLE ? { container: 1, deploy: 1, vm: 1 } : { container: 2, deploy: 2, vm: 1 };
 /** How often each kind is drawn once the first of each has been started. */
 const WEIGHTS = { container: 0.45, deploy: 0.35, vm: 0.2 } as const;
 /** Apps the deploys are spread over (several deploys of one app queue behind its deployer). */
@@ -58,6 +66,8 @@ interface Op {
   body?: string;
   guestId?: string;
   outcome?: string;
+  /** When the test saw it finish. */
+  endedAt?: number;
 }
 
 const execFileP = promisify(execFile);
@@ -81,6 +91,13 @@ describe(`chaos: ${KILLS} worker SIGKILLs among creates, deploys and provisions 
   const appList: Array<{ id: string; hostname: string }> = [];
   const ops: Op[] = [];
   const killedDuring: string[] = [];
+  /** How long each restarted worker took to complete its first task. */
+  const progressAfterMs: number[] = [];
+  /** Runs that did not end as they should, and runs or steps that happened more than once. */
+  const lost: string[] = [];
+  const duplicates: string[] = [];
+  /** The after-checks that passed (containers, apps, VMs). */
+  const verified = new Set<string>();
   const workers = workerProcesses(() => p);
   let startedAt = 0;
   let finishedAt = 0;
@@ -231,6 +248,7 @@ describe(`chaos: ${KILLS} worker SIGKILLs among creates, deploys and provisions 
         ops.push(op);
         inFlight[kind]++;
         const promise = runOp(op).finally(() => {
+          op.endedAt = Date.now();
           inFlight[kind]--;
           running.delete(promise);
         });
@@ -254,30 +272,65 @@ describe(`chaos: ${KILLS} worker SIGKILLs among creates, deploys and provisions 
     return names.sort().join('+') || 'between activities';
   }
 
+  /**
+   * Whether the worker process `pid` has completed a workflow or activity task of any run since
+   * `since`: the identity Temporal records on those events is the worker's `<pid>@<host>`.
+   */
+  async function progressedSince(pid: number, since: number): Promise<boolean> {
+    const mine = (identity: string | null | undefined) => identity?.startsWith(`${pid}@`) ?? false;
+    for (const op of ops) {
+      if (!op.workflowId || (op.endedAt && op.endedAt < since)) continue;
+      const history = await p.temporal.workflow.getHandle(op.workflowId).fetchHistory().catch(() => undefined);
+      const found = history?.events?.some(
+        (e) =>
+          mine(e.workflowTaskCompletedEventAttributes?.identity) ||
+          mine(e.activityTaskCompletedEventAttributes?.identity) ||
+          mine(e.activityTaskFailedEventAttributes?.identity),
+      );
+      if (found) return true;
+    }
+    return false;
+  }
+
+  /** Waits (capped backoff) until the worker started at `since` has made progress. */
+  async function awaitProgress(worker: ChildProcess, since: number, gaveUp: () => boolean): Promise<void> {
+    let pause = 100;
+    while (!(await progressedSince(worker.pid!, since))) {
+      if (gaveUp()) return;
+      if (Date.now() - since > PROGRESS_TIMEOUT_MS) throw new Error(`the worker started ${PROGRESS_TIMEOUT_MS / 1000} s ago completed no task`);
+      await sleep(pause);
+      pause = Math.min(pause * 2, 1_000);
+    }
+    progressAfterMs.push(Date.now() - since);
+  }
+
   it('runs every operation to completion exactly once', { timeout: 180_000 + KILLS * 30_000 }, async () => {
     onTestFailed(() => void process.stderr.write(`chaos failed with --seed ${SEED} --kills ${KILLS}\n`));
     startedAt = Date.now();
     const killRandom = seededRandom(SEED);
     let worker: ChildProcess = await startWorker();
+    let workerStartedAt = Date.now();
     const load = workload(seededRandom(SEED ^ 0x5bd1e995));
     let failed: unknown;
     load.done.catch((err: unknown) => (failed = err));
     for (let k = 0; k < KILLS && !failed; k++) {
       const gap = GAP_MS.min + killRandom() * (GAP_MS.max - GAP_MS.min);
       const downtime = killRandom() * MAX_DOWNTIME_MS;
+      await awaitProgress(worker, workerStartedAt, () => failed !== undefined);
       await sleep(gap);
       killedDuring.push(await inFlightActivities());
       await workers.kill(worker);
       await sleep(downtime);
       worker = await startWorker();
+      workerStartedAt = Date.now();
     }
     load.stop();
     await load.done;
     finishedAt = Date.now();
 
     for (const op of ops) {
-      if (op.kind === 'deploy') expect(op.outcome, `deploy ${op.n}`).toMatch(/^(live|retired|superseded)$/);
-      else expect(op.outcome, `${op.kind} ${op.n} (${op.workflowId})`).toBe('COMPLETED');
+      const ok = op.kind === 'deploy' ? /^(live|retired|superseded)$/.test(op.outcome ?? '') : op.outcome === 'COMPLETED';
+      if (!ok) lost.push(`${op.kind} ${op.n} (${op.workflowId}): ${op.outcome}`);
     }
     // Each run is one execution, completed once, and its side-effecting steps were scheduled once
     // (a step interrupted by a kill is retried as the same activity, not scheduled again).
@@ -285,13 +338,17 @@ describe(`chaos: ${KILLS} worker SIGKILLs among creates, deploys and provisions 
     for (const op of ops.filter((o) => o.workflowId)) {
       const handle = p.temporal.workflow.getHandle(op.workflowId!);
       const executions = (await p.temporal.workflowService.listWorkflowExecutions({ namespace: 'default', query: `WorkflowId = '${op.workflowId}'` })).executions ?? [];
-      expect(executions, op.workflowId).toHaveLength(1);
+      if (executions.length !== 1) duplicates.push(`${op.workflowId}: ${executions.length} executions`);
       const events = (await handle.fetchHistory()).events ?? [];
-      expect(events.filter((e) => e.workflowExecutionCompletedEventAttributes).length, op.workflowId).toBe(1);
+      const completions = events.filter((e) => e.workflowExecutionCompletedEventAttributes).length;
+      if (completions !== 1) duplicates.push(`${op.workflowId}: completed ${completions} times`);
       for (const step of onceSteps[op.kind]) {
-        expect(events.filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === step).length, `${op.workflowId} ${step}`).toBe(1);
+        const scheduled = events.filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === step).length;
+        if (scheduled !== 1) duplicates.push(`${op.workflowId}: ${step} scheduled ${scheduled} times`);
       }
     }
+    expect(lost).toEqual([]);
+    expect(duplicates).toEqual([]);
   });
 
   it('leaves exactly one running Docker container per container record, and no other', async () => {
@@ -304,6 +361,7 @@ describe(`chaos: ${KILLS} worker SIGKILLs among creates, deploys and provisions 
       const c = onEngine.find((x) => x.Labels[DockerLabel.container] === row.id)!;
       expect({ state: row.state, dockerId: row.dockerId, engine: c.State }).toEqual({ state: 'running', dockerId: c.Id, engine: 'running' });
     }
+    verified.add('containers');
   });
 
   it('serves each app from its one live release, through one route, with no stray container', async () => {
@@ -332,6 +390,7 @@ describe(`chaos: ${KILLS} worker SIGKILLs among creates, deploys and provisions 
       expect(await getThroughProxy(caddy.httpPort, app.hostname)).toEqual({ status: 200, body });
     }
     expect(routeIds.sort()).toEqual(served.sort());
+    verified.add('apps');
   });
 
   it('leaves one running, unlocked VM per provision, configured once, and no other', async () => {
@@ -360,6 +419,7 @@ describe(`chaos: ${KILLS} worker SIGKILLs among creates, deploys and provisions 
     // Every clone made one of these VMs (none repeated and thrown away); no task is left running.
     expect(state.tasks.filter((t) => t.type === 'qmclone').length).toBe(rows.length);
     expect(state.tasks.filter((t) => t.status === 'running')).toEqual([]);
+    verified.add('vms');
   });
 
   it('prints a summary', () => {
@@ -367,11 +427,20 @@ describe(`chaos: ${KILLS} worker SIGKILLs among creates, deploys and provisions 
     const superseded = ops.filter((o) => o.outcome === 'superseded').length;
     const during = new Map<string, number>();
     for (const d of killedDuring) during.set(d, (during.get(d) ?? 0) + 1);
+    const seconds = (ms: number) => `${(ms / 1000).toFixed(ms < 10_000 ? 1 : 0)} s`;
+    const sorted = [...progressAfterMs].sort((a, b) => a - b);
+    const runs = ops.filter((o) => o.workflowId).length;
+    const afterChecks = ['containers', 'apps', 'vms'].filter((c) => !verified.has(c));
     const lines = [
-      `seed ${SEED}, ${killedDuring.length} of ${KILLS} kills, ${((finishedAt - startedAt) / 1000).toFixed(0)} s until every run had finished`,
-      `${ops.length} operations: ${count('container')} container creates, ${count('deploy')} deploys (${superseded} superseded while queued), ${count('vm')} VM provisions`,
-      `every run finished once: ${ops.filter((o) => o.workflowId).length} runs, one execution and one completion each; side-effecting steps scheduled once`,
-      `orphans and duplicates: none (Docker containers, release containers, Caddy routes, simulator VMs, locks, tasks, database rows)`,
+      finishedAt
+        ? `seed ${SEED}, ${killedDuring.length} of ${KILLS} kills, ${seconds(finishedAt - startedAt)} until every run had finished`
+        : `seed ${SEED}, ${killedDuring.length} of ${KILLS} kills, runs still unfinished when the test gave up after ${seconds(Date.now() - startedAt)}`,
+      `${ops.length} operations: ${count('container')} container creates, ${count('deploy')} deploys (${superseded} superseded while queued), ${count('vm')} VM provisions; ${runs} runs`,
+      `lost: ${lost.length}${lost.length ? ` (${lost.join('; ')})` : ''}; duplicates: ${duplicates.length}${duplicates.length ? ` (${duplicates.join('; ')})` : ''}`,
+      afterChecks.length
+        ? `orphans and duplicates on the engine, the proxy, the simulator and in the database: NOT verified (${afterChecks.join(', ')} failed or did not run)`
+        : `orphans and duplicates: none (Docker containers, release containers, Caddy routes, simulator VMs, locks, tasks, database rows)`,
+      sorted.length ? `a started worker completed its first task after ${seconds(sorted[0]!)} (fastest), ${seconds(sorted[Math.floor(sorted.length / 2)]!)} (median), ${seconds(sorted.at(-1)!)} (slowest)` : 'no worker progress measured',
       `killed while in flight: ${[...during.entries()].sort((a, b) => b[1] - a[1]).map(([k, n]) => `${k} ×${n}`).join(', ')}`,
     ];
     process.stderr.write(lines.map((l) => `chaos │ ${l}\n`).join(''));
