@@ -8,16 +8,16 @@
  *   apply   tofu init, tofu apply <plan>, tofu output -json
  * Progress on stderr; a table and, last, a one-line JSON summary on stdout (also in bench/results/).
  */
-import { initArgs, outputJsonArgs, planArgs, applyArgs, prepareWorkspace, runTofu, showJsonArgs, type TofuConfig, type TofuWorkspace } from '@keelson/activities/terraform/tofu';
+import { applyArgs, initArgs, outputJsonArgs, planArgs, prepareWorkspace, runTofu, showJsonArgs, type TofuWorkspace } from '@keelson/activities/terraform/tofu';
 import { startTestSim, TOKEN_ID, TOKEN_SECRET } from '@keelson/proxmox-sim/testing';
 import { terraformBackendUrl } from '@keelson/workers/workers';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { rm, writeFile } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { PROXMOX_VM_MODULE, tofuToolchain } from '../test/tofu-toolchain';
+import { PROXMOX_VM_MODULE, simTofuConfig, tofuToolchain } from '../test/tofu-toolchain';
 import { startBenchPlatform } from './platform';
 import { round, summarize } from './stats';
 
@@ -65,14 +65,7 @@ async function until(runId: string, states: string[]): Promise<Run> {
 const samples = { keelson: { plan: [] as number[], apply: [] as number[] }, hand: { plan: [] as number[], apply: [] as number[] } };
 try {
   const clusterId = await platform.addProxmoxCluster({ url: sim.url, tokenId: TOKEN_ID, tokenSecret: TOKEN_SECRET, caPem: sim.caPem });
-  const ca = join(toolchain.dir, 'ca.pem');
-  await writeFile(ca, sim.caPem);
-  const config: TofuConfig = {
-    binary: toolchain.binary,
-    backendUrl: terraformBackendUrl(platform.dbUrl),
-    cliConfigFile: toolchain.cliConfigFile,
-    env: { PROXMOX_VE_ENDPOINT: sim.url, PROXMOX_VE_API_TOKEN: `${TOKEN_ID}=${TOKEN_SECRET}`, SSL_CERT_FILE: ca },
-  };
+  const config = await simTofuConfig(toolchain, sim, terraformBackendUrl(platform.dbUrl));
 
   // Alternating sides, so load on the shared machine falls on both alike.
   for (let i = 0; i < n; i++) {

@@ -7,7 +7,7 @@ import type { Payload } from '@temporalio/common';
 import { randomBytes } from 'node:crypto';
 import { TEST_KEYS, type SignedIn, type TestPlatform } from './platform';
 
-export { PROXMOX_VM_MODULE, tofuToolchain, type TofuToolchain } from './tofu-toolchain';
+export { PROXMOX_VM_MODULE, simTofuConfig, tofuToolchain, type TofuToolchain } from './tofu-toolchain';
 
 /** A run as GET /api/terraform/runs/{id} answers it (the parts tests look at). */
 export interface StackRun {

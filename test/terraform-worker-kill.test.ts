@@ -1,15 +1,15 @@
-import { processRunning, initArgs, prepareWorkspace, runTofu, type TofuConfig, type TofuWorkspace } from '@keelson/activities/terraform/tofu';
+import { initArgs, prepareWorkspace, processRunning, runTofu, type TofuWorkspace } from '@keelson/activities/terraform/tofu';
 import { runLogs, terraformRuns } from '@keelson/db/schema';
-import { startTestSim, TOKEN_ID, TOKEN_SECRET, type TestSim } from '@keelson/proxmox-sim/testing';
+import { startTestSim, type TestSim } from '@keelson/proxmox-sim/testing';
 import { eq } from 'drizzle-orm';
 import { randomBytes } from 'node:crypto';
-import { rm, writeFile } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { terraformBackendUrl } from '../workers/src/workers';
 import { createTestPlatform, type SignedIn, type TestPlatform } from './platform';
 import { waitForRun } from './runs';
-import { addSimCluster, PROXMOX_VM_MODULE, simVms, stacksApi, tofuToolchain, type TofuToolchain } from './terraform-harness';
+import { addSimCluster, PROXMOX_VM_MODULE, simTofuConfig, simVms, stacksApi, tofuToolchain, type TofuToolchain } from './terraform-harness';
 import { until, workerProcesses } from './worker-process';
 
 /**
@@ -101,14 +101,7 @@ describe('a worker SIGKILLed during a Terraform apply', () => {
     expect(log).not.toContain(SECRET);
 
     // The lock is free: a plan by hand, locking as usual and waiting for nobody, finds the VM in state.
-    const ca = join(toolchain.dir, 'ca.pem');
-    await writeFile(ca, sim.caPem);
-    const config: TofuConfig = {
-      binary: toolchain.binary,
-      backendUrl: terraformBackendUrl(p.dbUrl),
-      cliConfigFile: toolchain.cliConfigFile,
-      env: { PROXMOX_VE_ENDPOINT: sim.url, PROXMOX_VE_API_TOKEN: `${TOKEN_ID}=${TOKEN_SECRET}`, SSL_CERT_FILE: ca },
-    };
+    const config = await simTofuConfig(toolchain, sim, terraformBackendUrl(p.dbUrl));
     const ws: TofuWorkspace = { dir: join(toolchain.dir, 'by-hand'), schema: stack.backendSchema, variables, secrets: [SECRET] };
     await prepareWorkspace(PROXMOX_VM_MODULE, ws.dir);
     expect((await runTofu(config, ws, initArgs())).code).toBe(0);

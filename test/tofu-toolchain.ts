@@ -1,3 +1,5 @@
+import type { TofuConfig } from '@keelson/activities/terraform/tofu';
+import { TOKEN_ID, TOKEN_SECRET } from '@keelson/proxmox-sim/testing';
 import { execFileSync } from 'node:child_process';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -34,3 +36,18 @@ export async function tofuToolchain(): Promise<TofuToolchain> {
   return { binary, cliConfigFile, dir };
 }
 
+
+/**
+ * How tofu reaches a Proxmox simulator when run by hand, as a worker configures it for a stack:
+ * the simulator's endpoint, its API token and its CA (the only one trusted); state in `backendUrl`.
+ */
+export async function simTofuConfig(toolchain: TofuToolchain, sim: { url: string; caPem: string }, backendUrl: string): Promise<TofuConfig> {
+  const ca = join(toolchain.dir, 'sim-ca.pem');
+  await writeFile(ca, sim.caPem);
+  return {
+    binary: toolchain.binary,
+    backendUrl,
+    cliConfigFile: toolchain.cliConfigFile,
+    env: { PROXMOX_VE_ENDPOINT: sim.url, PROXMOX_VE_API_TOKEN: `${TOKEN_ID}=${TOKEN_SECRET}`, SSL_CERT_FILE: ca },
+  };
+}
