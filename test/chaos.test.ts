@@ -66,7 +66,8 @@ interface Op {
   body?: string;
   guestId?: string;
   outcome?: string;
-  /** When the test saw it finish. */
+  /** When the test asked for it and saw it finish. */
+  startedAt?: number;
   endedAt?: number;
 }
 
@@ -246,6 +247,7 @@ describe(`chaos: ${KILLS} worker SIGKILLs among creates, deploys and provisions 
         while (inFlight[kind] >= IN_FLIGHT[kind] && !stopping) await Promise.race([...running, sleep(500)]);
         if (stopping) break;
         ops.push(op);
+        op.startedAt = Date.now();
         inFlight[kind]++;
         const promise = runOp(op).finally(() => {
           op.endedAt = Date.now();
@@ -441,6 +443,9 @@ describe(`chaos: ${KILLS} worker SIGKILLs among creates, deploys and provisions 
         ? `orphans and duplicates on the engine, the proxy, the simulator and in the database: NOT verified (${afterChecks.join(', ')} failed or did not run)`
         : `orphans and duplicates: none (Docker containers, release containers, Caddy routes, simulator VMs, locks, tasks, database rows)`,
       sorted.length ? `a started worker completed its first task after ${seconds(sorted[0]!)} (fastest), ${seconds(sorted[Math.floor(sorted.length / 2)]!)} (median), ${seconds(sorted.at(-1)!)} (slowest)` : 'no worker progress measured',
+      `longest operation of each kind: ${(['container', 'deploy', 'vm'] as Kind[])
+        .map((kind) => `${kind} ${seconds(Math.max(0, ...ops.filter((o) => o.kind === kind && o.endedAt).map((o) => o.endedAt! - o.startedAt!)))}`)
+        .join(', ')}`,
       `killed while in flight: ${[...during.entries()].sort((a, b) => b[1] - a[1]).map(([k, n]) => `${k} ×${n}`).join(', ')}`,
     ];
     process.stderr.write(lines.map((l) => `chaos │ ${l}\n`).join(''));
