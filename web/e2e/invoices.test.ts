@@ -7,6 +7,12 @@ import type { SignedIn } from '../../test/platform';
 import { startSmtpReceiver, type SmtpReceiver } from '../../test/smtp';
 import { saveScreenshot, setupE2e } from './harness';
 
+/**
+ * Temporal's scheduler applies a pause or resume in its own workflow task after it answers; on a
+ * busy shared server that took over 15 s once. The page refreshes every few seconds meanwhile.
+ */
+const SCHEDULE_APPLIED = { timeout: 60_000, interval: 500 };
+
 interface SeededInvoice {
   id: string;
   number: string;
@@ -163,7 +169,7 @@ describe('invoices, the billing run and the portal’s invoices', () => {
     await page.getByTestId('schedule-pause').click();
     await page.getByTestId('schedule-pause-note').fill('Year-end closing until Jan 3');
     await page.getByTestId('schedule-pause-confirm').click();
-    await expect.poll(() => state.getAttribute('data-paused'), { timeout: 15_000 }).toBe('true');
+    await expect.poll(() => state.getAttribute('data-paused'), SCHEDULE_APPLIED).toBe('true');
     expect(await page.getByTestId('schedule-note').innerText()).toContain('Year-end closing until Jan 3');
     expect(await scheduleState()).toMatchObject({ paused: true, note: 'Year-end closing until Jan 3' });
     await saveScreenshot(page, 'billing-schedule-paused');
@@ -172,7 +178,7 @@ describe('invoices, the billing run and the portal’s invoices', () => {
     expect(await page.getByTestId('schedule-state').getAttribute('data-paused')).toBe('true');
 
     await page.getByTestId('schedule-resume').click();
-    await expect.poll(() => page.getByTestId('schedule-state').getAttribute('data-paused'), { timeout: 15_000 }).toBe('false');
+    await expect.poll(() => page.getByTestId('schedule-state').getAttribute('data-paused'), SCHEDULE_APPLIED).toBe('false');
     expect((await scheduleState()).paused).toBe(false);
     await page.getByTestId('schedule-pause').waitFor();
   });
