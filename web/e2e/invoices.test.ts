@@ -40,6 +40,7 @@ describe('invoices, the billing run and the portal’s invoices', () => {
   /** Another customer's: never in `ours`' portal. */
   let other: SeededInvoice;
   let subscriptionId: string;
+  let largerPlan: { planId: string; name: string };
 
   /** A draft of custom lines, finalized by its run: numbered, rendered and emailed. */
   async function issueInvoice(customerId: string, netMinor: number): Promise<SeededInvoice> {
@@ -72,6 +73,7 @@ describe('invoices, the billing run and the portal’s invoices', () => {
     other = await issueInvoice(theirs.id, 7_700);
     const plan = await createPlan(e2e.p, staff, { kind: 'service' });
     subscriptionId = (await e2e.api$<{ id: string }>(staff, '/api/subscriptions', { body: { customerId: ours.id, planId: plan.planId, cycle: 'monthly' }, expect: 201 })).id;
+    largerPlan = await createPlan(e2e.p, staff, { kind: 'service' }, { monthlyMinor: 3750, name: 'Larger' });
     billingUser = await e2e.createUser(tenantId, 'billing');
     operatorUser = await e2e.createUser(tenantId, 'operator');
   }, 180_000);
@@ -227,5 +229,40 @@ describe('invoices, the billing run and the portal’s invoices', () => {
     const served = await e2e.p.request(`/api/invoices/${open.id}/pdf`, { headers: staff.headers });
     expect(Buffer.compare(bytes, Buffer.from(await served.arrayBuffer()))).toBe(0);
     await saveScreenshot(page, 'portal-invoices');
+  });
+
+  // Last: the billing run it starts invoices the subscription, which the portal test above does not expect.
+  it('a billing manager changes a subscription’s plan mid-period and is shown the prorated invoice', { timeout: 180_000 }, async () => {
+    await e2e.api$(staff, '/api/billing/schedule/trigger', { method: 'POST' });
+    const invoiced = await pollUntil(
+      () => e2e.api$<{ currentPeriodStart: string | null }>(staff, `/api/subscriptions/${subscriptionId}`),
+      (sub) => sub.currentPeriodStart !== null,
+      90_000,
+    );
+    expect(invoiced.currentPeriodStart).not.toBeNull();
+
+    const { page } = e2e;
+    await e2e.signIn(billingUser);
+    await page.goto(e2e.url(`/billing/subscriptions/${subscriptionId}`));
+    // The period's days are the customer's (Berlin), in the subscription's facts and its invoice alike.
+    const period = await page.getByTestId('subscription-period').innerText();
+    expect(await page.getByTestId('invoice-period').allInnerTexts()).toContain(period);
+    await page.getByTestId('subscription-change-plan').click();
+    await page.getByTestId('subscription-change-plan-select').selectOption(largerPlan.planId);
+    await page.getByTestId('subscription-change-confirm').click();
+    const notice = page.getByTestId('subscription-changed');
+    await notice.waitFor({ timeout: 60_000 });
+    const link = notice.getByRole('link', { name: 'an invoice' });
+    const href = (await link.getAttribute('href'))!;
+    const change = await e2e.api$<{ planId: string }>(staff, `/api/subscriptions/${subscriptionId}`);
+    expect(change.planId).toBe(largerPlan.planId);
+    expect(await page.getByRole('heading', { level: 1 }).innerText()).toContain(largerPlan.name);
+    // The adjustment is a real invoice of this subscription: a credit line and a charge line, both prorations.
+    const adjustment = await e2e.api$<{ subscriptionId: string; lines: Array<{ kind: string; unitPriceMinor: number }> }>(staff, `/api${href.replace('/billing', '')}`);
+    expect(adjustment.subscriptionId).toBe(subscriptionId);
+    expect(adjustment.lines.map((l) => l.kind)).toEqual(['proration', 'proration']);
+    expect(adjustment.lines[0]!.unitPriceMinor).toBeLessThan(0);
+    expect(adjustment.lines[1]!.unitPriceMinor).toBeGreaterThan(0);
+    await saveScreenshot(page, 'billing-subscription-changed');
   });
 });

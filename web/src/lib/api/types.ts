@@ -195,6 +195,10 @@ export type SubscriptionStatus = Subscription['status'];
 export type SubscriptionListQuery = In<typeof Billing.SubscriptionListQuery>;
 /** `now`, or at the end of the period already invoiced. */
 export type CancelWhen = In<typeof Billing.CancelBody>['when'];
+/** `POST /api/subscriptions/{id}/change-plan`: `requestId` makes a repeated request the same change. */
+export type ChangePlanInput = In<typeof Billing.ChangePlanBody>;
+/** A plan change: the unused part credited, the new plan charged to the period's end, as one invoice or credit note. */
+export type PlanChange = Out<typeof Billing.PlanChangeSchema>;
 export type InvoiceSummary = Out<typeof Billing.InvoiceSummarySchema>;
 export type InvoiceList = Out<typeof Billing.InvoiceListSchema>;
 export type InvoiceStatus = InvoiceSummary['status'];

@@ -6,6 +6,7 @@ import type {
   BillingSettingsInput,
   BillingSettingsState,
   CancelWhen,
+  ChangePlanInput,
   CreditedInvoice,
   CreditInvoiceInput,
   CreditNote,
@@ -22,6 +23,7 @@ import type {
   OrderList,
   OrderStatus,
   PlacedOrder,
+  PlanChange,
   PlaceOrderInput,
   Plan,
   PlanInput,
@@ -84,6 +86,8 @@ export const cancelOrder = (fetch: Fetch, id: string) => request<Order>(fetch, `
 // Subscriptions: billed in advance per period by the billing run.
 export const fetchSubscriptions = (fetch: Fetch, query: SubscriptionListQuery = {}, signal?: AbortSignal) => request<SubscriptionList>(fetch, '/subscriptions', { query, signal });
 export const fetchSubscription = (fetch: Fetch, id: string, signal?: AbortSignal) => request<Subscription>(fetch, `/subscriptions/${enc(id)}`, { signal });
+/** Prorated at once: the answer names the invoice or credit note it issued. */
+export const changeSubscriptionPlan = (fetch: Fetch, id: string, body: ChangePlanInput) => request<PlanChange>(fetch, `/subscriptions/${enc(id)}/change-plan`, { method: 'POST', body });
 export const cancelSubscription = (fetch: Fetch, id: string, when: CancelWhen) => request<Subscription>(fetch, `/subscriptions/${enc(id)}/cancel`, { method: 'POST', body: { when } });
 
 // Invoices: draft → finalized (numbered, PDF, emailed) → paid or void; credit notes against them.

@@ -1,11 +1,18 @@
 import type { PageLoad } from './$types';
 import { failLoad } from '$lib/api/load-error';
-import { fetchInvoices, fetchSubscription } from '$lib/services/billing-service';
+import { session } from '$lib/auth/session.svelte';
+import { fetchInvoices, fetchProducts, fetchSubscription } from '$lib/services/billing-service';
 
-export const load: PageLoad = async ({ fetch, url, params }) => {
+export const load: PageLoad = async ({ fetch, url, params, parent }) => {
+  await parent();
   try {
-    const [subscription, invoices] = await Promise.all([fetchSubscription(fetch, params.id), fetchInvoices(fetch, { subscriptionId: params.id })]);
-    return { subscription, invoices: invoices.items };
+    const [subscription, invoices, products] = await Promise.all([
+      fetchSubscription(fetch, params.id),
+      fetchInvoices(fetch, { subscriptionId: params.id }),
+      // The plans it can change to: only for those who may change it.
+      session.can('billing.manage') ? fetchProducts(fetch) : Promise.resolve({ items: [] }),
+    ]);
+    return { subscription, invoices: invoices.items, products: products.items };
   } catch (err) {
     failLoad(err, url);
   }
