@@ -1,10 +1,29 @@
+import { decryptSecret, encryptSecret, type KeyRing } from '@keelson/common/codec';
 import { resourceRef, WorkflowId, WorkflowType } from '@keelson/common/constants';
-import type { Database } from '@keelson/db';
-import { customers, guests, orders, plans, products, proxmoxClusters, subscriptions, type OrderResource, type OrderStatus } from '@keelson/db/schema';
+import { splitUrlCredentials } from '@keelson/common/credentials';
+import type { Database, Executor } from '@keelson/db';
+import {
+  apps,
+  blueprints,
+  containers,
+  customers,
+  guests,
+  nodes,
+  orders,
+  plans,
+  products,
+  proxmoxClusters,
+  releases,
+  subscriptions,
+  type ContainerSpec,
+  type OrderResource,
+  type OrderStatus,
+  type PortMapping,
+} from '@keelson/db/schema';
 import { ApplicationFailure } from '@temporalio/activity';
-import { and, eq, inArray, sql } from 'drizzle-orm';
+import { and, eq, inArray, notInArray, sql } from 'drizzle-orm';
 import { DateTime } from 'luxon';
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { provisioningKeyPair } from '../proxmox/keys';
 import { localDate, periodAt } from './periods';
 
@@ -43,6 +62,41 @@ export interface OrderOutcome {
   reason: string | null;
 }
 
+/** How a subscription names the resource its order made. */
+const SUBSCRIBED_RESOURCE = { guest: 'proxmox-guest', container: 'container', app: 'app' } as const satisfies Record<OrderResource['kind'], string>;
+
+/** An ordered app is healthy when `/` answers 200 three times within a minute of its start. */
+const ORDERED_APP_HEALTH = { path: '/', expectedStatus: 200, timeoutSeconds: 60, passes: 3 };
+
+/** Named volumes of an ordered container are its own: two orders of a blueprint share nothing. */
+export const orderVolumeName = (tenantId: string, containerId: string, name: string) => `keelson-${tenantId}-${name}-${containerId.slice(0, 8)}`;
+
+/** Host ports Keelson hands out when a blueprint's own port is taken. */
+const PORT_LIMIT = 65_535;
+
+/**
+ * Host ports for a new container on a node: each of the blueprint's own host port when no live
+ * Keelson container on the node holds it, else the next one up that none does. Choices are made
+ * one order at a time per node (a transaction-scoped advisory lock), so two orders of a
+ * blueprint never get the same port; the container row that claims them commits with the lock.
+ */
+export async function choosePorts(tx: Executor, nodeId: string, wanted: PortMapping[]): Promise<PortMapping[]> {
+  if (!wanted.length) return [];
+  await tx.execute(sql`select pg_advisory_xact_lock(hashtext(${`node-ports/${nodeId}`}))`);
+  const live = await tx
+    .select({ spec: containers.spec })
+    .from(containers)
+    .where(and(eq(containers.nodeId, nodeId), notInArray(containers.state, ['removed', 'failed'])));
+  const taken = new Set(live.flatMap((c) => c.spec.ports.map((p) => p.host)));
+  return wanted.map((p) => {
+    let host = p.host;
+    while (taken.has(host)) host++;
+    if (host > PORT_LIMIT) throw permanent('NoFreePort', `no free host port from ${p.host} up on the node`);
+    taken.add(host);
+    return { ...p, host };
+  });
+}
+
 /** Statuses an order's run may still change; a closed order stays closed. */
 const OPEN: OrderStatus[] = ['placed', 'awaiting_acceptance', 'provisioning'];
 
@@ -50,6 +104,11 @@ const permanent = (type: string, message: string) => ApplicationFailure.create({
 
 export interface OrderActivityDeps {
   db: Database;
+  /**
+   * The key ring secrets at rest are sealed with (an ordered app's webhook secret and repository
+   * credentials). Without it, plans that provision an app fail at provisioning.
+   */
+  keys?: KeyRing;
   /**
    * Issues the order's first invoice (setup fee, first period, a quote's one-off lines) once per
    * order and returns it; supplied by billing's invoice activities. Without it the order is not
@@ -69,7 +128,7 @@ export interface OrderActivityDeps {
  * The order run's side effects (core queue, Postgres): every one keyed by the order, so a
  * retried or replayed step leaves the same rows.
  */
-export function createOrderActivities({ db, invoiceOrder, creditOrder, now = () => new Date() }: OrderActivityDeps) {
+export function createOrderActivities({ db, keys, invoiceOrder, creditOrder, now = () => new Date() }: OrderActivityDeps) {
   async function requireOrder(tenantId: string, orderId: string) {
     const [row] = await db.select().from(orders).where(and(eq(orders.tenantId, tenantId), eq(orders.id, orderId)));
     // Retryable: the API starts the run in the transaction that records the order.
@@ -80,6 +139,109 @@ export function createOrderActivities({ db, invoiceOrder, creditOrder, now = () 
   async function outcome(tenantId: string, orderId: string): Promise<OrderOutcome> {
     const o = await requireOrder(tenantId, orderId);
     return { orderId, status: o.status, subscriptionId: o.subscriptionId, resource: o.resource, invoiceId: o.invoiceId, creditNoteId: o.creditNoteId, reason: o.lastError };
+  }
+
+  type OrderRow = typeof orders.$inferSelect;
+
+  /** Records what the order made, in the transaction that made its record. */
+  async function recordResource(tx: Executor, o: OrderRow, resource: OrderResource) {
+    await tx.update(orders).set({ resource, updatedAt: sql`now()` }).where(and(eq(orders.tenantId, o.tenantId), eq(orders.id, o.id)));
+  }
+
+  const aboutOrder = (o: OrderRow) => [resourceRef('order', o.id), resourceRef('customer', o.customerId)];
+
+  /**
+   * A container from the plan's blueprint on the plan's node: the `containers` row (state
+   * `creating`, host ports chosen for this order, the blueprint's environment still sealed on the
+   * key ring: it is copied as it is and opened only by the node) and the container-create run.
+   */
+  async function prepareContainer(o: OrderRow, p: { blueprintId: string; nodeId: string }, name: string): Promise<ChildRun> {
+    let containerId = o.resource?.kind === 'container' ? o.resource.id : null;
+    if (!containerId) {
+      const id = randomUUID();
+      containerId = id;
+      await db.transaction(async (tx) => {
+        const [blueprint] = await tx.select().from(blueprints).where(and(eq(blueprints.tenantId, o.tenantId), eq(blueprints.id, p.blueprintId)));
+        if (!blueprint) throw permanent('OrderInvalid', `the plan's blueprint is gone`);
+        const [node] = await tx.select({ id: nodes.id }).from(nodes).where(and(eq(nodes.tenantId, o.tenantId), eq(nodes.id, p.nodeId)));
+        if (!node) throw permanent('OrderInvalid', `the plan's Docker node is gone`);
+        const spec: ContainerSpec = {
+          image: blueprint.image,
+          command: blueprint.command,
+          ports: await choosePorts(tx, node.id, blueprint.ports),
+          volumes: blueprint.volumes.map((v) => ({ ...v, source: orderVolumeName(o.tenantId, id, v.source) })),
+          envKeys: blueprint.envSealed && keys ? Object.keys(JSON.parse(decryptSecret(keys, blueprint.envSealed)) as object).sort() : [],
+          cpuLimit: blueprint.cpuLimit,
+          memoryLimitMb: blueprint.memoryLimitMb,
+        };
+        const [made] = await tx
+          .insert(containers)
+          .values({ id, tenantId: o.tenantId, nodeId: node.id, blueprintId: blueprint.id, name, spec, envSealed: blueprint.envSealed })
+          .onConflictDoNothing()
+          .returning({ id: containers.id });
+        if (!made) throw permanent('ServiceNameTaken', `a container named "${name}" already exists`);
+        await recordResource(tx, o, { kind: 'container', id });
+      });
+    }
+    const [row] = await db.select({ nodeId: containers.nodeId }).from(containers).where(and(eq(containers.tenantId, o.tenantId), eq(containers.id, containerId)));
+    if (!row) throw permanent('OrderInvalid', `order ${o.reference}: its container record is gone`);
+    return {
+      workflowType: WorkflowType.containerCreate,
+      workflowId: WorkflowId.containerCreate(containerId),
+      operation: 'container.create',
+      resources: [resourceRef('container', containerId), resourceRef('node', row.nodeId), ...aboutOrder(o)],
+      input: { containerId, nodeId: row.nodeId, logCaptureSeconds: 2 },
+    };
+  }
+
+  /**
+   * An app from the plan's repository on the plan's node, served under the domain the customer
+   * chose: the `apps` row (its webhook secret and any repository credentials sealed on the key
+   * ring), its first release (queued) and that release's deploy run.
+   */
+  async function prepareApp(o: OrderRow, p: { repoUrl: string; branch: string; containerPort: number; nodeId: string }, name: string, actor: string): Promise<ChildRun> {
+    let resource = o.resource?.kind === 'app' ? o.resource : null;
+    if (!resource) {
+      if (!keys) throw permanent('OrderInvalid', 'this worker cannot seal an app\'s secrets (no key ring)');
+      const domain = o.serviceOptions.domain;
+      if (!domain) throw permanent('OrderInvalid', `order ${o.reference}: an app needs the domain it is served under`);
+      const made = { kind: 'app' as const, id: randomUUID(), releaseId: randomUUID() };
+      const { url, credentials } = splitUrlCredentials(p.repoUrl);
+      await db.transaction(async (tx) => {
+        const [node] = await tx.select({ id: nodes.id }).from(nodes).where(and(eq(nodes.tenantId, o.tenantId), eq(nodes.id, p.nodeId)));
+        if (!node) throw permanent('OrderInvalid', `the plan's Docker node is gone`);
+        const [app] = await tx
+          .insert(apps)
+          .values({
+            id: made.id,
+            tenantId: o.tenantId,
+            name,
+            repoUrl: url,
+            repoCredentialsSealed: credentials ? encryptSecret(keys, JSON.stringify(credentials)) : null,
+            branch: p.branch,
+            containerPort: p.containerPort,
+            healthCheck: ORDERED_APP_HEALTH,
+            nodeId: node.id,
+            hostname: domain,
+            webhookSecretSealed: encryptSecret(keys, `whsec_${randomBytes(24).toString('base64url')}`),
+          })
+          .onConflictDoNothing()
+          .returning({ id: apps.id });
+        if (!app) throw permanent('ServiceNameTaken', `an app named "${name}" or served under ${domain} already exists`);
+        await tx.insert(releases).values({ id: made.releaseId, tenantId: o.tenantId, appId: made.id, trigger: 'manual', workflowId: WorkflowId.deployRelease(made.id, made.releaseId), actor });
+        await recordResource(tx, o, made);
+      });
+      resource = made;
+    }
+    const appId = resource.id;
+    const releaseId = resource.releaseId!;
+    return {
+      workflowType: WorkflowType.deployRelease,
+      workflowId: WorkflowId.deployRelease(appId, releaseId),
+      operation: 'app.deploy',
+      resources: [resourceRef('app', appId), resourceRef('release', releaseId), ...aboutOrder(o)],
+      input: { appId, releaseId },
+    };
   }
 
   return {
@@ -122,22 +284,24 @@ export function createOrderActivities({ db, invoiceOrder, creditOrder, now = () 
     },
 
     /**
-     * Records the resource the plan provisions (a `guests` row in `provisioning`) and answers the
-     * child run that makes it; null for a plain service line. Repeating it finds the same record.
+     * Records the resource the plan provisions (a `guests`, `containers` or `apps` row, in its
+     * first state) and answers the child run that makes it; null for a plain service line.
+     * Repeating it finds the same record.
      */
-    async prepareService({ tenantId, orderId }: { tenantId: string; orderId: string; actor: string }): Promise<ChildRun | null> {
+    async prepareService({ tenantId, orderId, actor }: { tenantId: string; orderId: string; actor: string }): Promise<ChildRun | null> {
       const o = await requireOrder(tenantId, orderId);
       const [plan] = await db.select().from(plans).where(and(eq(plans.tenantId, tenantId), eq(plans.id, o.planId)));
       if (!plan) throw permanent('OrderInvalid', `order ${o.reference}: its plan is gone`);
       const p = plan.provisioning;
       if (p.kind === 'service') return null;
-      if (p.kind !== 'proxmox_vm' && p.kind !== 'proxmox_lxc') throw permanent('OrderInvalid', `plans that provision ${p.kind === 'app' ? 'an app' : 'a container'} cannot be ordered yet`);
+      const name = o.serviceOptions.hostname ?? `o-${o.reference.toLowerCase().replace(/[^a-z0-9]+/g, '-')}`;
+      if (p.kind === 'container') return prepareContainer(o, p, name);
+      if (p.kind === 'app') return prepareApp(o, p, name, actor);
 
       const [cluster] = await db.select().from(proxmoxClusters).where(and(eq(proxmoxClusters.tenantId, tenantId), eq(proxmoxClusters.id, p.clusterId)));
       if (!cluster) throw permanent('OrderInvalid', `the plan's Proxmox cluster is gone`);
       const kind = p.kind === 'proxmox_vm' ? ('qemu' as const) : ('lxc' as const);
       const opts = o.serviceOptions;
-      const name = opts.hostname ?? `o-${o.reference.toLowerCase().replace(/[^a-z0-9]+/g, '-')}`;
       const adminUser = opts.adminUser ?? 'admin';
       const diskGiB = p.diskGiB ?? (kind === 'lxc' ? 8 : null);
 
@@ -214,7 +378,7 @@ export function createOrderActivities({ db, invoiceOrder, creditOrder, now = () 
             .set({
               status: trialEndsAt ? 'trialing' : 'active',
               ...(trialEndsAt ? { trialEndsAt, anchorDate, nextPeriodStart: periodAt(anchorDate, sub.cycle, sub.timeZone, 0).start } : {}),
-              resource: o.resource ? resourceRef(o.resource.kind === 'guest' ? 'proxmox-guest' : 'container', o.resource.id) : null,
+              resource: o.resource ? resourceRef(SUBSCRIBED_RESOURCE[o.resource.kind], o.resource.id) : null,
               updatedAt: sql`now()`,
             })
             .where(eq(subscriptions.id, sub.id));
@@ -236,6 +400,11 @@ export function createOrderActivities({ db, invoiceOrder, creditOrder, now = () 
         if (note) await db.update(orders).set({ creditNoteId: note.creditNoteId, updatedAt: sql`now()` }).where(and(eq(orders.tenantId, tenantId), eq(orders.id, orderId)));
       }
       await db.transaction(async (tx) => {
+        // An ordered app that never served holds its name and domain: it goes. (Its deploy run
+        // already removed its container; a guest or container keeps its `failed` record.)
+        if (o.resource?.kind === 'app') {
+          await tx.delete(apps).where(and(eq(apps.tenantId, tenantId), eq(apps.id, o.resource.id), sql`${apps.currentReleaseId} is null`));
+        }
         if (o.subscriptionId) {
           await tx
             .update(subscriptions)

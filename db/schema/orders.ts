@@ -91,8 +91,10 @@ export const orderStatusEnum = pgEnum('order_status', ORDER_STATUSES);
 
 /** What the customer chose for the service when ordering (public keys only: nothing secret). */
 export interface OrderServiceOptions {
-  /** The VM name / container hostname. */
+  /** The VM name / container hostname (an app's name). */
   hostname?: string;
+  /** App plans: the DNS name the app is served under. */
+  domain?: string;
   /** The admin login created on a VM or container, with its SSH keys. */
   adminUser?: string;
   sshKeys?: string[];
@@ -100,8 +102,10 @@ export interface OrderServiceOptions {
 
 /** The resource an order's provisioning made (or was making). */
 export interface OrderResource {
-  kind: 'guest' | 'container';
+  kind: 'guest' | 'container' | 'app';
   id: string;
+  /** An app's first release (the deploy the order ran). */
+  releaseId?: string;
 }
 
 /**

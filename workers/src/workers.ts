@@ -137,7 +137,7 @@ export function createCoreWorker(deps: WorkerDeps): Promise<Worker> {
       ...createGuestDbActivities({ db: deps.db }),
       ...createProxmoxActivities({ clusters, runLog }),
       ...createMailActivities({ db: deps.db, keys: deps.keys }),
-      ...createOrderActivities({ db: deps.db, now: deps.billing?.now, ...createOrderBilling({ db: deps.db, now: deps.billing?.now }) }),
+      ...createOrderActivities({ db: deps.db, keys: deps.keys, now: deps.billing?.now, ...createOrderBilling({ db: deps.db, now: deps.billing?.now }) }),
       ...createBillingActivities({ db: deps.db, keys: deps.keys, now: deps.billing?.now }),
       ...terraformActivities(deps, runLog, clusters),
       ...createKycActivities({ db: deps.db }),

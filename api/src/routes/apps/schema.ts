@@ -26,7 +26,7 @@ const RepoUrl = z
   .max(1000)
   .regex(/^(https?:\/\/|ssh:\/\/|git:\/\/|file:\/\/|[\w.-]+@[\w.-]+:|\/)\S+$/, 'a git URL (https://, ssh://, git@host:repo) or an absolute path');
 
-const Hostname = z
+export const Hostname = z
   .string()
   .max(253)
   .regex(/^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/, 'a lowercase DNS hostname like app.example.com');

@@ -2,13 +2,15 @@ import { z } from '@hono/zod-openapi';
 import { BILLING_CYCLES, GUEST_STATES, ORDER_STATUSES } from '@keelson/db/schema';
 import { ResourceName, setOf } from '../../schemas';
 import { AdminUser, SshPublicKey } from '../../services/proxmox-inputs';
+import { Hostname } from '../apps/schema';
 
 const Id = (what: string) => z.uuid({ error: `must be a ${what} id (UUID)` });
 
-/** What the customer chooses for the service a plan provisions (VM and container plans). */
+/** What the customer chooses for the service a plan provisions. */
 export const ServiceOptions = z
   .object({
-    hostname: ResourceName.optional().openapi({ description: 'The VM name / container hostname; one is made up when absent' }),
+    hostname: ResourceName.optional().openapi({ description: "The VM name / container hostname / app's name; one is made up when absent" }),
+    domain: Hostname.optional().openapi({ description: 'App plans (required there): the DNS name the app is served under' }),
     adminUser: AdminUser.optional().openapi({ description: 'The admin login created on the VM or container (default `admin`)' }),
     sshKeys: setOf(SshPublicKey, { max: 50 }).optional().openapi({ description: "The admin login's SSH public keys; VM and container plans need at least one" }),
   })
@@ -29,11 +31,12 @@ const LineSchema = z.object({ description: z.string(), quantity: z.number(), uni
 /** The service an order provisioned (or was provisioning), with its state now. */
 export const OrderServiceSchema = z
   .object({
-    kind: z.enum(['guest', 'container']),
+    kind: z.enum(['guest', 'container', 'app']),
     id: z.string(),
     name: z.string().nullable(),
-    state: z.enum(GUEST_STATES).nullable(),
-    ip: z.string().nullable(),
+    state: z.enum(GUEST_STATES).nullable().openapi({ description: "The service's state in a VM's words: a container or app that runs is `running`" }),
+    ip: z.string().nullable().openapi({ description: "A VM's address" }),
+    address: z.string().nullable().openapi({ description: "Where it answers: a VM's IP, a container's host ports (`:18080`), an app's domain" }),
   })
   .openapi('OrderService');
 

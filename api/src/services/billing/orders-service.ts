@@ -2,6 +2,9 @@ import { ApprovalUpdate } from '@keelson/common/approval';
 import { resourceRef, WorkflowId, WorkflowType } from '@keelson/common/constants';
 import { writeAudit, type Executor } from '@keelson/db';
 import {
+  CONTAINER_STATES,
+  apps,
+  containers,
   customers,
   guests,
   numberCounters,
@@ -10,10 +13,13 @@ import {
   plans,
   products,
   quotes,
+  releases,
   subscriptions,
   type BillingCycle,
+  type GuestState,
   type OrderServiceOptions,
   type OrderStatus,
+  type Provisioning,
   type QuoteLine,
 } from '@keelson/db/schema';
 import { and, desc, eq, inArray, sql, type SQL } from 'drizzle-orm';
@@ -57,11 +63,36 @@ async function present(db: Executor, rows: OrderRow[]) {
     .innerJoin(products, eq(products.id, plans.productId))
     .where(inArray(plans.id, [...new Set(rows.map((r) => r.planId))]));
   const customerRows = await db.select({ id: customers.id, name: customers.name }).from(customers).where(inArray(customers.id, [...new Set(rows.map((r) => r.customerId))]));
-  const guestIds = rows.flatMap((r) => (r.resource?.kind === 'guest' ? [r.resource.id] : []));
+  const ids = (kind: 'guest' | 'container' | 'app') => rows.flatMap((r) => (r.resource?.kind === kind ? [r.resource.id] : []));
+  const guestIds = ids('guest');
+  const containerIds = ids('container');
+  const appIds = ids('app');
   const guestRows = guestIds.length ? await db.select({ id: guests.id, name: guests.name, state: guests.state, ip: guests.ip }).from(guests).where(inArray(guests.id, guestIds)) : [];
+  const containerRows = containerIds.length ? await db.select({ id: containers.id, name: containers.name, state: containers.state, spec: containers.spec }).from(containers).where(inArray(containers.id, containerIds)) : [];
+  const appRows = appIds.length ? await db.select({ id: apps.id, name: apps.name, hostname: apps.hostname, currentReleaseId: apps.currentReleaseId }).from(apps).where(inArray(apps.id, appIds)) : [];
+  const releaseIds = rows.flatMap((r) => (r.resource?.releaseId ? [r.resource.releaseId] : []));
+  const releaseRows = releaseIds.length ? await db.select({ id: releases.id, status: releases.status }).from(releases).where(inArray(releases.id, releaseIds)) : [];
+
+  /** What the order made, as the portal shows it: its name, its state in a VM's words, where it answers. */
+  function service(resource: NonNullable<OrderRow['resource']>) {
+    const base = { kind: resource.kind, id: resource.id };
+    if (resource.kind === 'guest') {
+      const g = guestRows.find((x) => x.id === resource.id);
+      return { ...base, name: g?.name ?? null, state: g?.state ?? null, ip: g?.ip ?? null, address: g?.ip ?? null };
+    }
+    if (resource.kind === 'container') {
+      const c = containerRows.find((x) => x.id === resource.id);
+      const ports = c?.spec.ports.map((p) => `:${p.host}`).join(' ') || null;
+      return { ...base, name: c?.name ?? null, state: c ? CONTAINER_AS_SERVICE[c.state] : null, ip: null, address: ports };
+    }
+    const a = appRows.find((x) => x.id === resource.id);
+    const release = releaseRows.find((x) => x.id === resource.releaseId);
+    const state: GuestState = !a ? 'destroyed' : a.currentReleaseId ? 'running' : release && FAILED_RELEASE.includes(release.status) ? 'failed' : 'provisioning';
+    return { ...base, name: a?.name ?? null, state, ip: null, address: a?.hostname ?? null };
+  }
+
   return rows.map((o) => {
     const plan = planRows.find((p) => p.id === o.planId);
-    const guest = o.resource?.kind === 'guest' ? guestRows.find((g) => g.id === o.resource!.id) : undefined;
     return {
       id: o.id,
       reference: o.reference,
@@ -77,7 +108,7 @@ async function present(db: Executor, rows: OrderRow[]) {
       subscriptionId: o.subscriptionId,
       invoiceId: o.invoiceId,
       creditNoteId: o.creditNoteId,
-      service: o.resource ? { kind: o.resource.kind, id: o.resource.id, name: guest?.name ?? null, state: guest?.state ?? null, ip: guest?.ip ?? null } : null,
+      service: o.resource ? service(o.resource) : null,
       lastError: o.lastError,
       workflowId: o.workflowId,
       decidedBy: o.decidedBy,
@@ -86,6 +117,11 @@ async function present(db: Executor, rows: OrderRow[]) {
     };
   });
 }
+
+/** A container's state in the words the portal uses for every service. */
+const CONTAINER_AS_SERVICE: Record<(typeof CONTAINER_STATES)[number], GuestState> = { creating: 'provisioning', running: 'running', stopped: 'stopped', failed: 'failed', removing: 'destroyed', removed: 'destroyed' };
+/** Release outcomes after which an app that never served will not serve. */
+const FAILED_RELEASE: string[] = ['failed', 'rolled_back', 'canceled', 'superseded'];
 
 /** The tenant clause, plus the customer's own for a customer user: every order query starts here. */
 function visible(ctx: ServiceContext, ...more: Array<SQL | undefined>) {
@@ -167,7 +203,7 @@ export async function createOrder(ctx: ServiceContext, terms: OrderTerms, tx0?: 
     if ((kind === 'proxmox_vm' || kind === 'proxmox_lxc') && !terms.options.sshKeys?.length) {
       throw invalid('sshKeys', 'at least one SSH public key, or nobody can log in to the server');
     }
-    if (kind === 'app' || kind === 'container') throw invalid('planId', `plans that provision ${kind === 'app' ? 'an app' : 'a container'} cannot be ordered yet`);
+    await checkServiceNames(tx, ctx.principal.tenantId, plan.plan.provisioning, terms.options);
     if (terms.options.hostname && kind.startsWith('proxmox_')) {
       const clusterId = (plan.plan.provisioning as { clusterId: string }).clusterId;
       const [taken] = await tx
@@ -242,6 +278,26 @@ export async function createOrder(ctx: ServiceContext, terms: OrderTerms, tx0?: 
   };
   const { row, run: started } = tx0 ? await run(tx0) : await ctx.deps.db.transaction(run);
   return { order: (await present(ctx.deps.db, [row]))[0]!, run: started };
+}
+
+/**
+ * The names a container or app order asks for must be free (a 400 naming the field), and an app
+ * needs the domain it is served under. The order's run checks again when it records the service.
+ */
+async function checkServiceNames(tx: Executor, tenantId: string, provisioning: Provisioning, options: OrderServiceOptions) {
+  if (provisioning.kind === 'container' && options.hostname) {
+    const [taken] = await tx.select({ id: containers.id }).from(containers).where(and(eq(containers.tenantId, tenantId), eq(containers.name, options.hostname)));
+    if (taken) throw invalid('hostname', `"${options.hostname}" is taken; choose another name`);
+  }
+  if (provisioning.kind !== 'app') return;
+  if (!options.domain) throw invalid('domain', 'an app plan needs the DNS name the app is served under');
+  // Domains are unique across organizations (the edge proxy routes by them).
+  const [served] = await tx.select({ id: apps.id }).from(apps).where(eq(apps.hostname, options.domain));
+  if (served) throw invalid('domain', `${options.domain} is already served; choose another`);
+  if (options.hostname) {
+    const [taken] = await tx.select({ id: apps.id }).from(apps).where(and(eq(apps.tenantId, tenantId), eq(apps.name, options.hostname)));
+    if (taken) throw invalid('hostname', `"${options.hostname}" is taken; choose another name`);
+  }
 }
 
 /** Staff accept or reject an order waiting for acceptance: the answer goes to its run. */
