@@ -12,6 +12,7 @@ import { creditOrder, invoiceOrder } from './order-invoices';
 import { changePlan, subscriptionFacts, type PlanChange, type SubscriptionFacts } from './plan-changes';
 import {
   activateSubscription,
+  endTrials,
   cancelSubscription,
   createSubscription,
   draftPeriodInvoices,
@@ -96,6 +97,11 @@ export function createBillingActivities({ db, keys, now = () => new Date() }: Bi
       return { now: now().toISOString(), leadDays: s?.leadDays ?? 0 };
     },
 
+    /** Subscriptions whose trial is over at the run's clock become active; returns how many. */
+    async billingEndTrials({ tenantId, now: at }: { tenantId: string; now: string }): Promise<{ ended: number }> {
+      return { ended: (await endTrials(db, tenantId, new Date(at))).length };
+    },
+
     async billingFindDue(input: { tenantId: string; horizon: string; limit: number; after?: string }): Promise<DueSubscription[]> {
       return findDueSubscriptions(db, input.tenantId, new Date(input.horizon), input.limit, input.after);
     },
@@ -168,7 +174,7 @@ export function createBillingActivities({ db, keys, now = () => new Date() }: Bi
     },
 
     async billingActivateSubscription(input: { tenantId: string; subscriptionId: string; resource?: string | null }): Promise<void> {
-      await ledger(() => activateSubscription(db, input.tenantId, input.subscriptionId, input.resource ?? null));
+      await ledger(() => activateSubscription(db, input.tenantId, input.subscriptionId, input.resource ?? null, now()));
     },
 
     async billingCancelSubscription(input: { tenantId: string; subscriptionId: string; when: 'now' | 'period_end' }): Promise<void> {

@@ -65,15 +65,28 @@ export async function createSubscription(db: Executor, input: NewSubscription) {
   return row!;
 }
 
-/** A pending subscription (its order went through) starts: active, or trialing if the plan has a trial. */
-export async function activateSubscription(db: Executor, tenantId: string, subscriptionId: string, resource: string | null) {
+/** A pending subscription (its order went through) starts: active, or trialing while its trial lasts at `now`. */
+export async function activateSubscription(db: Executor, tenantId: string, subscriptionId: string, resource: string | null, now: Date) {
   const [row] = await db
     .update(subscriptions)
-    .set({ status: sql`case when ${subscriptions.trialEndsAt} is not null and ${subscriptions.trialEndsAt} > now() then 'trialing'::subscription_status else 'active'::subscription_status end`, resource, updatedAt: sql`now()` })
+    .set({ status: sql`case when ${subscriptions.trialEndsAt} is not null and ${subscriptions.trialEndsAt} > ${now.toISOString()}::timestamptz then 'trialing'::subscription_status else 'active'::subscription_status end`, resource, updatedAt: sql`now()` })
     .where(and(eq(subscriptions.tenantId, tenantId), eq(subscriptions.id, subscriptionId), inArray(subscriptions.status, ['pending', 'active', 'trialing'])))
     .returning();
   if (!row) throw new LedgerError('conflict', 'only a pending subscription can be activated');
   return row;
+}
+
+/**
+ * Trials over by `now` are over: their subscriptions become `active` (the billing run does this
+ * first, at its clock). Returns the subscriptions that changed.
+ */
+export async function endTrials(db: Executor, tenantId: string, now: Date): Promise<string[]> {
+  const rows = await db
+    .update(subscriptions)
+    .set({ status: 'active', updatedAt: sql`now()` })
+    .where(and(eq(subscriptions.tenantId, tenantId), eq(subscriptions.status, 'trialing'), lte(subscriptions.trialEndsAt, now)))
+    .returning({ id: subscriptions.id });
+  return rows.map((r) => r.id);
 }
 
 /**

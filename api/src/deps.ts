@@ -20,7 +20,15 @@ export interface AppDeps {
   temporal: Client;
   keys: KeyRing;
   config: AppConfig;
+  /**
+   * "Now" for billing dates the API writes (a subscription's start and anchor, a cancellation's
+   * end); the real clock unless a test moves it, as it moves the worker's (`billing.now`).
+   */
+  now?: () => Date;
 }
+
+/** The API's clock (see `AppDeps.now`). */
+export const nowOf = (deps: Pick<AppDeps, 'now'>): Date => deps.now?.() ?? new Date();
 
 export interface AppConfig {
   namespace: string;

@@ -1,5 +1,5 @@
 import { WorkflowExecutionAlreadyStartedError, WorkflowIdReusePolicy } from '@temporalio/common';
-import { continueAsNew, executeChild, ParentClosePolicy, proxyActivities, workflowInfo } from '@temporalio/workflow';
+import { continueAsNew, executeChild, ParentClosePolicy, patched, proxyActivities, workflowInfo } from '@temporalio/workflow';
 import type { BillingActivities, DueSubscription } from '@keelson/activities/billing/index';
 import { BillingOperation, WorkflowId } from '@keelson/common/constants';
 import { runSearchAttributes } from '@keelson/common/search-attributes';
@@ -37,6 +37,8 @@ export interface BillingRunTotals {
 }
 
 const MAX_PASSES = 60;
+/** The run ends trials that are over before it invoices (added later; older runs did not). */
+const ENDS_TRIALS = 'billing-run-ends-trials';
 
 /**
  * The billing run of one organization (started daily by its Schedule, or by hand): invoices every
@@ -44,6 +46,7 @@ const MAX_PASSES = 60;
  * are safe: a child's business ID is started once (a second run's start of it is refused and
  * skipped), and drafting moves each subscription past its period under its row lock.
  * A subscription several periods behind (a backfill) is invoiced period by period in later passes.
+ * First, subscriptions whose trial is over at the run's clock become active.
  */
 export async function billingRun(input: BillingRunInput): Promise<BillingRunTotals> {
   const { tenantId, actor } = input;
@@ -55,6 +58,7 @@ export async function billingRun(input: BillingRunInput): Promise<BillingRunTota
   if (!horizon) {
     const ctx = await db.billingRunContext({ tenantId });
     horizon = new Date(new Date(ctx.now).getTime() + ctx.leadDays * 86_400_000).toISOString();
+    if (patched(ENDS_TRIALS)) await db.billingEndTrials({ tenantId, now: ctx.now });
   }
   let after = input.after;
   let pass = input.pass ?? 0;

@@ -39,6 +39,8 @@ describe('billing: subscriptions, invoices, credit notes', () => {
     p = await createTestPlatform();
     smtp = await startSmtpReceiver();
     await p.startCoreWorker({ billing: { now: () => now } });
+    // The API reads the same clock (subscription starts, cancellations, an order's anchor).
+    p.deps.now = () => now;
     const tenant = await p.createTenant();
     owner = await p.signIn({ tenantId: tenant.id, role: 'owner' });
     billing = await p.signIn({ tenantId: tenant.id, role: 'billing' });
@@ -89,6 +91,12 @@ describe('billing: subscriptions, invoices, credit notes', () => {
     return Buffer.from(await res.arrayBuffer());
   };
   const trigger = async () => {
+    // The Schedule skips a trigger while its last run still goes (overlap: skip), and a test may
+    // have seen what it waited for before that run ended: let it end first.
+    await until('the last billing run to end', async () => {
+      const running = await p.temporal.workflow.count(`KeelsonTenant = '${owner.tenantId}' AND KeelsonOperation = 'billing.run' AND ExecutionStatus = 'Running'`);
+      return running.count === 0;
+    }, 60_000);
     const res = await p.request('/api/billing/schedule/trigger', { method: 'POST', headers: billing.headers });
     expect(res.status).toBe(200);
     return ScheduleSchema.parse(await res.json());
@@ -347,12 +355,19 @@ describe('billing: subscriptions, invoices, credit notes', () => {
     const sub = SubscriptionSchema.parse(await (await p.request(`/api/subscriptions/${order.subscriptionId}`, { headers: billing.headers })).json());
     expect(sub).toMatchObject({ status: 'trialing', trialEndsAt: '2027-08-15T10:00:00.000Z', anchorDate: '2027-08-15', nextPeriodStart: '2027-08-14T22:00:00.000Z' });
 
-    // A run during the trial invoices nothing of it; the run after it, the plan's first period.
+    // A run during the trial invoices nothing of it and leaves it trialing; the run after it ends
+    // the trial (the subscription is active) and invoices the plan's first period.
+    const subscription = async () => SubscriptionSchema.parse(await (await p.request(`/api/subscriptions/${sub.id}`, { headers: billing.headers })).json());
+    const completedRuns = async () => (await p.temporal.workflow.count(`KeelsonTenant = '${owner.tenantId}' AND KeelsonOperation = 'billing.run' AND ExecutionStatus = 'Completed'`)).count;
+    const before = await completedRuns();
     now = new Date('2027-08-10T10:00:00Z');
     await trigger();
+    await until('the run during the trial', async () => (await completedRuns()) > before, 60_000);
+    expect((await subscription()).status).toBe('trialing');
     now = new Date('2027-08-15T10:00:00Z');
     await trigger();
     const first = await until('the first period invoiced', async () => (await listInvoices(billing, `?subscriptionId=${sub.id}`)).find((i) => i.periodStart !== null && i.status === 'finalized'), 90_000);
+    expect((await subscription()).status).toBe('active');
     expect(first).toMatchObject({ periodStart: '2027-08-14T22:00:00.000Z', periodEnd: '2027-09-14T22:00:00.000Z', subtotalMinor: 2000 });
     expect((await invoice(billing, first.id)).lines.map((l) => l.kind)).toEqual(['plan']);
     expect((await listInvoices(billing, `?subscriptionId=${sub.id}`)).map((i) => i.id).sort()).toEqual([setup.id, first.id].sort());
@@ -361,6 +376,8 @@ describe('billing: subscriptions, invoices, credit notes', () => {
     const cancel = () => p.request(`/api/subscriptions/${sub.id}/cancel`, { headers: billing.headers, body: { when: 'now' } });
     const ended = SubscriptionSchema.parse(await (await cancel()).json());
     expect(ended).toMatchObject({ status: 'cancelled', cancelAtPeriodEnd: false });
+    // At the clock's "now", not the machine's.
+    expect(ended.endsAt).toBe('2027-08-15T10:00:00.000Z');
     expect(ended.endsAt).toBe(ended.cancelledAt);
     expect((await cancel()).status).toBe(409);
     now = new Date('2027-09-15T10:00:00Z');
@@ -370,5 +387,17 @@ describe('billing: subscriptions, invoices, credit notes', () => {
       return runs.count === 0;
     }, 60_000);
     expect(await listInvoices(billing, `?subscriptionId=${sub.id}`)).toHaveLength(2);
+  });
+  it('an order made at the clock\'s "now" anchors its subscription on that day: its first invoice is that period, nothing before it', { timeout: 120_000 }, async () => {
+    now = new Date('2027-10-20T10:00:00Z');
+    const res = await p.request('/api/orders', { headers: billing.headers, body: { customerId: person, planId, cycle: 'monthly' } });
+    expect(res.status).toBe(202);
+    const placed = PlacedOrderSchema.parse(await res.json());
+    expect(placed.order.reference).toMatch(/^O-2027-\d{4}$/);
+    expect(await waitForRun(p, placed.run.workflowId)).toBe('COMPLETED');
+    const order = (await (await p.request(`/api/orders/${placed.order.id}`, { headers: billing.headers })).json()) as { invoiceId: string; subscriptionId: string };
+    const sub = SubscriptionSchema.parse(await (await p.request(`/api/subscriptions/${order.subscriptionId}`, { headers: billing.headers })).json());
+    expect(sub).toMatchObject({ status: 'active', anchorDate: '2027-10-20', currentPeriodStart: '2027-10-19T22:00:00.000Z', nextPeriodStart: '2027-11-19T23:00:00.000Z' });
+    expect(await invoice(billing, order.invoiceId)).toMatchObject({ periodStart: '2027-10-19T22:00:00.000Z', periodEnd: '2027-11-19T23:00:00.000Z' });
   });
 });

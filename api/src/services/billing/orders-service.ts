@@ -25,6 +25,7 @@ import {
 import { and, desc, eq, inArray, sql, type SQL } from 'drizzle-orm';
 import { randomUUID } from 'node:crypto';
 import { ConflictError, NotFoundError, ValidationError } from '../../errors';
+import { nowOf } from '../../deps';
 import { auditActor, type ServiceContext } from '../context';
 import { customerResource, customerScope } from '../customer-scope';
 import { cancelRun, startWorkflowRun, updateRun, type StartedRun } from '../runs-service';
@@ -38,8 +39,8 @@ const invalid = (path: string, message: string) => new ValidationError(path ? `$
  * The next readable number of a kind (`O-2026-0012`, `Q-2026-0007`) per organization, from the
  * same counters invoices use (own series names), locked for the transaction.
  */
-export async function nextReference(tx: Executor, tenantId: string, prefix: 'O' | 'Q'): Promise<string> {
-  const year = new Date().getUTCFullYear();
+export async function nextReference(tx: Executor, tenantId: string, prefix: 'O' | 'Q', now = new Date()): Promise<string> {
+  const year = now.getUTCFullYear();
   const series = `${prefix === 'O' ? 'order' : 'quote'}-${year}`;
   const [row] = await tx
     .insert(numberCounters)
@@ -215,9 +216,11 @@ export async function createOrder(ctx: ServiceContext, terms: OrderTerms, tx0?: 
 
     const tenantId = ctx.principal.tenantId;
     const id = randomUUID();
-    const reference = await nextReference(tx, tenantId, 'O');
+    // The pending subscription is anchored on the day it is ordered (the order's run moves the
+    // anchor to the day its trial ends, if the plan has one).
+    const now = nowOf(ctx.deps);
+    const reference = await nextReference(tx, tenantId, 'O', now);
     const setupLines: QuoteLine[] = !terms.quote && plan.plan.setupFeeMinor > 0 ? [{ description: `Setup: ${plan.productName} · ${plan.plan.name}`, quantity: 1, unitAmountMinor: plan.plan.setupFeeMinor }] : [];
-    const now = new Date();
     const [subscription] = await tx
       .insert(subscriptions)
       .values({

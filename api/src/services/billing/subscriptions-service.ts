@@ -9,6 +9,7 @@ import { WithStartWorkflowOperation, WorkflowUpdateFailedError, type Workflow } 
 import { and, desc, eq, type SQL } from 'drizzle-orm';
 import { randomUUID } from 'node:crypto';
 import { ConflictError, NotFoundError, ValidationError } from '../../errors';
+import { nowOf } from '../../deps';
 import { auditActor, type ServiceContext } from '../context';
 import { customerResource, customerScope } from '../customer-scope';
 import { ledgerCall } from './ledger-errors';
@@ -85,7 +86,7 @@ export interface SubscriptionInput {
 export async function createSubscription(ctx: ServiceContext, input: SubscriptionInput) {
   return ctx.deps.db.transaction(async (tx) => {
     const row = await ledgerCall(() =>
-      createRecord(tx, { tenantId: ctx.principal.tenantId, customerId: input.customerId, planId: input.planId, cycle: input.cycle, quantity: input.quantity, startAt: input.startAt ? new Date(input.startAt) : new Date(), status: 'active' }),
+      createRecord(tx, { tenantId: ctx.principal.tenantId, customerId: input.customerId, planId: input.planId, cycle: input.cycle, quantity: input.quantity, startAt: input.startAt ? new Date(input.startAt) : nowOf(ctx.deps), status: 'active' }),
     );
     await writeAudit(tx, { ...auditActor(ctx), action: 'subscription.create', resourceType: 'subscription', resourceId: row.id, details: { customerId: row.customerId, planId: row.planId, cycle: row.cycle, unitPriceMinor: row.unitPriceMinor, currency: row.currency } });
     return getSubscription(ctx, row.id, tx);
@@ -95,7 +96,7 @@ export async function createSubscription(ctx: ServiceContext, input: Subscriptio
 export async function cancelSubscription(ctx: ServiceContext, id: string, when: 'now' | 'period_end') {
   return ctx.deps.db.transaction(async (tx) => {
     await getSubscription(ctx, id, tx);
-    const row = await ledgerCall(() => cancelRecord(tx, ctx.principal.tenantId, id, when, new Date()));
+    const row = await ledgerCall(() => cancelRecord(tx, ctx.principal.tenantId, id, when, nowOf(ctx.deps)));
     await writeAudit(tx, { ...auditActor(ctx), action: 'subscription.cancel', resourceType: 'subscription', resourceId: id, details: { when, endsAt: row.endsAt?.toISOString() ?? null } });
     return getSubscription(ctx, id, tx);
   });
