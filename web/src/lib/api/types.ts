@@ -173,6 +173,9 @@ export type ProductInput = Out<typeof Catalog.ProductBody>;
 export type Plan = Out<typeof Catalog.PlanSchema>;
 export type PlanInput = Out<typeof Catalog.PlanBody>;
 export type PlanProvisioning = PlanInput['provisioning'];
+/** `GET /api/catalog/clusters`: a cluster as the plan form needs it (name and defaults, never how to reach it). */
+export type CatalogCluster = Out<typeof Catalog.ClusterChoiceSchema>;
+export type CatalogClusterList = Out<typeof Catalog.ClusterChoiceListSchema>;
 export type BillingCycle = Plan['prices'][number]['cycle'];
 export type Quote = Out<typeof Quotes.QuoteSchema>;
 export type QuoteList = Out<typeof Quotes.QuoteListSchema>;

@@ -6,6 +6,7 @@ import type {
   BillingSettingsInput,
   BillingSettingsState,
   CancelWhen,
+  CatalogClusterList,
   ChangePlanInput,
   CreditedInvoice,
   CreditInvoiceInput,
@@ -60,6 +61,8 @@ export const unlinkCustomerUser = (fetch: Fetch, id: string, userId: string) => 
 // The catalog: products and their plans (customers see what can be ordered).
 export const fetchProducts = (fetch: Fetch, opts: { includeInactive?: boolean } = {}, signal?: AbortSignal) =>
   request<ProductList>(fetch, '/catalog/products', { query: { includeInactive: opts.includeInactive ? 'true' : undefined }, signal });
+/** Clusters a plan can provision on, for those who write plans (`catalog.manage`; no `proxmox.read` needed). */
+export const fetchCatalogClusters = (fetch: Fetch, signal?: AbortSignal) => request<CatalogClusterList>(fetch, '/catalog/clusters', { signal });
 export const createProduct = (fetch: Fetch, body: ProductInput) => request<Product>(fetch, '/catalog/products', { method: 'POST', body });
 export const updateProduct = (fetch: Fetch, id: string, body: ProductInput) => request<Product>(fetch, `/catalog/products/${enc(id)}`, { method: 'PUT', body });
 export const createPlan = (fetch: Fetch, productId: string, body: PlanInput) => request<Plan>(fetch, `/catalog/products/${enc(productId)}/plans`, { method: 'POST', body });
