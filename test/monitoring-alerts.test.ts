@@ -1,4 +1,5 @@
-import { WorkflowType } from '@keelson/common/constants';
+import type { AlertCarried } from '@keelson/activities/monitoring/types';
+import { WorkflowId, WorkflowType } from '@keelson/common/constants';
 import { MemoryGuests, startProxmoxSim } from '@keelson/proxmox-sim';
 import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -66,6 +67,22 @@ async function cpuRule(name: string, resourceId: string, extra: Record<string, u
     },
   });
   return rule.id;
+}
+
+/**
+ * Sets a guest's CPU and waits until its alert's run has been handed an observation of it (a
+ * sample taken, then evaluated). A test that flips values on the wall clock assumes a collection
+ * and an evaluation within each second; under load a round takes longer, two flips fall between
+ * two evaluations, and the alert sees one value held longer than the test meant. Waiting for the
+ * run to see each value makes every cycle of a flapping metric one the alert really saw.
+ */
+async function cpuSeen(vmid: number, ruleId: string, resourceId: string, cpu: number) {
+  await h.load.set(vmid, { cpu });
+  const run = h.platform.temporal.workflow.getHandle(WorkflowId.alert(ruleId, resourceId));
+  await eventually(`the alert's run seeing cpu ${cpu * 100} %`, async () => {
+    const state = (await run.query('alertState').catch(() => null)) as AlertCarried | null;
+    return state?.last?.value != null && Math.abs(state.last.value - cpu * 100) < 1;
+  }, 30_000, 50);
 }
 
 beforeAll(async () => {
@@ -171,23 +188,19 @@ describe('alerts of a guest on the Proxmox simulator', () => {
     },
   );
 
-  it('a metric flapping around both thresholds for many cycles: one firing and one resolved notification', { timeout: 120_000 }, async () => {
+  it('a metric flapping around both thresholds for many cycles: one firing and one resolved notification', { timeout: 240_000 }, async () => {
     const guest = await h.guestResource(101);
     const name = `flap-${randomBytes(3).toString('hex')}`;
-    const ruleId = await cpuRule(name, guest.id, { forSeconds: 3 });
-    // Around the threshold: 95 and 70 (between the thresholds) every second never holds 3 s.
-    for (let i = 0; i < 8; i++) {
-      await h.load.set(101, { cpu: i % 2 ? 0.7 : 0.95 });
-      await new Promise((r) => setTimeout(r, 1000));
-    }
+    // A `for` of several evaluation intervals: the values flip as fast as the alert sees them.
+    const ruleId = await cpuRule(name, guest.id, { forSeconds: 6 });
+    // Around the threshold: 95 and 70 (between the thresholds), each seen and then replaced,
+    // never held for 6 s.
+    for (let i = 0; i < 8; i++) await cpuSeen(101, ruleId, guest.id, i % 2 ? 0.7 : 0.95);
     expect(deliveriesOf(name)).toHaveLength(0);
     await h.load.set(101, { cpu: 0.95 });
     await eventually('the firing webhook', async () => deliveriesOf(name, 'alert.firing').length > 0, 30_000);
-    // Firing, then around the clear threshold: 95 and 30 every second never clears for 3 s.
-    for (let i = 0; i < 10; i++) {
-      await h.load.set(101, { cpu: i % 2 ? 0.95 : 0.3 });
-      await new Promise((r) => setTimeout(r, 1000));
-    }
+    // Firing, then around the clear threshold: 95 and 30, each seen and replaced, never clears for 6 s.
+    for (let i = 0; i < 10; i++) await cpuSeen(101, ruleId, guest.id, i % 2 ? 0.95 : 0.3);
     expect((await alertsOf(ruleId)).filter((a) => a.state === 'firing')).toHaveLength(1);
     await h.load.set(101, { cpu: 0.1 });
     await eventually('the resolved webhook', async () => deliveriesOf(name, 'alert.resolved').length > 0, 30_000);
@@ -203,11 +216,16 @@ describe('alerts of a guest on the Proxmox simulator', () => {
     const guest = await h.guestResource(102);
     const name = `silenced-${randomBytes(3).toString('hex')}`;
     const ruleId = await cpuRule(name, guest.id, { forSeconds: 1 });
-    const endsAt = new Date(Date.now() + 15_000);
-    await api('/silences', { method: 'POST', body: { matchers: { ruleId }, endsAt: endsAt.toISOString(), comment: 'planned load test' } }, 201);
+    // Silenced for long enough to see the alert fire under it however slow the machine is; once
+    // it does, the silence is changed to end a few seconds from then (its timer, not a removal).
+    const silence = await api<{ id: string }>('/silences', { method: 'POST', body: { matchers: { ruleId }, endsAt: new Date(Date.now() + 600_000).toISOString(), comment: 'planned load test' } }, 201);
     await h.load.set(102, { cpu: 0.97 });
-    const held = await eventually('the alert firing, held by the silence', async () => (await alertsOf(ruleId)).find((a) => a.state === 'firing' && a.suppressedBy?.startsWith('silence ')), 30_000);
+    const held = await eventually('the alert firing, held by the silence', async () => (await alertsOf(ruleId)).find((a) => a.state === 'firing' && a.suppressedBy?.startsWith('silence ')), 60_000);
     expect(held).toBeDefined();
+    const endsAt = new Date(Date.now() + 3_000);
+    await api(`/silences/${silence.id}`, { method: 'PUT', body: { matchers: { ruleId }, endsAt: endsAt.toISOString(), comment: 'planned load test, over soon' } });
+    // Still held until the silence ends.
+    await new Promise((r) => setTimeout(r, 1_000));
     expect(Date.now()).toBeLessThan(endsAt.getTime());
     expect(deliveriesOf(name)).toHaveLength(0);
     const delivery = await eventually('the firing webhook after the silence', async () => deliveriesOf(name, 'alert.firing')[0], 30_000);

@@ -60,6 +60,8 @@ export function windowOpen(w: { startsAt: Date; endsAt: Date; repeatWeekly: bool
   return { open: now < thisStart + length, endsAt: thisStart + length };
 }
 
+export type World = Pick<Awaited<ReturnType<typeof loadWorld>>, 'byKindKey' | 'inMaintenance'>;
+
 async function loadWorld(db: Database, tenantId: string, now: number) {
   const rows = await db
     .select({
@@ -84,15 +86,28 @@ async function loadWorld(db: Database, tenantId: string, now: number) {
   return { rows, byId, byKindKey, inMaintenance };
 }
 
+/**
+ * Whether `r`'s last sample came with its Proxmox cluster's latest reading: every resource of a
+ * reading carries that reading's instant, so a node or guest whose sample is as new as its
+ * cluster's has missed nothing; it is the reading that is late (a slow collection round, a worker
+ * restarting). Whether the cluster itself is read is the cluster's own alert to raise.
+ */
+export function inLatestClusterReading(r: ResourceView, byKindKey: Map<string, ResourceView>): boolean {
+  if ((r.kind !== 'guest' && r.kind !== 'proxmox_node') || !r.clusterId || !r.lastSampleAt) return false;
+  const cluster = byKindKey.get(`proxmox_cluster\u0000${r.clusterId}`);
+  return Boolean(cluster?.lastSampleAt && r.lastSampleAt.getTime() >= cluster.lastSampleAt.getTime());
+}
+
 /** The observation of `rule` on `r` at `now`, and whether a "no data" alert should be open for it. */
-function observe(rule: Rule, r: ResourceView, world: Awaited<ReturnType<typeof loadWorld>>, now: number): { metric: Observation | null; nodata: 'open' | 'clear' | 'hold' } {
+export function observe(rule: Rule, r: ResourceView, world: World, now: number): { metric: Observation | null; nodata: 'open' | 'clear' | 'hold' } {
   const base = { at: now, rule: snapshot(rule) };
   const parent = downParent(r, world.byKindKey);
   if (parent) return { metric: { ...base, status: 'inhibited', value: null, reason: `${parent.name} is ${parent.status}` }, nodata: 'hold' };
   if (STOPPED.has(r.status)) return { metric: { ...base, status: 'gone', value: null, reason: `${r.name} is ${r.status}` }, nodata: 'clear' };
   const fresh = r.lastSampleAt !== null && now - r.lastSampleAt.getTime() <= rule.noDataSeconds * 1000;
   const maintenance = world.inMaintenance.has(r.id);
-  if (!fresh) return { metric: { ...base, status: 'nodata', value: null }, nodata: maintenance ? 'hold' : 'open' };
+  // Stale, but as new as its cluster's latest reading: the reading is late, not this resource.
+  if (!fresh) return { metric: { ...base, status: 'nodata', value: null }, nodata: maintenance || inLatestClusterReading(r, world.byKindKey) ? 'hold' : 'open' };
   const value = metricValue(rule.metric as AlertMetric, r.lastValues);
   if (value === undefined) return { metric: null, nodata: 'clear' };
   return { metric: { ...base, status: sideOf(value, rule), value }, nodata: 'clear' };
