@@ -156,7 +156,8 @@ describe('metrics charts in the browser', () => {
     await dialog.getByTestId('acknowledge-confirm').click();
     await dialog.waitFor({ state: 'detached' });
     await until('the alert shown acknowledged', async () => (await alertRow.getAttribute('data-state')) === 'acknowledged', 15_000);
-    expect(await alertRow.innerText()).toContain(`acknowledged by user:`);
+    // Named as people know them, not by their user id.
+    expect(await alertRow.innerText()).toContain(`acknowledged by operator (${operator.email})`);
     expect(await alertRow.innerText()).toContain('looking at the runaway process');
     await saveScreenshot(page, 'monitoring-alert-acknowledged');
     await loadControl(sim).set(120, null);

@@ -1,8 +1,10 @@
-import { monitoredResources } from '@keelson/db/schema';
+import { WorkflowId } from '@keelson/common/constants';
+import { alerts, auditLog, monitoredResources } from '@keelson/db/schema';
+import { and, eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { randomUUID } from 'node:crypto';
 import { createTestPlatform, type SignedIn, type TestPlatform } from '../../../../test/platform';
-import { RuleSchema, SilenceSchema, WindowSchema } from './schema';
+import { AlertDetailSchema, AlertSchema, RuleSchema, SilenceSchema, WindowSchema } from './schema';
 
 /**
  * /api/monitoring's changes: who may make them (operators and up; a viewer reads and gets 403 on
@@ -93,6 +95,29 @@ describe('/api/monitoring rules, silences and maintenance windows', () => {
     expect((await call(operator, 'DELETE', `/maintenance-windows/${window.id}`)).status).toBe(204);
     expect((await call(operator, 'DELETE', `/rules/${rule.id}`)).status).toBe(204);
     expect((await call(operator, 'GET', `/rules/${rule.id}`)).status).toBe(404);
+  });
+
+  it('acknowledges a Terraform drift alert (it has no alert run of its own) once, and shows who did by name', async () => {
+    // As the stack's drift check records a finding's alert (the finding's id is the alert's).
+    const [drift] = await p.db
+      .insert(alerts)
+      .values({ id: randomUUID(), tenantId: operator.tenantId, kind: 'drift', workflowId: WorkflowId.terraformDrift(randomUUID()), state: 'firing', severity: 'warning', summary: 'Terraform stack "net" drifted from its state: 1 to change', startedAt: new Date(), firedAt: new Date() })
+      .returning();
+    expect((await call(otherAdmin, 'POST', `/alerts/${drift!.id}/acknowledge`, { comment: 'mine' })).status).toBe(404);
+    const res = await call(operator, 'POST', `/alerts/${drift!.id}/acknowledge`, { comment: 'someone changed the firewall by hand' });
+    expect(res.status, await res.clone().text()).toBe(200);
+    const acked = AlertDetailSchema.parse(await res.json());
+    expect(acked).toMatchObject({ kind: 'drift', state: 'acknowledged', acknowledgedBy: `user:${operator.userId}`, acknowledgedByName: `operator (${operator.email})`, acknowledgeComment: 'someone changed the firewall by hand' });
+    expect(acked.acknowledgedAt).not.toBeNull();
+    // Once: a second acknowledgement is a conflict and changes nothing.
+    const again = await call(operator, 'POST', `/alerts/${drift!.id}/acknowledge`, { comment: 'me too' });
+    expect(again.status).toBe(409);
+    // The list names the person too; the audit log has one entry.
+    const listed = (await (await call(viewer, 'GET', '/alerts')).json()) as { items: unknown[] };
+    const row = listed.items.map((a) => AlertSchema.parse(a)).find((a) => a.id === drift!.id);
+    expect(row).toMatchObject({ acknowledgedByName: `operator (${operator.email})`, acknowledgeComment: 'someone changed the firewall by hand' });
+    const audits = await p.db.select().from(auditLog).where(and(eq(auditLog.resourceId, drift!.id), eq(auditLog.action, 'alert.acknowledge')));
+    expect(audits).toHaveLength(1);
   });
 
   it('a bad body is a 400 naming the field, never a 500', async () => {

@@ -1,6 +1,6 @@
 import type { AlertCarried } from '@keelson/activities/monitoring/types';
-import { writeAudit } from '@keelson/db';
-import { alertNotifications, alerts, monitoredResources, type AlertState } from '@keelson/db/schema';
+import { writeAudit, type Executor } from '@keelson/db';
+import { alertNotifications, alerts, memberships, monitoredResources, users, type AlertState } from '@keelson/db/schema';
 import { WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
 import { and, asc, desc, eq, inArray, lt } from 'drizzle-orm';
 import { ConflictError, NotFoundError } from '../../errors';
@@ -8,7 +8,7 @@ import { auditActor, type ServiceContext } from '../context';
 
 type AlertRow = typeof alerts.$inferSelect;
 
-export function presentAlert(a: AlertRow, resourceName: string | null = null, resourceKind: string | null = null) {
+export function presentAlert(a: AlertRow, resourceName: string | null = null, resourceKind: string | null = null, people: People = new Map()) {
   return {
     id: a.id,
     ruleId: a.ruleId,
@@ -26,12 +26,32 @@ export function presentAlert(a: AlertRow, resourceName: string | null = null, re
     firedAt: a.firedAt?.toISOString() ?? null,
     acknowledgedAt: a.acknowledgedAt?.toISOString() ?? null,
     acknowledgedBy: a.acknowledgedBy,
+    acknowledgedByName: a.acknowledgedBy ? (people.get(a.acknowledgedBy) ?? null) : null,
     acknowledgeComment: a.acknowledgeComment,
     resolvedAt: a.resolvedAt?.toISOString() ?? null,
     suppressedBy: a.suppressedBy,
   };
 }
 export type AlertView = ReturnType<typeof presentAlert>;
+
+/** Actors (`user:<id>`) by the name people know them by: `Ada Lovelace (ada@hoster.test)`. */
+type People = Map<string, string>;
+
+/**
+ * The members of the organization among `actors`, named. Only this organization's members: an
+ * actor of another (which cannot acknowledge here anyway) stays unnamed. API keys stay as they are.
+ */
+export async function namePeople(db: Executor, tenantId: string, actors: Array<string | null>): Promise<People> {
+  const ids = [...new Set(actors.flatMap((a) => (a?.startsWith('user:') ? [a.slice('user:'.length)] : [])))].filter((id) => UUID.test(id));
+  if (!ids.length) return new Map();
+  const rows = await db
+    .select({ id: users.id, name: users.name, email: users.email })
+    .from(users)
+    .innerJoin(memberships, and(eq(memberships.userId, users.id), eq(memberships.tenantId, tenantId)))
+    .where(inArray(users.id, ids));
+  return new Map(rows.map((u) => [`user:${u.id}`, u.name && u.name !== u.email ? `${u.name} (${u.email})` : u.email]));
+}
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export interface AlertFilter {
   state?: AlertState[];
@@ -60,7 +80,8 @@ export async function listAlerts(ctx: ServiceContext, f: AlertFilter) {
     )
     .orderBy(desc(alerts.startedAt))
     .limit(f.limit);
-  return rows.map((r) => presentAlert(r.alert, r.resourceName, r.resourceKind));
+  const people = await namePeople(ctx.deps.db, ctx.principal.tenantId, rows.map((r) => r.alert.acknowledgedBy));
+  return rows.map((r) => presentAlert(r.alert, r.resourceName, r.resourceKind, people));
 }
 
 async function requireAlert(ctx: ServiceContext, id: string) {
@@ -80,8 +101,9 @@ export async function getAlert(ctx: ServiceContext, id: string) {
     .from(alertNotifications)
     .where(and(eq(alertNotifications.tenantId, ctx.principal.tenantId), eq(alertNotifications.alertId, id)))
     .orderBy(asc(alertNotifications.sequence), asc(alertNotifications.channel));
+  const people = await namePeople(ctx.deps.db, ctx.principal.tenantId, [row.alert.acknowledgedBy]);
   return {
-    ...presentAlert(row.alert, row.resourceName, row.resourceKind),
+    ...presentAlert(row.alert, row.resourceName, row.resourceKind, people),
     notifications: notifications.map((n) => ({
       sequence: n.sequence,
       channel: n.channel,
@@ -95,10 +117,15 @@ export async function getAlert(ctx: ServiceContext, id: string) {
   };
 }
 
-/** Acknowledges a firing alert as the caller, through its workflow's `acknowledge` Update. */
+/**
+ * Acknowledges a firing alert as the caller: through its alert run's `acknowledge` Update, or,
+ * for a Terraform drift finding (whose alert has no run of its own: the stack's drift checks open
+ * and resolve it, and it sends nothing), on its row.
+ */
 export async function acknowledgeAlert(ctx: ServiceContext, id: string, comment: string) {
   const row = await requireAlert(ctx, id);
   if (row.alert.state !== 'firing') throw new ConflictError(`only a firing alert can be acknowledged; this one is ${row.alert.state}`);
+  if (row.alert.kind === 'drift') return acknowledgeInPlace(ctx, id, comment);
   const handle = ctx.deps.temporal.workflow.getHandle(row.alert.workflowId);
   try {
     const state = (await handle.executeUpdate('acknowledge', { args: [{ by: ctx.principal.actor, comment }] })) as AlertCarried;
@@ -110,6 +137,21 @@ export async function acknowledgeAlert(ctx: ServiceContext, id: string, comment:
     throw err;
   }
   await writeAudit(ctx.deps.db, { ...auditActor(ctx), action: 'alert.acknowledge', resourceType: 'alert', resourceId: id, details: { comment } });
+  return getAlert(ctx, id);
+}
+
+/** Acknowledges an alert without a run, once: the state moves only from `firing`, with its audit row. */
+async function acknowledgeInPlace(ctx: ServiceContext, id: string, comment: string) {
+  await ctx.deps.db.transaction(async (tx) => {
+    const now = new Date();
+    const [done] = await tx
+      .update(alerts)
+      .set({ state: 'acknowledged', acknowledgedAt: now, acknowledgedBy: ctx.principal.actor, acknowledgeComment: comment, updatedAt: now })
+      .where(and(eq(alerts.tenantId, ctx.principal.tenantId), eq(alerts.id, id), eq(alerts.state, 'firing')))
+      .returning({ id: alerts.id });
+    if (!done) throw new ConflictError('this alert is no longer firing (acknowledged or resolved meanwhile)');
+    await writeAudit(tx, { ...auditActor(ctx), action: 'alert.acknowledge', resourceType: 'alert', resourceId: id, details: { comment } });
+  });
   return getAlert(ctx, id);
 }
 
