@@ -9,6 +9,8 @@
  *   edge proxy            Caddy (admin on 127.0.0.1:2019) serving deployed apps on :8080, when installed
  *   Proxmox simulator     tools/proxmox-sim on :8006 with Docker-backed guests, registered as the cluster
  *                         `simulator` (scripts/dev-simulator.ts), unless KEELSON_PROXMOX_SIMULATOR=off
+ *   stripe-mock           Stripe's API mock on 127.0.0.1:12111 (scripts/stripe-mock.sh), where card payments
+ *                         go, unless KEELSON_STRIPE_API_URL names a Stripe API (https://api.stripe.com)
  *   worker, API, web      child processes, their output prefixed with their names
  *
  * Ctrl-C (or SIGTERM) stops everything in order. If any child exits on its own, the rest are
@@ -17,7 +19,7 @@
  * Settings (all optional): TEMPORAL_ADDRESS, TEMPORAL_UI_URL, DATABASE_URL, KEELSON_ENCRYPTION_KEYS,
  * API_PORT (3000), WEB_PORT (5173), TEMPORAL_PORT (7233), TEMPORAL_UI_PORT (8233), PGLITE_PORT (5433),
  * APPS_PORT (8080), CADDY_ADMIN_PORT (2019), PROXMOX_SIM_PORT (8006), KEELSON_PROXMOX_SIMULATOR (on|off),
- * PROXMOX_SIM_TIME_SCALE (1),
+ * PROXMOX_SIM_TIME_SCALE (1), STRIPE_MOCK_PORT (12111), KEELSON_STRIPE_API_URL,
  * KEELSON_ADMIN_EMAIL, KEELSON_ADMIN_PASSWORD, KEELSON_ORG_SLUG, KEELSON_ORG_NAME, DOCKER_SOCKET.
  */
 import { randomBytes } from 'node:crypto';
@@ -54,7 +56,7 @@ const tsx = join(root, 'node_modules/.bin/tsx');
 
 const tty = process.stdout.isTTY;
 const paint = (code: number, s: string) => (tty ? `\x1b[${code}m${s}\x1b[0m` : s);
-const colors: Record<string, number> = { dev: 33, temporal: 36, caddy: 36, 'pve-sim': 36, worker: 35, api: 32, web: 34, 'web-build': 34 };
+const colors: Record<string, number> = { dev: 33, temporal: 36, caddy: 36, 'pve-sim': 36, 'stripe-mock': 36, worker: 35, api: 32, web: 34, 'web-build': 34 };
 /** Lines a child prints that hold secrets (the simulator's hello carries its token secret). */
 const hiddenLines: Record<string, RegExp> = { 'pve-sim': /^\{"url":/ };
 const width = Math.max(...Object.keys(colors).map((k) => k.length));
@@ -85,6 +87,7 @@ const ports = {
   apps: num('APPS_PORT', 8080),
   caddyAdmin: num('CADDY_ADMIN_PORT', 2019),
   pveSim: num('PROXMOX_SIM_PORT', 8006),
+  stripeMock: num('STRIPE_MOCK_PORT', 12111),
 };
 const dockerSocket = process.env.DOCKER_SOCKET || '/var/run/docker.sock';
 const simulatorSetting = (process.env.KEELSON_PROXMOX_SIMULATOR ?? 'on').toLowerCase();
@@ -191,7 +194,7 @@ async function shutdown(code: number, culprit?: string): Promise<never> {
     stopping = true;
     say('stopping…');
     // Front to back: the web app, the API, the worker, then Temporal, then Postgres.
-    for (const name of ['web', 'web-build', 'api', 'worker', 'caddy', 'pve-sim', 'temporal']) {
+    for (const name of ['web', 'web-build', 'api', 'worker', 'caddy', 'pve-sim', 'stripe-mock', 'temporal']) {
       const child = children.find((c) => c.name === name);
       if (child) await stopChild(child);
     }
@@ -333,6 +336,8 @@ if (!existsSync(tsx)) fail('node_modules is missing: run `npm run up` (or `npm c
 
 const externalTemporal = process.env.TEMPORAL_ADDRESS;
 const externalDb = process.env.DATABASE_URL;
+const externalStripe = process.env.KEELSON_STRIPE_API_URL;
+const stripeMockBuilt = existsSync(join(root, '.tools/bin/stripe-mock'));
 
 // Ports we are about to take must be free; a leftover process from an earlier run is the usual cause.
 const wanted: Array<[string, number]> = [
@@ -341,6 +346,7 @@ const wanted: Array<[string, number]> = [
   ...(externalTemporal ? [] : ([['TEMPORAL_PORT', ports.temporal], ['TEMPORAL_UI_PORT', ports.temporalUi]] as Array<[string, number]>)),
   ...(externalDb ? [] : ([['PGLITE_PORT', ports.pglite]] as Array<[string, number]>)),
   ...(simulatorWanted ? ([['PROXMOX_SIM_PORT', ports.pveSim]] as Array<[string, number]>) : []),
+  ...(!externalStripe && stripeMockBuilt ? ([['STRIPE_MOCK_PORT', ports.stripeMock]] as Array<[string, number]>) : []),
 ];
 for (const [name, port] of wanted) {
   if (await isListening(port)) {
@@ -462,10 +468,21 @@ if (temporal) {
   say(`Temporal dev server on ${temporalAddress}`);
 }
 
+// Card payments: Stripe's own API mock unless a Stripe API is named (it keeps no state; docs/decisions/0026).
+let stripeApiUrl = externalStripe;
+let stripeStatus = externalStripe ? externalStripe : 'none (stripe-mock is not built: bash scripts/stripe-mock.sh ensure)';
+if (!externalStripe && stripeMockBuilt) {
+  const stripeMock = service('stripe-mock', 'bash', ['scripts/stripe-mock.sh', 'run', '--port', String(ports.stripeMock)]);
+  await step('stripe-mock', () => waitUntil('stripe-mock', () => isListening(ports.stripeMock), 30_000, stripeMock));
+  stripeApiUrl = `http://127.0.0.1:${ports.stripeMock}`;
+  stripeStatus = `${stripeApiUrl} (stripe-mock: Stripe's fixtures, no state)`;
+}
+
 const common = {
   DATABASE_URL: dbUrl,
   TEMPORAL_ADDRESS: temporalAddress,
   KEELSON_ENCRYPTION_KEYS: keys.spec,
+  ...(stripeApiUrl ? { KEELSON_STRIPE_API_URL: stripeApiUrl } : {}),
 };
 
 // The local node's edge proxy: Caddy with only its admin API configured; the worker adds the
@@ -560,6 +577,7 @@ const rows: Array<[string, string]> = [
   ['Docker node', localNode ? `local (${localNode.id})` : 'none (no Docker engine answered)'],
   ['Apps proxy', proxyStatus],
   ['Proxmox', simulatorStatus],
+  ['Stripe API', stripeStatus],
   ['Encryption key', keys.source],
   ['Login', `${login.email} / ${login.password}`],
 ];

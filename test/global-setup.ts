@@ -17,13 +17,15 @@ declare module 'vitest' {
     workflowBundlePath: string;
     templateDb: string;
     testDbPrefix: string;
+    /** stripe-mock's base URL (Stripe's bundled fixtures), for the payments tests. */
+    stripeApiUrl: string;
   }
 }
 
 /**
  * Once per test run: a Temporal dev server (unless TEMPORAL_TEST_ADDRESS names one), a migrated
- * template database that each test file clones, the Docker engine and base images, and one
- * workflow bundle that every test worker loads.
+ * template database that each test file clones, the Docker engine and base images, stripe-mock
+ * (unless KEELSON_STRIPE_TEST_URL names one), and one workflow bundle that every test worker loads.
  */
 export default async function setup(project: TestProject) {
   execFileSync('bash', [`${root}/scripts/docker.sh`, 'ensure'], { stdio: 'inherit' });
@@ -50,6 +52,8 @@ export default async function setup(project: TestProject) {
     }
   }
 
+  const stripe = await startStripeMock();
+
   const templateDb = await createTemplateDatabase();
 
   const { code } = await bundleWorkflowCode({
@@ -66,11 +70,29 @@ export default async function setup(project: TestProject) {
   project.provide('workflowBundlePath', workflowBundlePath);
   project.provide('templateDb', templateDb);
   project.provide('testDbPrefix', testDbPrefix(process.pid));
+  project.provide('stripeApiUrl', stripe.url);
 
   return async () => {
     await dropScratchDatabases(ADMIN_DATABASE_URL, TEST_DB_KIND, (name) => name.startsWith(testDbPrefix(process.pid)));
     if (temporal?.pid) process.kill(-temporal.pid, 'SIGTERM');
+    if (stripe.child?.pid) process.kill(-stripe.child.pid, 'SIGTERM');
   };
+}
+
+/** stripe-mock on 127.0.0.1:12111, built by scripts/stripe-mock.sh; it keeps no state, so one serves every file. */
+async function startStripeMock(): Promise<{ url: string; child?: ChildProcess }> {
+  if (process.env.KEELSON_STRIPE_TEST_URL) return { url: process.env.KEELSON_STRIPE_TEST_URL };
+  const port = 12111;
+  const url = `http://127.0.0.1:${port}`;
+  if (await isListening(port)) return { url };
+  const child = spawn('bash', [`${root}/scripts/stripe-mock.sh`, 'run', '--port', String(port)], { stdio: ['ignore', 'ignore', 'pipe'], detached: true });
+  let listening = false;
+  child.stderr!.on('data', (chunk: Buffer) => {
+    if (!listening) process.stderr.write(chunk);
+  });
+  await waitFor(() => isListening(port), 300_000, 'stripe-mock');
+  listening = true;
+  return { url, child };
 }
 
 async function createTemplateDatabase(): Promise<string> {
