@@ -20,3 +20,5 @@ export { createOrderActivities, type OrderActivities } from './billing/orders';
 export { ensureMonitoringSchedules, deleteMonitoringSchedules, DEFAULT_INTERVALS, type MonitoringScheduleOptions } from './monitoring/schedules';
 export { createBillingActivities, createOrderBilling, type BillingActivities } from './billing/index';
 export { createKycActivities, type KycActivities } from './kyc/index';
+export { createPaymentActivities, type PaymentActivities } from './payments/index';
+export { upsertReconcileSchedule, DEFAULT_RECONCILE_EVERY_MS } from './payments/schedules';

@@ -96,7 +96,8 @@ export interface TestPlatform {
    */
   addDockerNode(tenantId: string, name?: string, opts?: { proxy?: EdgeProxy; docker?: Docker; endpoint?: string }): Promise<{ id: string }>;
   /** `monitoring`: the core worker's monitoring settings (intervals scaled down for tests). */
-  startCoreWorker(opts?: { monitoring?: MonitoringWorkerOptions; billing?: { now?: () => Date }; terraform?: TerraformWorkerOptions }): Promise<void>;
+  /** `payments.stripeApiUrl` defaults to `deps.config.stripeApiUrl` (the run's stripe-mock, unless a test points it elsewhere). */
+  startCoreWorker(opts?: { monitoring?: MonitoringWorkerOptions; billing?: { now?: () => Date }; terraform?: TerraformWorkerOptions; payments?: { stripeApiUrl?: string } }): Promise<void>;
   stopWorkers(): Promise<void>;
   close(): Promise<void>;
 }
@@ -118,7 +119,7 @@ export async function createTestPlatform(opts: { databaseUrl?: string; temporalA
     pool: database.pool,
     temporal,
     keys: TEST_KEYS,
-    config: { namespace: 'default', coreTaskQueue, cookieSecure: false, codecCorsOrigins: ['http://localhost:8233'], temporalUiUrl: 'http://localhost:8233' },
+    config: { namespace: 'default', coreTaskQueue, cookieSecure: false, codecCorsOrigins: ['http://localhost:8233'], temporalUiUrl: 'http://localhost:8233', stripeApiUrl: inject('stripeApiUrl') },
   };
   const app = createApp(deps);
   const docker = new Docker({ socketPath: '/var/run/docker.sock' });
@@ -206,6 +207,7 @@ export async function createTestPlatform(opts: { databaseUrl?: string; temporalA
           monitoring: opts.monitoring,
           billing: opts.billing,
           terraform: opts.terraform,
+          payments: opts.payments ?? { stripeApiUrl: deps.config.stripeApiUrl },
           databaseUrl: database.url,
         }),
       );

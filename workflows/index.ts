@@ -20,3 +20,4 @@ export { subscriptionLifecycle } from './billing/subscription';
 export { terraformRun } from './terraform/stack-run';
 export { terraformDriftCheck } from './terraform/drift-check';
 export { kycCase } from './kyc/kyc-case';
+export { paymentIntentSync, paymentsReconcile } from './billing/payment';

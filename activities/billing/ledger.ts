@@ -13,6 +13,7 @@ import {
 } from '@keelson/db/schema';
 import { and, asc, eq, inArray, isNull, or, sql } from 'drizzle-orm';
 import { DateTime } from 'luxon';
+import { applyCustomerCredit, invoiceBalance, recordPayment, type RecordedPayment } from './payments-ledger';
 
 /**
  * Invoices and credit notes: drafts, numbering at finalization, void, paid, credit. Shared by
@@ -242,6 +243,8 @@ export async function finalizeInvoices(db: Executor, tenantId: string, invoiceId
           'email', (select cc.email from ${customerContacts} cc where cc.customer_id = c.id and cc.is_billing limit 1))
       from jsonb_to_recordset(${JSON.stringify(assigned)}::jsonb) as v(id uuid, seq int, num text), ${customers} c
       where i.id = v.id and i.tenant_id = ${tenantId} and c.id = i.customer_id`);
+    // A customer's credit (an earlier overpayment) pays the next invoice first (decision 0026).
+    await applyCustomerCredit(tx, tenantId, assigned.map((a) => a.id), now);
     return [...out, ...assigned.map((a) => ({ invoiceId: a.id, number: a.num, finalizedNow: true }))];
   });
 }
@@ -256,14 +259,34 @@ export async function voidInvoice(db: Executor, tenantId: string, invoiceId: str
   if (!row) await explainState(db, tenantId, invoiceId, 'void', ['finalized']);
 }
 
-/** Records a payment in full (Billing II adds payments; this is the manual way). */
-export async function markInvoicePaid(db: Executor, tenantId: string, invoiceId: string, at: Date) {
-  const [row] = await db
-    .update(invoices)
-    .set({ status: 'paid', paidAt: at, updatedAt: sql`now()` })
-    .where(and(eq(invoices.tenantId, tenantId), eq(invoices.id, invoiceId), eq(invoices.status, 'finalized')))
-    .returning({ id: invoices.id });
-  if (!row) await explainState(db, tenantId, invoiceId, 'mark as paid', ['finalized']);
+/**
+ * "Mark paid": a manual payment of the whole balance, through the same path as every payment
+ * (payments-ledger.ts), once per invoice (its provider payment id is `<tenant>/mark-paid/<invoice>`).
+ */
+export async function markInvoicePaid(db: Executor, tenantId: string, invoiceId: string, at: Date, recordedBy = 'staff'): Promise<RecordedPayment> {
+  return db.transaction(async (tx) => {
+    const [row] = await tx.select({ status: invoices.status }).from(invoices).where(and(eq(invoices.tenantId, tenantId), eq(invoices.id, invoiceId))).for('update');
+    if (row?.status !== 'finalized') await explainState(tx, tenantId, invoiceId, 'mark as paid', ['finalized']);
+    const balance = await invoiceBalance(tx, tenantId, invoiceId);
+    if (balance.balanceMinor <= 0) {
+      // Credit notes or payments already cover it: nothing more to receive.
+      await tx.update(invoices).set({ status: 'paid', paidAt: at, updatedAt: sql`now()` }).where(eq(invoices.id, invoiceId));
+      return { paymentId: '', invoiceId, customerId: balance.customerId, created: false, amountMinor: 0, appliedMinor: 0, invoiceStatus: 'paid', balanceMinor: balance.balanceMinor, paidNow: true };
+    }
+    return recordPayment(tx, {
+      tenantId,
+      invoiceId,
+      provider: 'manual',
+      providerPaymentId: `${tenantId}/mark-paid/${invoiceId}`,
+      method: 'other',
+      amountMinor: balance.balanceMinor,
+      currency: balance.currency,
+      reference: 'marked paid',
+      receivedAt: at,
+      recordedBy,
+      strict: true,
+    });
+  });
 }
 
 async function explainState(db: Executor, tenantId: string, invoiceId: string, action: string, allowed: string[]): Promise<never> {

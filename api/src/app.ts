@@ -37,6 +37,7 @@ import { creditNotesRoutes, invoicesRoutes } from './routes/billing/invoices';
 import { subscriptionsRoutes } from './routes/billing/subscriptions';
 import { kycRoutes } from './routes/kyc/index';
 import { kycWebhookRoutes } from './routes/kyc/webhook';
+import { customerCardRoutes, invoicePaymentsRoutes, stripeSettingsRoutes, stripeWebhookRoutes } from './routes/billing/payments';
 import { KYC_MAX_DOCUMENT_BYTES } from './services/kyc/kyc-service';
 import { collectProcessMetrics, httpRequestDuration, registry } from '@keelson/activities/monitoring/prometheus';
 import { routePath } from 'hono/route';
@@ -120,6 +121,7 @@ export function createApp(deps: AppDeps) {
     .route('/api/terraform', terraformRoutes())
     .route('/api/monitoring', monitoringRoutes())
     .route('/api/webhooks/kyc', kycWebhookRoutes())
+    .route('/api/webhooks/stripe', stripeWebhookRoutes())
     .route('/api/webhooks', webhooksRoutes())
     .route('/api/api-keys', apiKeysRoutes())
     .route('/api/members', membersRoutes())
@@ -128,13 +130,16 @@ export function createApp(deps: AppDeps) {
     .route('/api/mail', mailRoutes())
     .route('/api/invitations', invitationsRoutes())
     .route('/api/customers', customersRoutes())
+    .route('/api/customers', customerCardRoutes())
     .route('/api/catalog', catalogRoutes())
     .route('/api/quotes', quotesRoutes())
     .route('/api/orders', ordersRoutes())
     .route('/api/subscriptions', subscriptionsRoutes())
     .route('/api/invoices', invoicesRoutes())
+    .route('/api/invoices', invoicePaymentsRoutes())
     .route('/api/credit-notes', creditNotesRoutes())
     .route('/api/billing', billingRoutes())
+    .route('/api/billing', stripeSettingsRoutes())
     .route('/api/kyc', kycRoutes());
 
   app.get('/api/health', async (c) => {

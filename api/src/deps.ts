@@ -47,4 +47,8 @@ export interface AppConfig {
   kycTimeline?: Partial<KycTimeline>;
   /** How long one minute of a stack's drift interval lasts (default 60 000 ms); tests stretch or shrink it. */
   terraformDriftMinuteMs?: number;
+  /** Stripe's API base URL (default Stripe's own); stripe-mock in tests and `npm run dev`. */
+  stripeApiUrl?: string;
+  /** Each organization's payments reconciliation interval (default an hour); tests use seconds. */
+  paymentsReconcileEveryMs?: number;
 }

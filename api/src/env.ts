@@ -22,6 +22,10 @@ export function loadApiEnv(source: NodeJS.ProcessEnv = process.env) {
       COOKIE_SECURE: z.enum(['true', 'false']).default('false').transform((v) => v === 'true'),
       /** When set, GET /metrics needs `Authorization: Bearer <this>` (Prometheus' bearer_token). */
       KEELSON_METRICS_TOKEN: z.string().min(16, 'use at least 16 characters').optional(),
+      /** Stripe's API base URL: Stripe itself by default; stripe-mock in `npm run dev` and the tests. */
+      KEELSON_STRIPE_API_URL: z.string().url().optional(),
+      /** How often each organization's payments are reconciled with Stripe (ms; default an hour). */
+      KEELSON_PAYMENTS_RECONCILE_MS: z.coerce.number().int().min(1000).default(3_600_000),
     },
     source,
   );

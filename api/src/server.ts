@@ -41,6 +41,8 @@ const app = createApp({
     trustedProxies: env.TRUSTED_PROXIES,
     temporalUiUrl: env.TEMPORAL_UI_URL,
     metricsToken: env.KEELSON_METRICS_TOKEN,
+    stripeApiUrl: env.KEELSON_STRIPE_API_URL,
+    paymentsReconcileEveryMs: env.KEELSON_PAYMENTS_RECONCILE_MS,
   },
 });
 

@@ -81,6 +81,8 @@ export const WorkflowType = {
   terraformRun: 'terraformRun',
   terraformDriftCheck: 'terraformDriftCheck',
   kycCase: 'kycCase',
+  paymentIntentSync: 'paymentIntentSync',
+  paymentsReconcile: 'paymentsReconcile',
 } as const;
 
 /**
@@ -146,7 +148,14 @@ export const WorkflowId = {
   subscription: (subscriptionId: string) => `subscription/${subscriptionId}`,
   /** A customer's KYC case: one running at a time; a second start joins it. */
   kycCase: (customerId: string) => `kyc/${customerId}`,
+  /** A Stripe PaymentIntent's run: read back and recorded whenever a webhook, a charge or reconciliation signals it. */
+  paymentIntent: (tenantId: string, paymentIntentId: string) => `payment-intent/${tenantId}/${paymentIntentId}`,
+  /** One reconciliation of an organization's open payment attempts (its Schedule's action). */
+  paymentsReconcile: (tenantId: string) => `payments/${tenantId}/reconcile`,
 } as const;
+
+/** Each organization's payments reconciliation Schedule (hourly by default). */
+export const paymentsReconcileScheduleId = (tenantId: string) => `payments/${tenantId}/reconcile`;
 
 /** Each organization's billing Schedule (daily at its configured hour). */
 export const billingScheduleId = (tenantId: string) => `billing/${tenantId}`;

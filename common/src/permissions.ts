@@ -65,6 +65,8 @@ export const PERMISSIONS = [
   'kyc.submit',
   /** Open cases, view documents, approve and reject (never for a customer the reviewer belongs to). */
   'kyc.review',
+  /** Pay an invoice by card and keep a card on file for later charges (a customer user: their own). */
+  'billing.pay',
 ] as const;
 export type Permission = (typeof PERMISSIONS)[number];
 
@@ -95,11 +97,11 @@ export const ROLE_PERMISSIONS: Record<Role, ReadonlySet<Permission>> = {
     'terraform.manage',
   ]),
   // Manages billing: customers, catalog, subscriptions, invoices; reads the runs and emails it causes.
-  billing: new Set<Permission>(['workflow.read', 'mail.read', 'customer.read', 'customer.manage', 'catalog.read', 'catalog.manage', 'billing.read', 'billing.manage', 'order.place', 'kyc.read', 'kyc.submit', 'kyc.review']),
+  billing: new Set<Permission>(['workflow.read', 'mail.read', 'customer.read', 'customer.manage', 'catalog.read', 'catalog.manage', 'billing.read', 'billing.manage', 'billing.pay', 'order.place', 'kyc.read', 'kyc.submit', 'kyc.review']),
   viewer: new Set<Permission>(READ.filter((p) => p !== 'audit.read' && p !== 'apikey.read')),
   // Everything a customer user reads is narrowed to the one customer they act for
   // (Principal.customerId): their customer record, subscriptions, invoices and runs.
-  customer: new Set<Permission>(['workflow.read', 'customer.read', 'catalog.read', 'billing.read', 'order.place', 'kyc.read', 'kyc.submit']),
+  customer: new Set<Permission>(['workflow.read', 'customer.read', 'catalog.read', 'billing.read', 'billing.pay', 'order.place', 'kyc.read', 'kyc.submit']),
 };
 
 export function roleHas(role: Role, permission: Permission): boolean {

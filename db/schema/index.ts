@@ -13,3 +13,4 @@ export * from './billing';
 export * from './orders';
 export * from './terraform';
 export * from './kyc';
+export * from './payments';

@@ -46,6 +46,8 @@ export function loadWorkerEnv(source: NodeJS.ProcessEnv = process.env) {
        * bundling at start, so a restarted worker polls again within seconds. Unset: bundle at start.
        */
       KEELSON_WORKFLOW_BUNDLE: z.string().min(1).optional(),
+      /** Stripe's API base URL: Stripe itself by default; stripe-mock in `npm run dev` and the tests. */
+      KEELSON_STRIPE_API_URL: z.string().url().optional(),
     },
     source,
   );

@@ -41,6 +41,7 @@ if (env.KEELSON_CORE_WORKER) {
       monitoring,
       workflowBundle,
       databaseUrl: env.DATABASE_URL,
+      payments: { stripeApiUrl: env.KEELSON_STRIPE_API_URL },
       terraform: {
         ...(env.KEELSON_TOFU_BINARY ? { binary: env.KEELSON_TOFU_BINARY } : {}),
         ...(env.KEELSON_TOFU_CLI_CONFIG ? { cliConfigFile: env.KEELSON_TOFU_CLI_CONFIG } : {}),

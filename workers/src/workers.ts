@@ -17,6 +17,7 @@ import {
   createBillingActivities,
   createOrderBilling,
   createKycActivities,
+  createPaymentActivities,
   createPostgresClusterDirectory,
   createProxmoxActivities,
   createReleaseDbActivities,
@@ -102,6 +103,8 @@ export interface WorkerDeps {
   /** Billing's clock: tests move "now" to run months of cycles in seconds. */
   billing?: { now?: () => Date };
   terraform?: TerraformWorkerOptions;
+  /** Card payments: Stripe's API base URL (default Stripe's own; stripe-mock in tests and `npm run dev`). */
+  payments?: { stripeApiUrl?: string };
   /** The worker's database URL (the Terraform state backend's default). */
   databaseUrl?: string;
 }
@@ -141,6 +144,7 @@ export function createCoreWorker(deps: WorkerDeps): Promise<Worker> {
       ...createBillingActivities({ db: deps.db, keys: deps.keys, now: deps.billing?.now }),
       ...terraformActivities(deps, runLog, clusters),
       ...createKycActivities({ db: deps.db }),
+      ...createPaymentActivities({ db: deps.db, keys: deps.keys, stripeApiUrl: deps.payments?.stripeApiUrl, temporal, taskQueue, now: deps.billing?.now }),
     },
   });
 }

@@ -11,6 +11,7 @@ import { auditActor, type ServiceContext } from '../context';
 import { customerResource, customerScope } from '../customer-scope';
 import { startWorkflowRun } from '../runs-service';
 import { ledgerCall } from './ledger-errors';
+import { tellDunningPaid } from './payments-service';
 
 type InvoiceRow = typeof invoices.$inferSelect;
 const iso = (d: Date | null) => d?.toISOString() ?? null;
@@ -178,12 +179,15 @@ export async function voidInvoiceById(ctx: ServiceContext, id: string, reason: s
   return getInvoice(ctx, id);
 }
 
+/** "Mark paid": a manual payment of the whole balance, recorded like any payment (decision 0026). */
 export async function markPaid(ctx: ServiceContext, id: string) {
   await requireInvoice(ctx, id);
-  await ctx.deps.db.transaction(async (tx) => {
-    await ledgerCall(() => markInvoicePaid(tx, ctx.principal.tenantId, id, new Date()));
-    await writeAudit(tx, { ...auditActor(ctx), action: 'invoice.paid', resourceType: 'invoice', resourceId: id, details: { by: 'hand' } });
+  const recorded = await ctx.deps.db.transaction(async (tx) => {
+    const out = await ledgerCall(() => markInvoicePaid(tx, ctx.principal.tenantId, id, new Date(), `${ctx.principal.actorType}:${ctx.principal.actorId}`));
+    await writeAudit(tx, { ...auditActor(ctx), action: 'invoice.paid', resourceType: 'invoice', resourceId: id, details: { by: 'hand', paymentId: out.paymentId || null, amountMinor: out.amountMinor } });
+    return out;
   });
+  await tellDunningPaid(ctx.deps, ctx.principal.tenantId, id, recorded.paymentId || null);
   return getInvoice(ctx, id);
 }
 
