@@ -261,6 +261,21 @@ describe('payments: Stripe, webhooks, reconciliation and the ledger', () => {
     expect(await charges.billingChargeInvoice({ tenantId: tenantA, invoiceId, attempt: 2 })).toMatchObject({ outcome: 'succeeded', alreadyPaid: true });
     await until('receipt queued', async () => (await p.db.select().from(outboundEmails).where(and(eq(outboundEmails.kind, 'payment.receipt'), eq(outboundEmails.resource, `invoice:${invoiceId}`)))).length === 1 || undefined, 60_000);
 
+    // A refund is a credit note and money returned through Stripe; the same key does it once.
+    const refund = (body: object, who = billingA) => p.request(`/api/payments/${l.payments[0]!.id}/refund`, { headers: who.headers, body });
+    expect((await refund({ amountMinor: 1_000, reason: 'goodwill' }, operatorA)).status).toBe(403);
+    expect((await refund({ amountMinor: 1_000, reason: 'goodwill' }, billingB)).status).toBe(404);
+    const tooMuch = await refund({ amountMinor: SETTLED_MINOR + 1, reason: 'goodwill' });
+    expect(tooMuch.status).toBe(400);
+    expect(await tooMuch.text()).toContain('amountMinor');
+    const refunded = await refund({ amountMinor: 1_000, reason: 'goodwill', key: 'r-1' });
+    expect(refunded.status).toBe(201);
+    const r1 = (await refunded.json()) as { creditNoteId: string; creditNoteNumber: string; providerRefundId: string; refundId: string };
+    expect(r1).toMatchObject({ created: true, creditNoteNumber: expect.stringMatching(/^CN-/), providerRefundId: expect.stringMatching(/^re_/), status: 'paid', creditedMinor: 1_000, refundedMinor: 1_000, balanceMinor: 0 });
+    const again = (await (await refund({ amountMinor: 1_000, reason: 'goodwill', key: 'r-1' })).json()) as { created: boolean; creditNoteId: string; refundId: string };
+    expect(again).toMatchObject({ created: false, creditNoteId: r1.creditNoteId, refundId: r1.refundId });
+    await until('credit note emailed', async () => (await p.db.select().from(outboundEmails).where(and(eq(outboundEmails.kind, 'credit_note'), eq(outboundEmails.key, r1.creditNoteId), eq(outboundEmails.status, 'sent')))).length === 1 || undefined, 60_000);
+
     // Without a card: nothing to charge with. With Stripe's bundled fixtures (a PaymentIntent that
     // comes back `requires_payment_method`): a soft decline, kept as the attempt's answer.
     const noCard = await finalizedInvoice(billingA, other.id, 1_000);

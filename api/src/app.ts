@@ -37,7 +37,7 @@ import { creditNotesRoutes, invoicesRoutes } from './routes/billing/invoices';
 import { subscriptionsRoutes } from './routes/billing/subscriptions';
 import { kycRoutes } from './routes/kyc/index';
 import { kycWebhookRoutes } from './routes/kyc/webhook';
-import { customerCardRoutes, invoicePaymentsRoutes, stripeSettingsRoutes, stripeWebhookRoutes } from './routes/billing/payments';
+import { customerCardRoutes, invoicePaymentsRoutes, paymentsRoutes, stripeSettingsRoutes, stripeWebhookRoutes } from './routes/billing/payments';
 import { KYC_MAX_DOCUMENT_BYTES } from './services/kyc/kyc-service';
 import { collectProcessMetrics, httpRequestDuration, registry } from '@keelson/activities/monitoring/prometheus';
 import { routePath } from 'hono/route';
@@ -97,7 +97,7 @@ export function createApp(deps: AppDeps) {
   // Query parameters and the header values Keelson reads, for every route (see edge.ts).
   app.use('/api/*', guardRequest);
 
-  for (const prefix of ['/api/runs', '/api/nodes', '/api/blueprints', '/api/containers', '/api/apps', '/api/proxmox', '/api/api-keys', '/api/members', '/api/audit', '/api/mail', '/api/monitoring', '/api/invitations', '/api/customers', '/api/catalog', '/api/quotes', '/api/orders', '/api/subscriptions', '/api/invoices', '/api/credit-notes', '/api/billing', '/api/terraform', '/api/kyc']) {
+  for (const prefix of ['/api/runs', '/api/nodes', '/api/blueprints', '/api/containers', '/api/apps', '/api/proxmox', '/api/api-keys', '/api/members', '/api/audit', '/api/mail', '/api/monitoring', '/api/invitations', '/api/customers', '/api/catalog', '/api/quotes', '/api/orders', '/api/subscriptions', '/api/invoices', '/api/credit-notes', '/api/payments', '/api/billing', '/api/terraform', '/api/kyc']) {
     app.use(prefix, authenticate);
     app.use(`${prefix}/*`, authenticate);
   }
@@ -138,6 +138,7 @@ export function createApp(deps: AppDeps) {
     .route('/api/invoices', invoicesRoutes())
     .route('/api/invoices', invoicePaymentsRoutes())
     .route('/api/credit-notes', creditNotesRoutes())
+    .route('/api/payments', paymentsRoutes())
     .route('/api/billing', billingRoutes())
     .route('/api/billing', stripeSettingsRoutes())
     .route('/api/kyc', kycRoutes());

@@ -3,7 +3,7 @@ import { MANUAL_PAYMENT_METHODS } from '@keelson/db/schema';
 import { requirePermission, requireStaff } from '../../auth/middleware';
 import { createRouter } from '../../router';
 import { ErrorSchema, errorResponses, jsonBody, jsonResponse, UuidParam } from '../../schemas';
-import { getCard, getStripeSettings, invoicePayments, payInvoice, putStripeSettings, receiveStripeWebhook, recordManualPayment, saveCard, startCardSetup } from '../../services/billing/payments-service';
+import { getCard, getStripeSettings, invoicePayments, payInvoice, putStripeSettings, receiveStripeWebhook, recordManualPayment, refundPayment, saveCard, startCardSetup } from '../../services/billing/payments-service';
 import { serviceContext } from '../../services/context';
 
 const tags = ['billing', 'payments'];
@@ -171,4 +171,27 @@ export function customerCardRoutes() {
     .openapi(getCardRoute, async (c) => c.json(CardSchema.parse(await getCard(serviceContext(c), c.req.valid('param').id)), 200))
     .openapi(setupCard, async (c) => c.json(SetupSchema.parse(await startCardSetup(serviceContext(c), c.req.valid('param').id)), 201))
     .openapi(putCard, async (c) => c.json(CardSchema.parse(await saveCard(serviceContext(c), c.req.valid('param').id, c.req.valid('json'))), 200));
+}
+
+const RefundBody = z
+  .object({
+    amountMinor: Minor,
+    reason: z.string().trim().min(1, 'say why').max(500),
+    key: z.string().min(1).max(200).optional().openapi({ description: 'The same key issues one credit note and one refund' }),
+  })
+  .openapi('RefundBody');
+const RefundedSchema = InvoicePaymentsSchema.extend({ refundId: z.string(), created: z.boolean(), creditNoteId: z.string(), creditNoteNumber: z.string(), providerRefundId: z.string().nullable() }).openapi('Refunded');
+const refund = createRoute({
+  method: 'post',
+  path: '/{id}/refund',
+  tags,
+  summary: 'Refund a payment: a credit note for the amount and the money returned (through Stripe for a card payment)',
+  middleware: manage,
+  request: { params: UuidParam, body: jsonBody(RefundBody) },
+  responses: { 201: jsonResponse(RefundedSchema, 'The credit note and the refund'), ...errorResponses },
+});
+
+/** Mounted at /api/payments. */
+export function paymentsRoutes() {
+  return createRouter().openapi(refund, async (c) => c.json(RefundedSchema.parse(await refundPayment(serviceContext(c), c.req.valid('param').id, c.req.valid('json'))), 201));
 }

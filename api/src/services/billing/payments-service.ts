@@ -1,20 +1,23 @@
-import { customerCredit, invoiceBalance, recordPayment, type RecordedPayment } from '@keelson/activities/billing/payments-ledger';
+import { issueCreditNote, lineAmounts } from '@keelson/activities/billing/ledger';
+import { customerCredit, invoiceBalance, recordPayment, recordRefund, type RecordedPayment } from '@keelson/activities/billing/payments-ledger';
+import { BillingOperation, WorkflowId, WorkflowType } from '@keelson/common/constants';
 import { INVOICE_PAID_SIGNAL, organizationStripe, signalPaymentIntent } from '@keelson/activities/payments/index';
 import { startCheckout } from '@keelson/activities/payments/checkout';
 import { upsertReconcileSchedule } from '@keelson/activities/payments/schedules';
 import { decryptSecret, encryptSecret } from '@keelson/common/codec';
 import { runForTenant } from '@keelson/common/tenant-scope';
 import { writeAudit } from '@keelson/db';
-import { customers, invoices, payments, stripeCustomers, stripeEvents, stripeSettings, type PaymentMethod } from '@keelson/db/schema';
+import { creditNotes, customers, invoiceLines, invoices, payments, refunds, stripeCustomers, stripeEvents, stripeSettings, type PaymentMethod } from '@keelson/db/schema';
 import { WorkflowNotFoundError } from '@temporalio/client';
-import { and, asc, eq } from 'drizzle-orm';
+import { and, asc, eq, sql } from 'drizzle-orm';
 import { randomUUID } from 'node:crypto';
 import Stripe from 'stripe';
 import { z } from 'zod';
 import type { AppDeps } from '../../deps';
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../../errors';
 import { auditActor, type ServiceContext } from '../context';
-import { customerScope } from '../customer-scope';
+import { customerResource, customerScope } from '../customer-scope';
+import { startWorkflowRun } from '../runs-service';
 import { ledgerCall } from './ledger-errors';
 
 /** Stripe's own default: a signed event older than this is refused (replay protection). */
@@ -287,4 +290,66 @@ export async function saveCard(ctx: ServiceContext, customerId: string, body: { 
     await writeAudit(tx, { ...auditActor(ctx), action: 'payment.card.save', resourceType: 'customer', resourceId: customerId, details: { brand: pm.card?.brand ?? null, last4: pm.card?.last4 ?? null } });
   });
   return getCard(ctx, customerId);
+}
+
+/** The net amount whose line, taxed at `rateBp` and rounded once, totals exactly `grossMinor`; null if none does. */
+function netForGross(grossMinor: number, rateBp: number): number | null {
+  const guess = Math.round((grossMinor * 10_000) / (10_000 + rateBp));
+  for (const net of [guess, guess - 1, guess + 1]) if (net > 0 && lineAmounts(1, net, rateBp).totalMinor === grossMinor) return net;
+  return null;
+}
+
+export interface RefundBody {
+  amountMinor: number;
+  reason: string;
+  /** Makes the request idempotent: the same key issues one credit note and one refund. */
+  key?: string;
+}
+
+/**
+ * A refund is a credit note and money returned (decision 0026): the credit note (numbered, at the
+ * invoice's tax rate, key `refund/<payment>/<key>`) says why; a card payment is refunded through
+ * Stripe with the credit note's id as Idempotency-Key; the refund row ties both to the payment.
+ * A retry with the same key finds the same credit note and refund. The invoice's balance does not
+ * move (less owed, as much returned); the credit note is emailed like any other.
+ */
+export async function refundPayment(ctx: ServiceContext, paymentId: string, body: RefundBody) {
+  const tenantId = ctx.principal.tenantId;
+  const [payment] = await ctx.deps.db.select().from(payments).where(and(eq(payments.tenantId, tenantId), eq(payments.id, paymentId)));
+  if (!payment || customerScope(ctx)) throw new NotFoundError('payment');
+  if (!payment.invoiceId) throw new ConflictError('this payment has no invoice to credit');
+  const invoiceId = payment.invoiceId;
+  const [refunded] = await ctx.deps.db.select({ total: sql<string>`coalesce(sum(${refunds.amountMinor}), 0)` }).from(refunds).where(eq(refunds.paymentId, payment.id));
+  const key = `refund/${payment.id}/${body.key ?? randomUUID()}`;
+  const [known] = await ctx.deps.db.select({ id: creditNotes.id }).from(creditNotes).where(and(eq(creditNotes.tenantId, tenantId), eq(creditNotes.key, key)));
+  if (!known && Number(refunded!.total) + body.amountMinor > payment.amountMinor) throw new ValidationError(`amountMinor: more than is left of the payment (${payment.amountMinor - Number(refunded!.total)})`);
+  const [line] = await ctx.deps.db.select({ rateBp: invoiceLines.taxRateBp }).from(invoiceLines).where(eq(invoiceLines.invoiceId, invoiceId)).limit(1);
+  const net = netForGross(body.amountMinor, line?.rateBp ?? 0);
+  if (net === null) throw new ValidationError(`amountMinor: ${body.amountMinor} cannot be split into net and tax at the invoice's rate; try one minor unit more or less`);
+  const note = await ctx.deps.db.transaction(async (tx) => {
+    const out = await ledgerCall(() => issueCreditNote(tx, { tenantId, invoiceId, key, reason: body.reason, lines: [{ description: `Refund: ${body.reason}`.slice(0, 500), quantity: 1, unitPriceMinor: net }], now: new Date() }));
+    if (out.created) await writeAudit(tx, { ...auditActor(ctx), action: 'credit_note.create', resourceType: 'credit_note', resourceId: out.creditNoteId, details: { invoiceId, number: out.number, reason: body.reason, refundOf: payment.id } });
+    return out;
+  });
+  let providerRefundId: string | null = null;
+  if (payment.provider === 'stripe') {
+    const org = await requireStripe(ctx);
+    const refund = await org.stripe.refunds.create({ payment_intent: payment.providerPaymentId, amount: body.amountMinor, metadata: { keelson_credit_note: note.creditNoteId } }, { idempotencyKey: `refund/${note.creditNoteId}` });
+    providerRefundId = refund.id;
+  }
+  const recorded = await ctx.deps.db.transaction(async (tx) => {
+    const out = await ledgerCall(() => recordRefund(tx, { tenantId, paymentId: payment.id, creditNoteId: note.creditNoteId, amountMinor: body.amountMinor, reason: body.reason, providerRefundId, recordedBy: `${ctx.principal.actorType}:${ctx.principal.actorId}` }));
+    if (out.created) await writeAudit(tx, { ...auditActor(ctx), action: 'payment.refund', resourceType: 'payment', resourceId: payment.id, details: { amountMinor: body.amountMinor, creditNoteId: note.creditNoteId, providerRefundId } });
+    return out;
+  });
+  if (note.created) {
+    await startWorkflowRun(ctx, {
+      operation: BillingOperation.creditNote,
+      workflowType: WorkflowType.issueCreditNote,
+      workflowId: WorkflowId.creditNote(note.creditNoteId),
+      input: { creditNoteId: note.creditNoteId },
+      resources: [`credit_note:${note.creditNoteId}`, `invoice:${invoiceId}`, customerResource(payment.customerId)],
+    });
+  }
+  return { refundId: recorded.refundId, created: recorded.created, creditNoteId: note.creditNoteId, creditNoteNumber: note.number, providerRefundId, ...(await invoicePayments(ctx, invoiceId)) };
 }
