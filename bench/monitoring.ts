@@ -29,6 +29,9 @@ import { startSmtpReceiver } from '../test/smtp';
 import { startBenchPlatform } from './platform';
 import { percentile, round } from './stats';
 
+/** Where a collection round's time went, as the cluster's activity reports it. */
+type CollectPhases = { resourcesMs: number; agentMs: number; storeMs: number; backfillMs: number };
+
 const { values } = parseArgs({
   options: {
     guests: { type: 'string', default: '1000' },
@@ -176,17 +179,18 @@ try {
   const collectRound = async () => {
     const before = processUsage(workerPid);
     const started = performance.now();
-    await p.client.workflow.execute(WorkflowType.monitoringCollect, { taskQueue: p.coreTaskQueue, workflowId: `bench-collect-${randomBytes(4).toString('hex')}`, args: [{ nodeTimeoutMs: 10_000 }] });
-    return { ms: performance.now() - started, cpuMs: processUsage(workerPid).cpuMs - before.cpuMs };
+    const result = (await p.client.workflow.execute(WorkflowType.monitoringCollect, { taskQueue: p.coreTaskQueue, workflowId: `bench-collect-${randomBytes(4).toString('hex')}`, args: [{ nodeTimeoutMs: 10_000 }] })) as { clusters: Array<{ timings?: CollectPhases }> };
+    return { ms: performance.now() - started, cpuMs: processUsage(workerPid).cpuMs - before.cpuMs, phases: result.clusters[0]?.timings };
   };
   log('first collection round (imports each guest\'s rrddata hour)…');
   log(`  ${Math.round((await collectRound()).ms)} ms`);
   const resources = await api<{ items: Array<{ id: string; name: string; kind: string }> }>('GET', '/api/monitoring/resources?kind=guest');
   if (resources.items.length < GUESTS) throw new Error(`only ${resources.items.length} of ${GUESTS} guests were collected`);
-  const collections = [];
+  const collections: Array<Awaited<ReturnType<typeof collectRound>>> = [];
   for (let i = 0; i < 3; i++) {
     collections.push(await collectRound());
-    log(`  collection round ${i + 1}: ${Math.round(collections.at(-1)!.ms)} ms`);
+    const { ms, phases } = collections.at(-1)!;
+    log(`  collection round ${i + 1}: ${Math.round(ms)} ms (${phases ? Object.entries(phases).map(([k, v]) => `${k.replace(/Ms$/, '')} ${v} ms`).join(', ') : 'no phases'})`);
   }
 
   // Five rules over every guest of the cluster, as an operator would set them up.
@@ -289,7 +293,14 @@ try {
       workerCpuShareAt60s: round(percentile(evalCpu, 50) / 60_000, 4),
       rounds: evaluations.length,
     },
-    collection: { guests: GUESTS, p50Ms: round(percentile(collectMs, 50), 0), workerCpuMsP50: round(percentile(collectCpu, 50), 0), rounds: collections.length },
+    collection: {
+      guests: GUESTS,
+      p50Ms: round(percentile(collectMs, 50), 0),
+      workerCpuMsP50: round(percentile(collectCpu, 50), 0),
+      // Each phase's median over the rounds: the resource list, the agents' meminfo, the write, the rrddata import.
+      phasesP50Ms: Object.fromEntries((['resourcesMs', 'agentMs', 'storeMs', 'backfillMs'] as const).map((k) => [k, round(percentile(collections.map((c) => c.phases?.[k] ?? NaN).sort((a, b) => a - b), 50), 0)])),
+      rounds: collections.length,
+    },
     workerMemory: { rssMiB: round(memory.rssMiB, 0), peakRssMiB: round(memory.peakRssMiB, 0) },
     ingest: { rows: ingestRows, rowsPerSecond: round(ingestRows / (ingestMs / 1000), 0), historyRows: imported, historyRowsPerSecond: round(imported / (historyMs / 1000), 0) },
     query: { points: pointCount, p50Ms: round(percentile(queryMs, 50), 1), p95Ms: round(percentile(queryMs, 95), 1), samples: queryMs.length },

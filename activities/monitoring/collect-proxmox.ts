@@ -61,6 +61,8 @@ export interface ProxmoxCollectResult {
   guests: number;
   /** Samples imported from rrddata for new resources or gaps. */
   backfilled: number;
+  /** Where the round's time went (ms): the resource list, the agents' meminfo, the write, the rrddata import. */
+  timings?: { resourcesMs: number; agentMs: number; storeMs: number; backfillMs: number };
 }
 
 export interface ProxmoxMetricsOptions {
@@ -123,14 +125,23 @@ export function createProxmoxMetricsActivities(deps: { db: Database; clusters: P
 
     let px: ProxmoxApi;
     let resources: ClusterResource[];
+    let mark = performance.now();
+    const lap = () => {
+      const now = performance.now();
+      const ms = Math.round(now - mark);
+      mark = now;
+      return ms;
+    };
     try {
-      px = connectProxmox(await deps.clusters.connect(cluster.id));
+      // Only reads: its connections are kept for the round (see PinnedFetchOptions).
+      px = connectProxmox(await deps.clusters.connect(cluster.id), { keepAlive: true });
       resources = (await px.cluster.resources.$get()) as ClusterResource[];
     } catch (err) {
       await markUnreachable(db, clusterResource, at);
       return { clusterId: cluster.id, reachable: false, error: (err as Error).message.slice(0, 500), nodes: 0, guests: 0, backfilled: 0 };
     }
 
+    const resourcesMs = lap();
     // Keelson's own guests, to link resources to their records (and their pages).
     const known = await db
       .select({ id: guests.id, vmid: guests.vmid })
@@ -157,6 +168,7 @@ export function createProxmoxMetricsActivities(deps: { db: Database; clusters: P
       memory.set(key, await guestMemory(px, r, skipped > 0 && skipped % 10 !== 0));
     });
 
+    const agentMs = lap();
     const readings: ResourceReading[] = [
       { kind: 'proxmox_cluster', key: cluster.id, name: cluster.name, refId: cluster.id, clusterId: cluster.id, status: 'reachable', values: { up: 1 } },
       ...nodeRows.map((r): ResourceReading => {
@@ -210,6 +222,7 @@ export function createProxmoxMetricsActivities(deps: { db: Database; clusters: P
       }),
     ];
     const stored = await storeReadings(db, cluster.tenantId, readings, at);
+    const storeMs = lap();
 
     // History Proxmox kept while Keelson was not looking: new resources, or after a gap.
     let backfilled = 0;
@@ -242,7 +255,7 @@ export function createProxmoxMetricsActivities(deps: { db: Database; clusters: P
         // History is a nicety: the next gap check tries again.
       }
     });
-    return { clusterId: cluster.id, reachable: true, nodes: nodeRows.length, guests: guestRows.length, backfilled };
+    return { clusterId: cluster.id, reachable: true, nodes: nodeRows.length, guests: guestRows.length, backfilled, timings: { resourcesMs, agentMs, storeMs, backfillMs: lap() } };
   }
 
   return {

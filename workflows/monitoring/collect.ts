@@ -57,5 +57,5 @@ export async function monitoringCollect(input: CollectInput): Promise<CollectRes
     }),
   );
   const results = await Promise.all(clusters.map((clusterId) => core.collectProxmoxCluster({ clusterId })));
-  return { dockerNodes, clusters: results.map((r) => ({ clusterId: r.clusterId, reachable: r.reachable, ...(r.error ? { error: r.error } : {}) })) };
+  return { dockerNodes, clusters: results.map((r) => ({ clusterId: r.clusterId, reachable: r.reachable, ...(r.error ? { error: r.error } : {}), ...(r.timings ? { timings: r.timings } : {}) })) };
 }
