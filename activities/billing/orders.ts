@@ -1,5 +1,5 @@
 import { decryptSecret, encryptSecret, type KeyRing } from '@keelson/common/codec';
-import { resourceRef, WorkflowId, WorkflowType } from '@keelson/common/constants';
+import { AdvisoryLock, resourceRef, WorkflowId, WorkflowType } from '@keelson/common/constants';
 import { splitUrlCredentials } from '@keelson/common/credentials';
 import type { Database, Executor } from '@keelson/db';
 import {
@@ -77,12 +77,13 @@ const PORT_LIMIT = 65_535;
 /**
  * Host ports for a new container on a node: each of the blueprint's own host port when no live
  * Keelson container on the node holds it, else the next one up that none does. Choices are made
- * one order at a time per node (a transaction-scoped advisory lock), so two orders of a
- * blueprint never get the same port; the container row that claims them commits with the lock.
+ * one at a time per node (a transaction-scoped advisory lock the API's container create takes
+ * too), so two orders of a blueprint never get the same port; the container row that claims them
+ * commits with the lock.
  */
 export async function choosePorts(tx: Executor, nodeId: string, wanted: PortMapping[]): Promise<PortMapping[]> {
   if (!wanted.length) return [];
-  await tx.execute(sql`select pg_advisory_xact_lock(hashtext(${`node-ports/${nodeId}`}))`);
+  await tx.execute(sql`select pg_advisory_xact_lock(hashtext(${AdvisoryLock.nodePorts(nodeId)}))`);
   const live = await tx
     .select({ spec: containers.spec })
     .from(containers)

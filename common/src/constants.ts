@@ -182,6 +182,15 @@ export const resourceRef = (kind: string, id: string) => `${kind}:${id}`;
 /** Postgres NOTIFY channel carrying `<workflowId>` whenever run output is appended. */
 export const RUN_LOG_CHANNEL = 'keelson_run_log';
 
+/**
+ * Keys of Postgres advisory locks (`pg_advisory_xact_lock(hashtext(key))`) that more than one
+ * process takes. `nodePorts`: choosing or checking a Docker node's host ports, held until the
+ * container row that claims them commits (the API's container create, an order's container).
+ */
+export const AdvisoryLock = {
+  nodePorts: (nodeId: string) => `node-ports/${nodeId}`,
+} as const;
+
 /** Labels Keelson sets on the Docker containers it manages. */
 export const DockerLabel = {
   managed: 'io.keelson.managed',

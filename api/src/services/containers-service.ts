@@ -1,8 +1,8 @@
 import { encryptSecret } from '@keelson/common/codec';
-import { resourceRef, WorkflowId, WorkflowType } from '@keelson/common/constants';
+import { AdvisoryLock, resourceRef, WorkflowId, WorkflowType } from '@keelson/common/constants';
 import { writeAudit, type Executor } from '@keelson/db';
 import { containers, type ContainerSpec } from '@keelson/db/schema';
-import { and, asc, eq, ne, notInArray } from 'drizzle-orm';
+import { and, asc, eq, ne, notInArray, sql } from 'drizzle-orm';
 import { randomUUID } from 'node:crypto';
 import { ConflictError, NotFoundError, ValidationError } from '../errors';
 import { blueprintEnv, requireBlueprint } from './blueprints-service';
@@ -123,9 +123,13 @@ export async function createContainer(ctx: ServiceContext, input: CreateContaine
   });
 }
 
-/** Host ports already claimed by another live Keelson container on the node → 409. */
+/**
+ * Host ports already claimed by another live Keelson container on the node → 409. Checked under
+ * the node's ports lock (orders choose ports under it too), held until the new row commits.
+ */
 async function assertPortsFree(tx: Executor, nodeId: string, ports: number[]) {
   if (!ports.length) return;
+  await tx.execute(sql`select pg_advisory_xact_lock(hashtext(${AdvisoryLock.nodePorts(nodeId)}))`);
   const live = await tx
     .select({ name: containers.name, spec: containers.spec })
     .from(containers)
