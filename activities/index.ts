@@ -22,3 +22,4 @@ export { createBillingActivities, createOrderBilling, type BillingActivities } f
 export { createKycActivities, type KycActivities } from './kyc/index';
 export { createPaymentActivities, type PaymentActivities } from './payments/index';
 export { upsertReconcileSchedule, DEFAULT_RECONCILE_EVERY_MS } from './payments/schedules';
+export { createTicketActivities, type TicketActivities } from './tickets/index';

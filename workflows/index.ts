@@ -21,3 +21,4 @@ export { terraformRun } from './terraform/stack-run';
 export { terraformDriftCheck } from './terraform/drift-check';
 export { kycCase } from './kyc/kyc-case';
 export { paymentIntentSync, paymentsReconcile } from './billing/payment';
+export { ticketLifecycle } from './tickets/ticket';

@@ -39,6 +39,8 @@ import { kycRoutes } from './routes/kyc/index';
 import { kycWebhookRoutes } from './routes/kyc/webhook';
 import { customerCardRoutes, invoicePaymentsRoutes, paymentsRoutes, stripeSettingsRoutes, stripeWebhookRoutes } from './routes/billing/payments';
 import { KYC_MAX_DOCUMENT_BYTES } from './services/kyc/kyc-service';
+import { ticketsRoutes } from './routes/tickets/index';
+import { TICKET_MAX_ATTACHMENT_BYTES } from './services/tickets/tickets-service';
 import { collectProcessMetrics, httpRequestDuration, registry } from '@keelson/activities/monitoring/prometheus';
 import { routePath } from 'hono/route';
 import { timingSafeEqual } from 'node:crypto';
@@ -92,12 +94,16 @@ export function createApp(deps: AppDeps) {
   // Identity documents (photos, scans) are the one body allowed to be larger.
   const documentLimit = limitBody(KYC_MAX_DOCUMENT_BYTES);
   const kycUpload = /^\/api\/kyc\/cases\/[^/]+\/documents$/;
-  app.use('/api/*', (c, next) => (kycUpload.test(c.req.path) ? documentLimit(c, next) : defaultLimit(c, next)));
+  // …and ticket attachments (screenshots, logs).
+  const attachmentLimit = limitBody(TICKET_MAX_ATTACHMENT_BYTES);
+  app.use('/api/*', (c, next) =>
+    kycUpload.test(c.req.path) ? documentLimit(c, next) : c.req.path === '/api/tickets/attachments' ? attachmentLimit(c, next) : defaultLimit(c, next),
+  );
 
   // Query parameters and the header values Keelson reads, for every route (see edge.ts).
   app.use('/api/*', guardRequest);
 
-  for (const prefix of ['/api/runs', '/api/nodes', '/api/blueprints', '/api/containers', '/api/apps', '/api/proxmox', '/api/api-keys', '/api/members', '/api/audit', '/api/mail', '/api/monitoring', '/api/invitations', '/api/customers', '/api/catalog', '/api/quotes', '/api/orders', '/api/subscriptions', '/api/invoices', '/api/credit-notes', '/api/payments', '/api/billing', '/api/terraform', '/api/kyc']) {
+  for (const prefix of ['/api/runs', '/api/nodes', '/api/blueprints', '/api/containers', '/api/apps', '/api/proxmox', '/api/api-keys', '/api/members', '/api/audit', '/api/mail', '/api/monitoring', '/api/invitations', '/api/customers', '/api/catalog', '/api/quotes', '/api/orders', '/api/subscriptions', '/api/invoices', '/api/credit-notes', '/api/payments', '/api/billing', '/api/terraform', '/api/kyc', '/api/tickets']) {
     app.use(prefix, authenticate);
     app.use(`${prefix}/*`, authenticate);
   }
@@ -141,7 +147,8 @@ export function createApp(deps: AppDeps) {
     .route('/api/payments', paymentsRoutes())
     .route('/api/billing', billingRoutes())
     .route('/api/billing', stripeSettingsRoutes())
-    .route('/api/kyc', kycRoutes());
+    .route('/api/kyc', kycRoutes())
+    .route('/api/tickets', ticketsRoutes());
 
   app.get('/api/health', async (c) => {
     const checks = await healthChecks(deps);

@@ -2,6 +2,7 @@ import type { KeyRing } from '@keelson/common/codec';
 import type { Database } from '@keelson/db';
 import type { Client } from '@temporalio/client';
 import type { KycTimeline } from '@keelson/activities/kyc/types';
+import type { TicketTimelineConfig } from '@keelson/activities/tickets/types';
 import type pg from 'pg';
 
 /**
@@ -45,6 +46,10 @@ export interface AppConfig {
   loginRateLimit?: { max: number; windowMs: number };
   /** KYC case durations (reminders, SLA, expiry, validity, retention); defaults in DEFAULT_KYC_TIMELINE. Tests scale them down. */
   kycTimeline?: Partial<KycTimeline>;
+  /** How long an order of a product that requires KYC waits for an approval before it is cancelled (default 14 days). */
+  orderKycTimeoutMs?: number;
+  /** Ticket SLA deadlines by priority, auto-close and reopen window; defaults in DEFAULT_TICKET_TIMELINE. Tests scale them down. */
+  ticketTimeline?: TicketTimelineConfig;
   /** How long one minute of a stack's drift interval lasts (default 60 000 ms); tests stretch or shrink it. */
   terraformDriftMinuteMs?: number;
   /** Stripe's API base URL (default Stripe's own); stripe-mock in tests and `npm run dev`. */

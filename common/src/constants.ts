@@ -83,6 +83,7 @@ export const WorkflowType = {
   kycCase: 'kycCase',
   paymentIntentSync: 'paymentIntentSync',
   paymentsReconcile: 'paymentsReconcile',
+  ticket: 'ticketLifecycle',
 } as const;
 
 /**
@@ -102,6 +103,11 @@ export const BillingOperation = {
 } as const;
 /** Updates a subscription's run (`subscription/<id>`) accepts. */
 export const SubscriptionUpdate = { changePlan: 'changePlan' } as const;
+/**
+ * Signals an order's run (`order/<id>`) accepts: `kycDecided` comes from the customer's KYC case
+ * when it is approved or ends, so an order waiting for KYC moves on (decision 0028).
+ */
+export const OrderSignal = { kycDecided: 'kycDecided' } as const;
 /** Terraform stack runs and drift checks, started through /api/terraform and a Schedule per stack. */
 export const TerraformOperation = { apply: 'terraform.apply', destroy: 'terraform.destroy', drift: 'terraform.drift' } as const;
 
@@ -152,6 +158,8 @@ export const WorkflowId = {
   paymentIntent: (tenantId: string, paymentIntentId: string) => `payment-intent/${tenantId}/${paymentIntentId}`,
   /** One reconciliation of an organization's open payment attempts (its Schedule's action). */
   paymentsReconcile: (tenantId: string) => `payments/${tenantId}/reconcile`,
+  /** A support ticket: its SLA clock, escalations, auto-close and reopening. */
+  ticket: (ticketId: string) => `ticket/${ticketId}`,
 } as const;
 
 /** Each organization's payments reconciliation Schedule (hourly by default). */
@@ -162,6 +170,9 @@ export const billingScheduleId = (tenantId: string) => `billing/${tenantId}`;
 
 /** The operation name KYC case runs carry in KeelsonOperation. */
 export const KYC_OPERATION = 'kyc.case';
+
+/** The operation name ticket runs carry in KeelsonOperation. */
+export const TICKET_OPERATION = 'ticket.lifecycle';
 
 /**
  * Monitoring's Temporal Schedules, one set per core task queue (deployments and test files that

@@ -67,6 +67,14 @@ export const PERMISSIONS = [
   'kyc.review',
   /** Pay an invoice by card and keep a card on file for later charges (a customer user: their own). */
   'billing.pay',
+  /** See support tickets and their threads (a customer user: only their own customer's). */
+  'ticket.read',
+  /** Open tickets and write in them as the customer (a customer user: for their own customer). */
+  'ticket.submit',
+  /** Answer tickets as staff. */
+  'ticket.reply',
+  /** Assign tickets, set their priority, merge and close them. */
+  'ticket.manage',
 ] as const;
 export type Permission = (typeof PERMISSIONS)[number];
 
@@ -95,13 +103,16 @@ export const ROLE_PERMISSIONS: Record<Role, ReadonlySet<Permission>> = {
     'alert.manage',
     'alert.acknowledge',
     'terraform.manage',
+    // Operators run support for the services they operate.
+    'ticket.reply',
+    'ticket.manage',
   ]),
   // Manages billing: customers, catalog, subscriptions, invoices; reads the runs and emails it causes.
-  billing: new Set<Permission>(['workflow.read', 'mail.read', 'customer.read', 'customer.manage', 'catalog.read', 'catalog.manage', 'billing.read', 'billing.manage', 'billing.pay', 'order.place', 'kyc.read', 'kyc.submit', 'kyc.review']),
+  billing: new Set<Permission>(['workflow.read', 'mail.read', 'customer.read', 'customer.manage', 'catalog.read', 'catalog.manage', 'billing.read', 'billing.manage', 'billing.pay', 'order.place', 'kyc.read', 'kyc.submit', 'kyc.review', 'ticket.read', 'ticket.reply', 'ticket.manage']),
   viewer: new Set<Permission>(READ.filter((p) => p !== 'audit.read' && p !== 'apikey.read')),
   // Everything a customer user reads is narrowed to the one customer they act for
   // (Principal.customerId): their customer record, subscriptions, invoices and runs.
-  customer: new Set<Permission>(['workflow.read', 'customer.read', 'catalog.read', 'billing.read', 'billing.pay', 'order.place', 'kyc.read', 'kyc.submit']),
+  customer: new Set<Permission>(['workflow.read', 'customer.read', 'catalog.read', 'billing.read', 'billing.pay', 'order.place', 'kyc.read', 'kyc.submit', 'ticket.read', 'ticket.submit']),
 };
 
 export function roleHas(role: Role, permission: Permission): boolean {

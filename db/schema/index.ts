@@ -14,3 +14,4 @@ export * from './orders';
 export * from './terraform';
 export * from './kyc';
 export * from './payments';
+export * from './tickets';

@@ -18,6 +18,7 @@ import {
   createOrderBilling,
   createKycActivities,
   createPaymentActivities,
+  createTicketActivities,
   createPostgresClusterDirectory,
   createProxmoxActivities,
   createReleaseDbActivities,
@@ -145,6 +146,7 @@ export function createCoreWorker(deps: WorkerDeps): Promise<Worker> {
       ...terraformActivities(deps, runLog, clusters),
       ...createKycActivities({ db: deps.db }),
       ...createPaymentActivities({ db: deps.db, keys: deps.keys, stripeApiUrl: deps.payments?.stripeApiUrl, temporal, taskQueue, now: deps.billing?.now }),
+      ...createTicketActivities({ db: deps.db }),
     },
   });
 }
