@@ -8,6 +8,7 @@ import {
   containers,
   customers,
   guests,
+  kycCases,
   nodes,
   orders,
   plans,
@@ -21,7 +22,7 @@ import {
   type PortMapping,
 } from '@keelson/db/schema';
 import { ApplicationFailure } from '@temporalio/activity';
-import { and, eq, inArray, notInArray, sql } from 'drizzle-orm';
+import { and, desc, eq, inArray, notInArray, sql } from 'drizzle-orm';
 import { DateTime } from 'luxon';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { provisioningKeyPair } from '../proxmox/keys';
@@ -40,6 +41,16 @@ export interface LoadedOrder {
   onAccount: boolean;
   /** How long staff have to accept it (ms); absent, it waits until someone answers. */
   acceptanceTimeout?: number;
+  /** The plan's product requires an approved KYC case before anything is provisioned. */
+  requiresKyc?: boolean;
+}
+
+/** Where the customer's identity check stands, as the order's run reads it. */
+export interface KycStanding {
+  /** The current case's state, or null when none was ever opened. */
+  state: string | null;
+  /** Approved and not past its valid-until date. */
+  approved: boolean;
 }
 
 /** A provisioning run the order starts as its child. */
@@ -99,7 +110,7 @@ export async function choosePorts(tx: Executor, nodeId: string, wanted: PortMapp
 }
 
 /** Statuses an order's run may still change; a closed order stays closed. */
-const OPEN: OrderStatus[] = ['placed', 'awaiting_acceptance', 'provisioning'];
+const OPEN: OrderStatus[] = ['placed', 'awaiting_kyc', 'awaiting_acceptance', 'provisioning'];
 
 const permanent = (type: string, message: string) => ApplicationFailure.create({ type, message, nonRetryable: true });
 
@@ -249,7 +260,7 @@ export function createOrderActivities({ db, keys, invoiceOrder, creditOrder, now
     async loadOrder({ tenantId, orderId }: { tenantId: string; orderId: string }): Promise<LoadedOrder> {
       const o = await requireOrder(tenantId, orderId);
       const [row] = await db
-        .select({ customer: customers.name, plan: plans.name, product: products.name, provisioning: plans.provisioning })
+        .select({ customer: customers.name, plan: plans.name, product: products.name, provisioning: plans.provisioning, requiresKyc: products.requiresKyc })
         .from(plans)
         .innerJoin(products, eq(products.id, plans.productId))
         .innerJoin(customers, eq(customers.id, o.customerId))
@@ -264,7 +275,20 @@ export function createOrderActivities({ db, keys, invoiceOrder, creditOrder, now
         customerName: row.customer,
         summary: `${row.product} · ${row.plan}, ${price}`,
         onAccount: o.onAccount,
+        requiresKyc: row.requiresKyc,
       };
+    },
+
+    /** The customer's current KYC case, as its workflow last recorded it (decision 0023). */
+    async kycStanding({ tenantId, customerId }: { tenantId: string; customerId: string }): Promise<KycStanding> {
+      const [row] = await db
+        .select({ state: kycCases.state, validUntil: kycCases.validUntil })
+        .from(kycCases)
+        .where(and(eq(kycCases.tenantId, tenantId), eq(kycCases.customerId, customerId)))
+        .orderBy(desc(kycCases.createdAt))
+        .limit(1);
+      if (!row) return { state: null, approved: false };
+      return { state: row.state, approved: row.state === 'approved' && (row.validUntil === null || row.validUntil.getTime() > Date.now()) };
     },
 
     /** The first invoice, when billing supplies it; recorded on the order. */
@@ -277,7 +301,7 @@ export function createOrderActivities({ db, keys, invoiceOrder, creditOrder, now
     },
 
     /** Moves an open order along; a closed one is left as it is. */
-    async recordOrder({ tenantId, orderId, status }: { tenantId: string; orderId: string; status: 'awaiting_acceptance' | 'provisioning' }): Promise<void> {
+    async recordOrder({ tenantId, orderId, status }: { tenantId: string; orderId: string; status: 'awaiting_kyc' | 'awaiting_acceptance' | 'provisioning' }): Promise<void> {
       await db
         .update(orders)
         .set({ status, updatedAt: sql`now()` })

@@ -1,5 +1,5 @@
 import type { Database } from '@keelson/db';
-import { customerContacts, customers, kycCaseEvents, kycCases, kycDocuments, memberships, users } from '@keelson/db/schema';
+import { customerContacts, customers, kycCaseEvents, kycCases, kycDocuments, memberships, orders, users } from '@keelson/db/schema';
 import { ApplicationFailure } from '@temporalio/activity';
 import { and, asc, eq, inArray, isNull, sql } from 'drizzle-orm';
 import type { KycRecord } from './types';
@@ -82,6 +82,15 @@ export function createKycActivities({ db }: { db: Database }) {
         .returning({ id: kycDocuments.id, expiresOn: kycDocuments.expiresOn });
       const expiries = rows.map((r) => r.expiresOn?.getTime()).filter((t): t is number => t !== undefined);
       return { attached: rows.map((r) => r.id), expiresAt: expiries.length ? Math.min(...expiries) : null };
+    },
+
+    /** The customer's orders waiting for this case's decision (their runs are told of it). */
+    async ordersAwaitingKyc({ tenantId, customerId }: { tenantId: string; customerId: string }): Promise<string[]> {
+      const rows = await db
+        .select({ id: orders.id })
+        .from(orders)
+        .where(and(eq(orders.tenantId, tenantId), eq(orders.customerId, customerId), eq(orders.status, 'awaiting_kyc')));
+      return rows.map((r) => r.id);
     },
 
     /** The retention rule: drops the documents' content for good (the row stays, marked deleted). */

@@ -73,6 +73,8 @@ export const quotes = pgTable(
 export const ORDER_STATUSES = [
   /** Recorded; its run is invoicing it. */
   'placed',
+  /** Invoiced; its product requires KYC and it waits for the customer's approved identity check. */
+  'awaiting_kyc',
   /** Invoiced; waiting for staff to accept it. */
   'awaiting_acceptance',
   /** Accepted; its service is being provisioned. */

@@ -1,15 +1,18 @@
-import { resourceRef } from '@keelson/common/constants';
+import { OrderSignal, resourceRef } from '@keelson/common/constants';
 import { runSearchAttributes } from '@keelson/common/search-attributes';
 import {
   ApplicationFailure,
   CancellationScope,
   ChildWorkflowCancellationType,
+  condition,
+  defineSignal,
   executeChild,
   isCancellation,
   log,
   ParentClosePolicy,
   patched,
   proxyActivities,
+  setHandler,
 } from '@temporalio/workflow';
 import type { LoadedOrder, OrderActivities, OrderOutcome } from '../../activities/billing/orders';
 import { awaitApproval } from '../approval';
@@ -19,7 +22,15 @@ import { startIssuing } from './invoice';
 
 export interface OrderInput extends RunContext {
   orderId: string;
+  /**
+   * How long an order of a product that requires KYC waits for the customer's approval before it
+   * is cancelled and credited (ms); the API sets it from its configuration (default 14 days).
+   */
+  kycTimeoutMs?: number;
 }
+
+/** The customer's KYC case tells waiting orders when it is approved or ends. */
+export const kycDecidedSignal = defineSignal<[{ state: string }]>(OrderSignal.kycDecided);
 
 /**
  * Postgres bookkeeping: short calls retried until the database answers (a business failure, such
@@ -59,6 +70,10 @@ export async function orderFulfil(input: OrderInput): Promise<OrderOutcome> {
   }
 
   try {
+    if (order.requiresKyc && patched(WAITS_FOR_KYC)) {
+      const kyc = await awaitKyc(order, input.kycTimeoutMs ?? DEFAULT_KYC_TIMEOUT_MS);
+      if (!kyc.approved) return await closeOrder(order, input.actor, 'canceled', kyc.reason);
+    }
     const acceptance = await awaitAcceptance(order);
     if (acceptance.outcome !== 'accepted') return await closeOrder(order, input.actor, 'rejected', acceptance.reason);
 
@@ -83,6 +98,38 @@ export async function orderFulfil(input: OrderInput): Promise<OrderOutcome> {
     await closeOrder(order, input.actor, isCancellation(err) ? 'canceled' : 'failed', reason);
     if (isCancellation(err)) throw err;
     throw ApplicationFailure.create({ type: 'OrderFailed', message: `order failed: ${reason}`, nonRetryable: true, cause: err as Error });
+  }
+}
+
+/** Orders of products that require KYC wait for an approved case (added later). */
+const WAITS_FOR_KYC = 'order-waits-for-kyc';
+const DEFAULT_KYC_TIMEOUT_MS = 14 * 24 * 3_600_000;
+const KYC_ENDED = ['rejected_final', 'expired', 'revoked'];
+
+/**
+ * Waits until the customer's identity check is approved: at once if it already is, else until
+ * their case says so (`kycDecided`, sent by the case when it is approved or ends). The order is
+ * marked `awaiting_kyc` before the case is read, and the case lists waiting orders after it
+ * records a decision, so a decision is never missed between the two. A case that ends without
+ * approval, or no approval within the timeout, cancels the order.
+ */
+async function awaitKyc(order: LoadedOrder, timeoutMs: number): Promise<{ approved: true } | { approved: false; reason: string }> {
+  let told: string | null = null;
+  setHandler(kycDecidedSignal, ({ state }) => {
+    told = state;
+  });
+  await records.recordOrder({ tenantId: order.tenantId, orderId: order.orderId, status: 'awaiting_kyc' });
+  const standing = await records.kycStanding({ tenantId: order.tenantId, customerId: order.customerId });
+  if (standing.approved) return { approved: true };
+  if (standing.state === 'rejected_final') return { approved: false, reason: 'the identity check was rejected for good' };
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const heard = await condition(() => told !== null, Math.max(1, deadline - Date.now()));
+    if (!heard) return { approved: false, reason: 'the identity check was not approved in time' };
+    const state: string = told!;
+    told = null;
+    if (state === 'approved') return { approved: true };
+    if (KYC_ENDED.includes(state)) return { approved: false, reason: `the identity check was ${state === 'rejected_final' ? 'rejected for good' : state}` };
   }
 }
 

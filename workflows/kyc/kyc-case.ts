@@ -1,4 +1,4 @@
-import { WorkflowId } from '@keelson/common/constants';
+import { OrderSignal, WorkflowId } from '@keelson/common/constants';
 import {
   allHandlersFinished,
   condition,
@@ -6,6 +6,9 @@ import {
   defineQuery,
   defineSignal,
   defineUpdate,
+  getExternalWorkflowHandle,
+  patched,
+  proxyActivities,
   proxyLocalActivities,
   setHandler,
   uuid4,
@@ -49,6 +52,12 @@ export const reopenSignal = defineSignal<[{ by: string; staff: boolean }]>('reop
 export const kycStateQuery = defineQuery<KycCaseView>('kycState');
 
 const db = proxyLocalActivities<KycActivities>({ startToCloseTimeout: '30s', localRetryThreshold: '10s', retry: { initialInterval: '500ms', maximumInterval: '10s' } });
+/**
+ * Who to email, looked up in the background email chain. A regular activity: a local one there
+ * runs beside the main loop's local activities, and the order they finish in live is not the
+ * order replay sees, so a restarted worker failed the case with a nondeterminism error.
+ */
+const lookup = proxyActivities<KycActivities>({ startToCloseTimeout: '30s', retry: { initialInterval: '500ms', maximumInterval: '10s' } });
 /** A KYC email is worth a few retries over minutes, not a day: the row records a failure. */
 const emailDelivery = { startToCloseTimeout: '30s', retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '1m', maximumAttempts: 8 } } as const;
 
@@ -97,11 +106,28 @@ export async function kycCase(input: KycCaseInput): Promise<KycCaseView> {
     await db.recordKycCase({ tenantId: input.tenantId, customerId: input.customerId, workflowId, carried: JSON.parse(JSON.stringify(s)) as KycCarried, expiresAt: expiresAt(), event: { event, actor, detail, at: Date.now() } });
   }
 
+  /**
+   * Orders waiting for this customer's approval (decision 0028) hear of an approval or an end at
+   * once. It runs after the decision is recorded: an order reads the case after marking itself
+   * waiting, so between the two it is never missed.
+   */
+  async function tellWaitingOrders(): Promise<void> {
+    if (!patched('kyc-tells-waiting-orders')) return;
+    const ids = await db.ordersAwaitingKyc({ tenantId: input.tenantId, customerId: input.customerId });
+    for (const id of ids) {
+      await getExternalWorkflowHandle(WorkflowId.order(id))
+        .signal(OrderSignal.kycDecided, { state: s.state })
+        .catch(() => undefined); // an order that finished meanwhile has nothing to hear
+    }
+  }
+
   /** Emails go out in order, in the background: a slow SMTP server never holds the case. */
   let outbox: Promise<void> = Promise.resolve();
   function email(to: 'customer' | 'reviewers', key: string, subject: (name: string) => string, text: (name: string) => string): void {
     outbox = outbox.then(async () => {
-      const who = await db.kycRecipients({ tenantId: input.tenantId, customerId: input.customerId });
+      const who = patched('kyc-recipients-as-activity')
+        ? await lookup.kycRecipients({ tenantId: input.tenantId, customerId: input.customerId })
+        : await db.kycRecipients({ tenantId: input.tenantId, customerId: input.customerId });
       const recipients = to === 'customer' ? who.customer : who.reviewers;
       if (!recipients.length) return;
       await sendEmail(
@@ -135,6 +161,7 @@ export async function kycCase(input: KycCaseInput): Promise<KycCaseView> {
     s.reviewDueAt = null;
     retain();
     await record('approved', by, detail);
+    await tellWaitingOrders();
     email('customer', `${s.caseId}/${s.round}/approved`, () => 'Your identity verification is approved', (name) => `Hello ${name},\n\nyour identity verification is approved. Your services can now be provisioned.\n`);
   }
 
@@ -148,6 +175,7 @@ export async function kycCase(input: KycCaseInput): Promise<KycCaseView> {
     if (final) {
       s.state = 'rejected_final';
       await record('rejected_final', by, reason);
+      await tellWaitingOrders();
     } else {
       s.state = 'rejected';
       startWaiting();
@@ -165,6 +193,7 @@ export async function kycCase(input: KycCaseInput): Promise<KycCaseView> {
     s.state = 'expired';
     retain();
     await record('expired', null, why);
+    await tellWaitingOrders();
   }
 
   // A decision in progress holds further decisions until it is recorded.
@@ -246,6 +275,7 @@ export async function kycCase(input: KycCaseInput): Promise<KycCaseView> {
         s.decidedAt = Date.now();
         s.validUntil = null;
         await record('revoked', by, s.reason);
+        await tellWaitingOrders();
         dirty = true;
         return view();
       } finally {

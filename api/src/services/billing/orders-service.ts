@@ -29,6 +29,7 @@ import { nowOf } from '../../deps';
 import { auditActor, type ServiceContext } from '../context';
 import { customerResource, customerScope } from '../customer-scope';
 import { cancelRun, startWorkflowRun, updateRun, type StartedRun } from '../runs-service';
+import { openCase } from '../kyc/kyc-service';
 import { requireCustomer } from './customers-service';
 
 type OrderRow = typeof orders.$inferSelect;
@@ -187,7 +188,7 @@ export async function createOrder(ctx: ServiceContext, terms: OrderTerms, tx0?: 
       throw invalid('customerId', 'no such customer in this organization');
     });
     const [plan] = await tx
-      .select({ plan: plans, productActive: products.active, productName: products.name })
+      .select({ plan: plans, productActive: products.active, productName: products.name, requiresKyc: products.requiresKyc })
       .from(plans)
       .innerJoin(products, eq(products.id, plans.productId))
       .where(and(eq(plans.tenantId, ctx.principal.tenantId), eq(plans.id, terms.planId)));
@@ -272,14 +273,15 @@ export async function createOrder(ctx: ServiceContext, terms: OrderTerms, tx0?: 
         operation: 'order.fulfil',
         workflowType: WorkflowType.order,
         workflowId: WorkflowId.order(id),
-        input: { orderId: id },
+        input: { orderId: id, ...(plan.requiresKyc && ctx.deps.config.orderKycTimeoutMs ? { kycTimeoutMs: ctx.deps.config.orderKycTimeoutMs } : {}) },
         resources: [resourceRef('order', id), customerResource(customer.id), resourceRef('plan', plan.plan.id)],
       },
       tx,
     );
-    return { row, run: started };
+    return { row, run: started, requiresKyc: plan.requiresKyc };
   };
-  const { row, run: started } = tx0 ? await run(tx0) : await ctx.deps.db.transaction(run);
+  const { row, run: started, requiresKyc } = tx0 ? await run(tx0) : await ctx.deps.db.transaction(run);
+  if (requiresKyc) await askForKyc(ctx, row.customerId);
   return { order: (await present(ctx.deps.db, [row]))[0]!, run: started };
 }
 
@@ -303,6 +305,19 @@ async function checkServiceNames(tx: Executor, tenantId: string, provisioning: P
   }
 }
 
+/**
+ * An order of a product that requires KYC waits for the customer's approval (its run reads the
+ * case): open the customer's case, or join the running one, so they are asked for documents. A
+ * case that cannot be opened (rejected for good: staff must reopen it) leaves the order to time out.
+ */
+async function askForKyc(ctx: ServiceContext, customerId: string) {
+  try {
+    await openCase(ctx, customerId, {});
+  } catch (err) {
+    if (!(err instanceof ConflictError)) throw err;
+  }
+}
+
 /** Staff accept or reject an order waiting for acceptance: the answer goes to its run. */
 export async function decideOrder(ctx: ServiceContext, id: string, decision: 'accept' | 'reject', comment?: string) {
   const o = await requireOrder(ctx, id);
@@ -319,7 +334,7 @@ export async function decideOrder(ctx: ServiceContext, id: string, decision: 'ac
 /** Cancels an order still on its way: its run undoes what provisioning made and credits the invoice. */
 export async function cancelOrder(ctx: ServiceContext, id: string) {
   const o = await requireOrder(ctx, id);
-  if (!['placed', 'awaiting_acceptance', 'provisioning'].includes(o.status)) throw new ConflictError(`order ${o.reference} is ${o.status}; only orders on their way can be cancelled`);
+  if (!['placed', 'awaiting_kyc', 'awaiting_acceptance', 'provisioning'].includes(o.status)) throw new ConflictError(`order ${o.reference} is ${o.status}; only orders on their way can be cancelled`);
   await cancelRun(ctx, o.workflowId);
   return getOrder(ctx, id);
 }
