@@ -11,7 +11,7 @@ import { until, workerProcesses } from './worker-process';
  * Longer than the 10 s for which Temporal still offers a run's next task to the worker that
  * last ran it (its sticky queue): a run idle since a kill pays that once.
  */
-const INTERVAL = 12_000;
+const INTERVAL = 15_000;
 
 /**
  * KYC cases' timers with the worker process SIGKILLed at each (decision 0023): as soon as a
