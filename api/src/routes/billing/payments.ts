@@ -1,82 +1,18 @@
 import { createRoute, z } from '@hono/zod-openapi';
-import { MANUAL_PAYMENT_METHODS } from '@keelson/db/schema';
 import { requirePermission, requireStaff } from '../../auth/middleware';
 import { createRouter } from '../../router';
 import { ErrorSchema, errorResponses, jsonBody, jsonResponse, UuidParam } from '../../schemas';
 import { getCard, getStripeSettings, invoicePayments, payInvoice, putStripeSettings, receiveStripeWebhook, recordManualPayment, refundPayment, saveCard, startCardSetup } from '../../services/billing/payments-service';
 import { serviceContext } from '../../services/context';
+import { CardBody, CardSchema, CheckoutSchema, InvoicePaymentsSchema, ManualPaymentBody, RecordedSchema, RefundBody, RefundedSchema, SetupSchema, StripeSettingsBody, StripeSettingsSchema } from './payments-schema';
+
+export { InvoicePaymentsSchema } from './payments-schema';
 
 const tags = ['billing', 'payments'];
 const read = [requirePermission('billing.read')];
 const manage = [requirePermission('billing.manage')];
 const staffOnly = [requirePermission('billing.read'), requireStaff];
 const pay = [requirePermission('billing.pay')];
-
-const Minor = z.number().int('must be a whole number of minor units').positive().max(Number.MAX_SAFE_INTEGER);
-
-const PaymentSchema = z
-  .object({
-    id: z.string(),
-    invoiceId: z.string().nullable(),
-    customerId: z.string(),
-    provider: z.string(),
-    method: z.string(),
-    amountMinor: z.number().int(),
-    appliedMinor: z.number().int(),
-    creditMinor: z.number().int(),
-    currency: z.string(),
-    reference: z.string().nullable(),
-    receivedAt: z.string(),
-    recordedBy: z.string(),
-  })
-  .openapi('Payment');
-
-export const InvoicePaymentsSchema = z
-  .object({
-    invoiceId: z.string(),
-    status: z.string(),
-    currency: z.string(),
-    totalMinor: z.number().int(),
-    creditedMinor: z.number().int(),
-    paidMinor: z.number().int(),
-    creditAppliedMinor: z.number().int(),
-    refundedMinor: z.number().int(),
-    balanceMinor: z.number().int(),
-    customerCreditMinor: z.number().int(),
-    payments: z.array(PaymentSchema),
-  })
-  .openapi('InvoicePayments');
-
-const RecordedSchema = InvoicePaymentsSchema.extend({ created: z.boolean(), paymentId: z.string() }).openapi('RecordedPayment');
-
-const ManualPaymentBody = z
-  .object({
-    amountMinor: Minor,
-    method: z.enum(MANUAL_PAYMENT_METHODS),
-    reference: z.string().trim().min(1, 'the bank reference or receipt number').max(200),
-    receivedAt: z.iso.datetime({ offset: true }).optional(),
-    key: z.string().min(1).max(200).optional().openapi({ description: 'The same key records the payment once' }),
-  })
-  .openapi('ManualPaymentBody');
-
-const StripeSettingsSchema = z
-  .object({
-    configured: z.boolean(),
-    secretKey: z.string().nullable().openapi({ description: 'Masked: only its last four characters' }),
-    webhookSecret: z.string().nullable(),
-    publishableKey: z.string().nullable(),
-    webhookUrl: z.string(),
-    updatedAt: z.string().nullable(),
-  })
-  .openapi('StripeSettings');
-
-const StripeSettingsBody = z
-  .object({
-    secretKey: z.string().regex(/^(sk|rk)_(test|live)_[A-Za-z0-9_]{4,}$/, 'a Stripe secret key (sk_… or rk_…)').max(300),
-    webhookSecret: z.string().regex(/^whsec_[A-Za-z0-9_+/=]{4,}$/, 'a webhook signing secret (whsec_…)').max(300),
-    publishableKey: z.string().regex(/^pk_(test|live)_[A-Za-z0-9_]{4,}$/, 'a publishable key (pk_…)').max(300).nullable().optional(),
-  })
-  .openapi('StripeSettingsBody');
 
 const listPayments = createRoute({ method: 'get', path: '/{id}/payments', tags, summary: "The invoice's payments and balance (from the ledger)", middleware: read, request: { params: UuidParam }, responses: { 200: jsonResponse(InvoicePaymentsSchema, 'Payments and balance'), ...errorResponses } });
 const addPayment = createRoute({
@@ -89,9 +25,6 @@ const addPayment = createRoute({
   responses: { 201: jsonResponse(RecordedSchema, 'Recorded (or, for a repeated key, the first one)'), ...errorResponses },
 });
 
-const CheckoutSchema = z
-  .object({ paymentIntentId: z.string(), clientSecret: z.string(), publishableKey: z.string().nullable(), amountMinor: z.number().int(), currency: z.string() })
-  .openapi('Checkout');
 const payNow = createRoute({
   method: 'post',
   path: '/{id}/pay',
@@ -155,12 +88,6 @@ export function stripeWebhookRoutes() {
   });
 }
 
-const CardSchema = z
-  .object({ card: z.object({ brand: z.string(), last4: z.string(), expMonth: z.number().int().nullable(), expYear: z.number().int().nullable(), updatedAt: z.string() }).nullable() })
-  .openapi('SavedCard');
-const SetupSchema = z.object({ setupIntentId: z.string(), clientSecret: z.string(), publishableKey: z.string().nullable() }).openapi('CardSetup');
-const CardBody = z.object({ paymentMethodId: z.string().regex(/^pm_[A-Za-z0-9_]+$/, 'a Stripe payment method id (pm_…)').max(255) }).openapi('CardBody');
-
 const getCardRoute = createRoute({ method: 'get', path: '/{id}/card', tags, summary: "The customer's saved card (brand, last four digits, expiry)", middleware: read, request: { params: UuidParam }, responses: { 200: jsonResponse(CardSchema, 'The card, or null'), ...errorResponses } });
 const setupCard = createRoute({ method: 'post', path: '/{id}/card/setup', tags, summary: 'A SetupIntent to save a card for later charges (Stripe.js confirms it)', middleware: pay, request: { params: UuidParam }, responses: { 201: jsonResponse(SetupSchema, 'The SetupIntent'), ...errorResponses } });
 const putCard = createRoute({ method: 'put', path: '/{id}/card', tags, summary: 'Keep the confirmed card: attached to the Stripe customer and made its default', middleware: pay, request: { params: UuidParam, body: jsonBody(CardBody) }, responses: { 200: jsonResponse(CardSchema, 'The card'), ...errorResponses } });
@@ -173,14 +100,6 @@ export function customerCardRoutes() {
     .openapi(putCard, async (c) => c.json(CardSchema.parse(await saveCard(serviceContext(c), c.req.valid('param').id, c.req.valid('json'))), 200));
 }
 
-const RefundBody = z
-  .object({
-    amountMinor: Minor,
-    reason: z.string().trim().min(1, 'say why').max(500),
-    key: z.string().min(1).max(200).optional().openapi({ description: 'The same key issues one credit note and one refund' }),
-  })
-  .openapi('RefundBody');
-const RefundedSchema = InvoicePaymentsSchema.extend({ refundId: z.string(), created: z.boolean(), creditNoteId: z.string(), creditNoteNumber: z.string(), providerRefundId: z.string().nullable() }).openapi('Refunded');
 const refund = createRoute({
   method: 'post',
   path: '/{id}/refund',

@@ -13,6 +13,7 @@ import type * as Apps from '../../../../api/src/routes/apps/schema';
 import type * as Audit from '../../../../api/src/routes/audit/schema';
 import type * as Auth from '../../../../api/src/routes/auth/schema';
 import type * as Billing from '../../../../api/src/routes/billing/schema';
+import type * as Payments from '../../../../api/src/routes/billing/payments-schema';
 import type * as Blueprints from '../../../../api/src/routes/blueprints/schema';
 import type * as Catalog from '../../../../api/src/routes/catalog/schema';
 import type * as Containers from '../../../../api/src/routes/containers/schema';
@@ -218,6 +219,12 @@ export type CreditNoteList = Out<typeof Billing.CreditNoteListSchema>;
 export type CreditNoteListQuery = In<typeof Billing.CreditNoteListQuery>;
 /** `POST /api/invoices/{id}/credit-notes`: the note and the run that renders and emails it. */
 export type CreditedInvoice = Out<typeof Billing.CreditedSchema>;
+// Payments (api/src/routes/billing/payments-schema.ts, decision 0026): the balance is derived from the ledger.
+export type InvoicePayments = Out<typeof Payments.InvoicePaymentsSchema>;
+export type Payment = InvoicePayments['payments'][number];
+export type ManualPaymentInput = In<typeof Payments.ManualPaymentBody>;
+export type ManualPaymentMethod = ManualPaymentInput['method'];
+export type RecordedPayment = Out<typeof Payments.RecordedSchema>;
 export type BillingSettings = Out<typeof Billing.BillingSettingsSchema>;
 export type BillingSettingsState = Out<typeof Billing.BillingSettingsStateSchema>;
 /** `PUT /api/billing/settings`: the form sends every field. */

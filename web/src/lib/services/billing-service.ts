@@ -18,6 +18,9 @@ import type {
   CustomerList,
   CustomerUserList,
   Invoice,
+  InvoicePayments,
+  ManualPaymentInput,
+  RecordedPayment,
   InvoiceList,
   InvoiceListQuery,
   Order,
@@ -101,6 +104,10 @@ export const finalizeInvoice = (fetch: Fetch, id: string) => request<StartedRun>
 export const resendInvoice = (fetch: Fetch, id: string) => request<StartedRun>(fetch, `/invoices/${enc(id)}/resend`, { method: 'POST' });
 export const voidInvoice = (fetch: Fetch, id: string, reason: string) => request<Invoice>(fetch, `/invoices/${enc(id)}/void`, { method: 'POST', body: { reason } });
 export const markInvoicePaid = (fetch: Fetch, id: string) => request<Invoice>(fetch, `/invoices/${enc(id)}/mark-paid`, { method: 'POST' });
+/** Payments and the balance, from the ledger. */
+export const fetchInvoicePayments = (fetch: Fetch, id: string, signal?: AbortSignal) => request<InvoicePayments>(fetch, `/invoices/${enc(id)}/payments`, { signal });
+/** A bank transfer or cash received by hand; more than owed becomes the customer's credit. */
+export const recordInvoicePayment = (fetch: Fetch, id: string, body: ManualPaymentInput) => request<RecordedPayment>(fetch, `/invoices/${enc(id)}/payments`, { method: 'POST', body });
 export const creditInvoice = (fetch: Fetch, id: string, body: CreditInvoiceInput) => request<CreditedInvoice>(fetch, `/invoices/${enc(id)}/credit-notes`, { method: 'POST', body });
 export const fetchCreditNotes = (fetch: Fetch, query: CreditNoteListQuery = {}, signal?: AbortSignal) => request<CreditNoteList>(fetch, '/credit-notes', { query, signal });
 export const fetchCreditNote = (fetch: Fetch, id: string, signal?: AbortSignal) => request<CreditNote>(fetch, `/credit-notes/${enc(id)}`, { signal });
