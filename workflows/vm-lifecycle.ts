@@ -1,9 +1,10 @@
-import { ApplicationFailure, proxyActivities } from '@temporalio/workflow';
+import { ApplicationFailure, patched, proxyActivities } from '@temporalio/workflow';
 import type { GuestDbActivities } from '@keelson/activities/db/guests';
 import type { ProxmoxActivities } from '@keelson/activities/proxmox/index';
 import type { BackupRecord, GuestKind } from '@keelson/activities/proxmox/types';
 import { WorkflowType } from '@keelson/common/constants';
 import type { RunContext } from './run-context';
+import { guestStacks, runGuestStack } from './terraform/guest-stack';
 import { guestRecordCalls } from './vm-provision';
 
 /**
@@ -148,6 +149,13 @@ export async function vmDestroy(input: VmDestroyInput): Promise<{ destroyed: boo
       message: `refusing to destroy ${guest.kind === 'qemu' ? 'VM' : 'CT'} ${input.vmid}: the confirmation "${input.confirmName}" is not its name`,
       nonRetryable: true,
     });
+  }
+  // A VM provisioned through Terraform goes through Terraform too, so its stack's state agrees.
+  const stack = input.guestId && patched('destroy-through-terraform') ? await guestStacks.terraformFindGuestStack({ tenantId: input.tenantId, guestId: input.guestId }) : null;
+  if (stack) {
+    await runGuestStack(input, stack, 'destroy');
+    await recordGuest(input, { state: 'destroyed' });
+    return { destroyed: true };
   }
   const result = await pxTasks.destroyVm(ref);
   await recordGuest(input, { state: 'destroyed' });

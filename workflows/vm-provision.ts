@@ -4,6 +4,7 @@ import type { ProxmoxActivities } from '@keelson/activities/proxmox/index';
 import type { NetworkSettings, ProxmoxFailureType } from '@keelson/activities/proxmox/types';
 import { WorkflowId, WorkflowType } from '@keelson/common/constants';
 import { describeFailure, failureType, rootCause } from './failures';
+import { guestStacks, runGuestStack } from './terraform/guest-stack';
 import type { RunContext } from './run-context';
 
 /** The workflow type, and the readable business-keyed id of a VM's provisioning run. */
@@ -42,6 +43,12 @@ export interface VmProvisionInput extends RunContext {
    * recorded there. Runs without one (older histories, direct starts) record nothing.
    */
   guestId?: string;
+  /**
+   * How the VM is made: Keelson's own calls to the Proxmox API (default), or Terraform with the
+   * `infra/terraform/proxmox-vm` module (a stack per guest, applied as a child run). Ansible
+   * configures it either way.
+   */
+  via?: 'api' | 'terraform';
 }
 
 export interface VmProvisionResult {
@@ -61,7 +68,8 @@ export type VmProvisionStep =
   | 'resize disk'
   | 'start'
   | 'wait for agent IP'
-  | 'ansible';
+  | 'ansible'
+  | 'terraform apply';
 
 // Transient Proxmox failures (locks, an unreachable node) are retried with backoff; the activities
 // mark permanent ones non-retryable, so those fail at once.
@@ -94,6 +102,7 @@ const isFailureType = (err: unknown, type: ProxmoxFailureType) => failureType(er
  * `ProvisionFailed` naming the step.
  */
 export async function vmProvision(input: VmProvisionInput): Promise<VmProvisionResult> {
+  if (input.via === 'terraform') return vmProvisionThroughTerraform(input);
   const owner = workflowInfo().workflowId;
   const compensations: Array<() => Promise<unknown>> = [];
   let step: VmProvisionStep = 'pick node';
@@ -163,6 +172,60 @@ export async function vmProvision(input: VmProvisionInput): Promise<VmProvisionR
     await runBasePlaybook(input, { host: ip, user: ciUser, vmid });
 
     result = { vmid, node, name: input.name, ip, adminUser: input.adminUser };
+  } catch (err) {
+    const failure = await compensate(err, step, compensations, 'VM');
+    await recordProvisionFailure(input, failure);
+    throw failure;
+  }
+  await recordProvisioned(input, result, input.diskGiB);
+  return result;
+}
+
+/**
+ * The same VM through Terraform: pick a node, apply the guest's stack (clone, CPU, memory, disk,
+ * cloud-init, started, the agent's address), then the base playbook. A failure destroys what the
+ * stack made through Terraform as well, so its state and Proxmox agree on "nothing".
+ */
+async function vmProvisionThroughTerraform(input: VmProvisionInput): Promise<VmProvisionResult> {
+  const compensations: Array<() => Promise<unknown>> = [];
+  const ciUser = input.ciUser ?? 'keelson';
+  let step: VmProvisionStep = 'pick node';
+  let result: VmProvisionResult;
+  try {
+    const { node } = await px.pickNode({ clusterId: input.clusterId, node: input.node, cores: input.cores, memoryMiB: input.memoryMiB });
+    step = 'terraform apply';
+    const stack = await guestStacks.terraformGuestStack({
+      tenantId: input.tenantId,
+      workflowId: workflowInfo().workflowId,
+      guestId: input.guestId,
+      clusterId: input.clusterId,
+      name: input.name,
+      node,
+      templateVmid: input.templateVmid,
+      cores: input.cores,
+      memoryMiB: input.memoryMiB,
+      diskGiB: input.diskGiB,
+      storage: input.storage,
+      network: input.network,
+      ciUser,
+      sshPublicKeys: [input.provisioningKey.publicKey],
+    });
+    // Registered before the apply: an apply that failed half-way may have made the VM.
+    compensations.unshift(() => runGuestStack(input, stack, 'destroy'));
+    await runGuestStack(input, stack, 'apply');
+    const made = await guestStacks.terraformGuestOutputs({ tenantId: input.tenantId, stackId: stack.stackId });
+
+    step = 'wait for agent IP';
+    // The module waits for the agent's address itself; a guest that reported none yet is asked again.
+    const ref = { clusterId: input.clusterId, node: made.node, vmid: made.vmid, kind: 'qemu' as const };
+    const agentTimeoutSeconds = input.agentTimeoutSeconds ?? 300;
+    const ip =
+      made.ip ??
+      (await proxyActivities<ProxmoxActivities>({ ...proxmoxCalls, startToCloseTimeout: `${agentTimeoutSeconds + 60}s` }).waitForAgentIp({ ...ref, deadline: Date.now() + agentTimeoutSeconds * 1000 })).ip;
+
+    step = 'ansible';
+    await runBasePlaybook(input, { host: ip, user: ciUser, vmid: made.vmid });
+    result = { vmid: made.vmid, node: made.node, name: input.name, ip, adminUser: input.adminUser };
   } catch (err) {
     const failure = await compensate(err, step, compensations, 'VM');
     await recordProvisionFailure(input, failure);

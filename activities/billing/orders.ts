@@ -371,7 +371,7 @@ export function createOrderActivities({ db, keys, invoiceOrder, creditOrder, now
           workflowId: WorkflowId.vmProvision(guestId),
           operation: 'vm.provision',
           resources,
-          input: { ...common, name, templateVmid, diskGiB: p.diskGiB ?? undefined },
+          input: { ...common, name, templateVmid, diskGiB: p.diskGiB ?? undefined, via: p.via ?? 'api' },
         };
       }
       const ostemplate = p.ostemplate ?? cluster.defaultOstemplate;

@@ -54,7 +54,7 @@ export type ProvisionKind = (typeof PROVISION_KINDS)[number];
 
 /** What a plan provisions, stored on the plan; the order workflow turns it into a provisioning run. */
 export type Provisioning =
-  | { kind: 'proxmox_vm'; clusterId: string; templateVmid: number | null; cores: number; memoryMiB: number; diskGiB: number | null }
+  | { kind: 'proxmox_vm'; clusterId: string; templateVmid: number | null; cores: number; memoryMiB: number; diskGiB: number | null; via?: 'api' | 'terraform' }
   | { kind: 'proxmox_lxc'; clusterId: string; ostemplate: string | null; cores: number; memoryMiB: number; diskGiB: number | null }
   | { kind: 'app'; repoUrl: string; branch: string; containerPort: number; nodeId: string }
   | { kind: 'container'; blueprintId: string; nodeId: string }

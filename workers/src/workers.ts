@@ -39,6 +39,7 @@ import { NativeConnection, Worker, type InjectedSinks, type WorkerOptions } from
 import type { KeelsonSinks } from '../../workflows/metrics-interceptor';
 import type Docker from 'dockerode';
 import { fileURLToPath } from 'node:url';
+import { createTerraformGuestActivities } from '@keelson/activities/terraform/guests';
 import { createTerraformActivities } from '@keelson/activities/terraform/index';
 import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -144,6 +145,7 @@ export function createCoreWorker(deps: WorkerDeps): Promise<Worker> {
       ...createOrderActivities({ db: deps.db, keys: deps.keys, now: deps.billing?.now, ...createOrderBilling({ db: deps.db, now: deps.billing?.now }) }),
       ...createBillingActivities({ db: deps.db, keys: deps.keys, now: deps.billing?.now }),
       ...terraformActivities(deps, runLog, clusters),
+      ...createTerraformGuestActivities({ db: deps.db }),
       ...createKycActivities({ db: deps.db }),
       ...createPaymentActivities({ db: deps.db, keys: deps.keys, stripeApiUrl: deps.payments?.stripeApiUrl, temporal, taskQueue, now: deps.billing?.now }),
       ...createTicketActivities({ db: deps.db }),

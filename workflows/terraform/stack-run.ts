@@ -1,5 +1,5 @@
 import { ApplicationFailure, CancellationScope, isCancellation, proxyActivities } from '@temporalio/workflow';
-import type { TerraformActivities } from '@keelson/activities/terraform/index';
+import type { PlanResult, TerraformActivities } from '@keelson/activities/terraform/index';
 import type { TerraformRunState } from '@keelson/db/schema';
 import { awaitApproval } from '../approval';
 import { describeFailure } from '../failures';
@@ -11,6 +11,11 @@ export interface TerraformRunInput extends RunContext {
   stackId: string;
   stackName: string;
   kind: 'apply' | 'destroy';
+  /**
+   * Apply without asking: the run belongs to an operation a person already decided on (a VM
+   * provisioned or destroyed through Terraform). Recorded as approved by `by`.
+   */
+  autoApprove?: { by: string };
 }
 
 export interface TerraformRunResult {
@@ -58,12 +63,7 @@ export async function terraformRun(input: TerraformRunInput): Promise<TerraformR
         await setState(state);
         return { state, plans };
       }
-      const verb = input.kind === 'destroy' ? 'Destroy' : 'Apply';
-      // The approval handlers are registered when awaitApproval is called, before the run is
-      // shown as waiting: an Approve clicked as soon as the page says so is always taken.
-      const pending = awaitApproval({ prompt: `${verb} the plan for stack "${input.stackName}": ${summaryText(plan.summary)}`, timeout: APPROVAL_TIMEOUT });
-      await setState('awaiting-approval');
-      const decision = await pending;
+      const decision = input.autoApprove ? { outcome: 'approved' as const, by: input.autoApprove.by, at: new Date().toISOString() } : await askApproval(input, plan.summary, () => setState('awaiting-approval'));
       if (decision.outcome !== 'approved') {
         const state = decision.outcome === 'rejected' ? 'rejected' : 'canceled';
         await setState(state, decision.outcome === 'rejected' ? {} : { error: `approval ${decision.outcome}` });
@@ -84,4 +84,14 @@ export async function terraformRun(input: TerraformRunInput): Promise<TerraformR
     else await setState('failed', { error: describeFailure(err) });
     throw err;
   }
+}
+
+/** Asks a person to approve the plan; `shown` marks the run as waiting once the handlers are in place. */
+async function askApproval(input: TerraformRunInput, summary: PlanResult['summary'], shown: () => Promise<void>) {
+  const verb = input.kind === 'destroy' ? 'Destroy' : 'Apply';
+  // The approval handlers are registered when awaitApproval is called, before the run is shown
+  // as waiting: an Approve clicked as soon as the page says so is always taken.
+  const pending = awaitApproval({ prompt: `${verb} the plan for stack "${input.stackName}": ${summaryText(summary)}`, timeout: APPROVAL_TIMEOUT });
+  await shown();
+  return pending;
 }

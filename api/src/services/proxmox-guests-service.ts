@@ -81,11 +81,12 @@ export async function provisionGuest(ctx: ServiceContext, kind: GuestKindName, i
 
   let spec: { operation: string; workflowType: string; workflowId: string; input: Record<string, unknown> };
   let diskGiB: number | null;
+  if (kind === 'lxc' && input.via === 'terraform') throw invalid('via', 'only VMs are provisioned through Terraform (infra/terraform/proxmox-vm makes VMs); a container is made through the Proxmox API');
   if (kind === 'qemu') {
     if (input.ostemplate) throw invalid('ostemplate', 'only containers are created from an ostemplate; a VM clones templateVmid');
     const templateVmid = input.templateVmid ?? cluster.defaultTemplateVmid;
     if (templateVmid == null) throw invalid('templateVmid', `cluster "${cluster.name}" has no default template; name one`);
-    const workflowInput: Omit<VmProvisionInput, 'tenantId' | 'actor'> = { ...common, name: input.name, templateVmid, diskGiB: input.diskGiB, storage, provisioningKey: provisioningKeyPair() };
+    const workflowInput: Omit<VmProvisionInput, 'tenantId' | 'actor'> = { ...common, name: input.name, templateVmid, diskGiB: input.diskGiB, storage, provisioningKey: provisioningKeyPair(), via: input.via };
     spec = { operation: 'vm.provision', workflowType: WorkflowType.vmProvision, workflowId: WorkflowId.vmProvision(guestId), input: { ...workflowInput } };
     diskGiB = input.diskGiB ?? null;
   } else {

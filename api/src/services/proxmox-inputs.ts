@@ -39,6 +39,12 @@ const Snapshot = z.string().regex(/^[a-zA-Z][a-zA-Z0-9_-]{1,39}$/, 'a snapshot n
 const Storage = z.string().regex(/^[a-zA-Z][a-zA-Z0-9_.-]{0,63}$/, 'a Proxmox storage id like local-lvm');
 const Node = z.string().regex(/^[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?$/, 'a Proxmox node name');
 
+/** How a VM is made: Keelson's calls to the Proxmox API, or Terraform's proxmox-vm module. */
+export const ProvisionVia = z
+  .enum(['api', 'terraform'])
+  .default('api')
+  .openapi({ description: "VM only: `api` (Keelson calls Proxmox) or `terraform` (a stack per guest on infra/terraform/proxmox-vm, applied as a child run); Ansible configures it either way" });
+
 export const GUEST_LIMITS = { maxCores: 128, maxMemoryMiB: 4 * 1024 * 1024, maxDiskGiB: 64 * 1024 } as const;
 const Cores = z.number().int().min(1).max(GUEST_LIMITS.maxCores);
 const MemoryMiB = z.number().int().min(64).max(GUEST_LIMITS.maxMemoryMiB).openapi({ description: 'Memory in MiB' });
@@ -62,6 +68,7 @@ export const ProvisionGuestInput = z
     ostemplate: z.string().regex(/^[a-zA-Z][a-zA-Z0-9_.-]*:vztmpl\/[^\s/]+$/, 'a volume id like local:vztmpl/debian-12-standard_12.7-1_amd64.tar.zst').optional(),
     storage: Storage.optional().openapi({ description: 'The cluster default when absent' }),
     tags: setOf(z.string().regex(/^[a-z0-9][a-z0-9_-]{0,31}$/, 'a Proxmox tag'), { max: 20 }).optional(),
+    via: ProvisionVia,
   })
   .openapi('ProvisionGuest');
 export type ProvisionGuestInput = z.infer<typeof ProvisionGuestInput>;

@@ -64,7 +64,7 @@ describe('/api/catalog', () => {
       { cycle: 'monthly', amountMinor: 999 },
       { cycle: 'yearly', amountMinor: 9900 },
     ]);
-    expect(plan.provisioning).toEqual({ kind: 'proxmox_vm', clusterId, templateVmid: null, cores: 2, memoryMiB: 2048, diskGiB: 20 });
+    expect(plan.provisioning).toEqual({ kind: 'proxmox_vm', clusterId, templateVmid: null, cores: 2, memoryMiB: 2048, diskGiB: 20, via: 'api' });
 
     const service = await p.request(`/api/catalog/products/${product.id}/plans`, {
       headers: owner.headers,

@@ -1,6 +1,6 @@
 import { z } from '@hono/zod-openapi';
 import { BILLING_CYCLES } from '@keelson/db/schema';
-import { GUEST_LIMITS } from '../../services/proxmox-inputs';
+import { GUEST_LIMITS, ProvisionVia } from '../../services/proxmox-inputs';
 import { Currency, Minor } from '../../services/billing/validation';
 
 const Id = (what: string) => z.uuid({ error: `must be a ${what} id (UUID)` });
@@ -18,6 +18,7 @@ export const ProvisioningSchema = z
       cores: Cores,
       memoryMiB: MemoryMiB,
       diskGiB: DiskGiB.nullable().default(null),
+      via: ProvisionVia,
     }),
     z.object({
       kind: z.literal('proxmox_lxc'),

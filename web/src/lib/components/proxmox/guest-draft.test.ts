@@ -42,7 +42,13 @@ describe('readGuestDraft', () => {
       sshKeys: [KEY_A, KEY_B],
       user: 'alice',
       ipConfig: { ip: 'dhcp' },
+      via: 'api',
     });
+  });
+
+  it('sends Terraform as the way to make a VM only: a container is made through the Proxmox API', () => {
+    expect(readGuestDraft(filled({ via: 'terraform' })).body).toMatchObject({ kind: 'qemu', via: 'terraform' });
+    expect(readGuestDraft(filled({ kind: 'lxc', via: 'terraform' })).body).toMatchObject({ kind: 'lxc', via: 'api' });
   });
 
   it('sends a static address with its gateway, and leaves the gateway out when blank', () => {

@@ -31,6 +31,8 @@ export interface GuestDraft {
   templateVmid: string;
   ostemplate: string;
   storage: string;
+  /** VM only: made by Keelson's Proxmox calls or by Terraform's proxmox-vm module. */
+  via: 'api' | 'terraform';
 }
 
 /** A new guest's form, with the API's defaults filled in. */
@@ -50,6 +52,7 @@ export const emptyGuestDraft = (): GuestDraft => ({
   templateVmid: '',
   ostemplate: '',
   storage: '',
+  via: 'api',
 });
 
 /**
@@ -102,6 +105,8 @@ export function readGuestDraft(d: GuestDraft): GuestDraftRead {
     sshKeys,
     user: text('user', true),
     ipConfig,
+    // Containers are always made through the Proxmox API.
+    via: d.kind === 'qemu' ? d.via : 'api',
   };
   const node = text('node', false);
   const diskGiB = readWholeNumber(errors, 'diskGiB', d.diskGiB, false);
@@ -119,7 +124,7 @@ export function readGuestDraft(d: GuestDraft): GuestDraftRead {
   return { body, errors };
 }
 
-const DIRECT = new Set(['clusterId', 'name', 'node', 'cores', 'memoryMiB', 'diskGiB', 'user', 'templateVmid', 'ostemplate', 'storage']);
+const DIRECT = new Set(['clusterId', 'name', 'node', 'cores', 'memoryMiB', 'diskGiB', 'user', 'templateVmid', 'ostemplate', 'storage', 'via']);
 
 /**
  * The API's issues at the form's fields: `sshKeys.<n>` at the keys box, naming the line the key
