@@ -8,7 +8,9 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestPlatform, type SignedIn, type TestPlatform } from '../../../../test/platform';
 import { waitForRun } from '../../../../test/runs';
-import { addSimCluster, openedHistory, simVms, stacksApi, tofuToolchain, type StackRun, type TofuToolchain } from '../../../../test/terraform-harness';
+import { addSimCluster, openedHistory, PROXMOX_VM_MODULE, simTofuConfig, simVms, stacksApi, tofuToolchain, type StackRun, type TofuToolchain } from '../../../../test/terraform-harness';
+import { initArgs, prepareWorkspace, runTofu, type TofuWorkspace } from '@keelson/activities/terraform/tofu';
+import { terraformBackendUrl } from '../../../../workers/src/workers';
 
 // Stacks end to end: the API, the terraformRun workflow on a real worker, the real tofu with state
 // in Postgres, infra/terraform/proxmox-vm against the Proxmox simulator.
@@ -115,6 +117,33 @@ describe('Terraform stacks', () => {
       expect(history.text).not.toContain(SECRET);
     }
   }, 300_000);
+
+  it('a plan made stale by a change to the state is refused and planned again, never applied over it', async () => {
+    const variables = { name: 'tf-stale', agent_timeout: '2m' };
+    const stack = await tf.createStack({ name: 'stale', modulePath: 'proxmox-vm', proxmoxClusterId: clusterId, variables: { name: { value: variables.name }, agent_timeout: { value: variables.agent_timeout } } });
+    const run = await tf.startRun(stack.id);
+    const planned = await tf.runState(run.id, (r) => r.state === 'awaiting-approval');
+    expect(planned.diff!.summary).toEqual({ create: 1, update: 0, replace: 0, delete: 0 });
+
+    // While the plan waits for its reviewer, someone applies the same stack by hand: the VM exists
+    // and the state moved on. Applying the saved plan now would make a second VM.
+    const config = await simTofuConfig(toolchain, sim, terraformBackendUrl(p.dbUrl));
+    const ws: TofuWorkspace = { dir: join(toolchain.dir, 'stale-by-hand'), schema: stack.backendSchema, variables, secrets: [] };
+    await prepareWorkspace(PROXMOX_VM_MODULE, ws.dir);
+    expect((await runTofu(config, ws, initArgs())).code).toBe(0);
+    const byHand = await runTofu(config, ws, ['apply', '-input=false', '-no-color', '-auto-approve']);
+    expect(byHand.code, byHand.stderr).toBe(0);
+    expect((await vms()).filter((g) => g.config.name === 'tf-stale')).toHaveLength(1);
+
+    await tf.approve(planned);
+    expect(await waitForRun(p, run.workflowId)).toBe('COMPLETED');
+    const ended = await tf.runState(run.id, (r) => !['awaiting-approval', 'applying', 'planning'].includes(r.state));
+    // Refused by tofu, planned again: nothing left to do, so nothing was applied.
+    expect(ended).toMatchObject({ state: 'no-changes', plans: 2 });
+    expect((await vms()).filter((g) => g.config.name === 'tf-stale')).toHaveLength(1);
+    const log = (await p.db.select({ data: runLogs.data }).from(runLogs).where(eq(runLogs.workflowId, run.workflowId))).map((r) => r.data).join('');
+    expect(log).toContain('The saved plan is stale (the state changed since it was made): planning again.');
+  });
 
   it("the drift Schedule finds a VM changed behind Terraform's back: one finding with the diff, one alert, resolved when back in sync", async () => {
     // A drift "minute" of an hour: the Schedule never fires by itself here; the test triggers it.
