@@ -146,11 +146,13 @@ describe('/api/tickets', () => {
     await until('open again', async () => (await ticket(agent, opened.id)).status === 'open');
 
     // Each message went out exactly once, at the SMTP receiver and in the outbox.
+    const rows = await until('every email of the ticket marked sent', async () => {
+      const all = await p.db.select().from(outboundEmails).where(and(eq(outboundEmails.tenantId, tenantId), eq(outboundEmails.resource, `ticket:${opened.id}`)));
+      return all.length === 4 && all.every((r) => r.status === 'sent') ? all : undefined;
+    });
     await new Promise((r) => setTimeout(r, 1_000));
     for (const phrase of ['does not answer since 10:00', 'We restarted the host', 'Works again, thanks']) expect(received((m) => m.text.includes(phrase))).toHaveLength(1);
-    const rows = await p.db.select().from(outboundEmails).where(and(eq(outboundEmails.tenantId, tenantId), eq(outboundEmails.resource, `ticket:${opened.id}`)));
     expect(rows.map((r) => r.key.replace(/assigned\/\d+$/, 'assigned')).sort()).toEqual([`${opened.id}/assigned`, `${opened.id}/message/1`, `${opened.id}/message/2`, `${opened.id}/message/3`].sort());
-    expect(rows.every((r) => r.status === 'sent')).toBe(true);
 
     // Attachments are readable on the ticket by both sides.
     const content = await p.request(`/api/tickets/attachments/${file.id}/content`, { headers: agent.headers });
