@@ -1,15 +1,18 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DockerLabel } from '@keelson/common/constants';
 import { createCustomerUser } from '../../test/billing-fixtures';
 import type { SignedIn } from '../../test/platform';
 import { clusterBody, startProxmoxForCoreWorker } from '../../test/proxmox-api-fixture';
 import type { ProxmoxHarness } from '../../test/proxmox-harness';
+import { freePort } from '../../test/runs';
 import { saveScreenshot, setupE2e } from './harness';
 
 /**
  * Billing in the browser: a billing manager adds a customer and a VM plan through the staff
  * pages and writes a quote; the customer orders the plan in the portal, staff accept the order,
- * and the customer watches their VM come up on the Proxmox simulator; then accepts the quote.
+ * and the customer watches their VM come up on the Proxmox simulator; then accepts the quote; and
+ * orders a container plan, asked only its name, and sees it running on the Docker engine.
  */
 describe('billing pages and the customer portal', () => {
   const e2e = setupE2e();
@@ -180,5 +183,45 @@ describe('billing pages and the customer portal', () => {
     // The portal is the customer's only view: the operator pages send them back.
     await customerPage.goto(e2e.url('/runs'));
     await customerPage.waitForURL((u) => u.pathname === '/portal');
+  });
+
+  it('the customer orders a container plan in the portal: asked only its name, they see it running with its port', { timeout: 180_000 }, async () => {
+    const admin = await e2e.apiSession(tenantId, 'admin');
+    const nodeId = (await e2e.p.addDockerNode(tenantId)).id;
+    const port = await freePort();
+    const blueprint = await e2e.api$<{ id: string }>(admin, '/api/blueprints', {
+      body: { name: `web-${randomUUID().slice(0, 6)}`, image: 'keelson/busybox:latest', command: ['sh', '-c', 'mkdir -p /www && echo hello > /www/index.html && exec httpd -f -p 8080 -h /www'], ports: [{ container: 8080, host: port }] },
+      expect: 201,
+    });
+    const product = await e2e.api$<{ id: string }>(staffApi, '/api/catalog/products', { body: { name: `Containers ${randomUUID().slice(0, 4)}` } });
+    await e2e.api$(staffApi, `/api/catalog/products/${product.id}/plans`, { body: { name: 'C1', currency: 'EUR', prices: [{ cycle: 'monthly', amountMinor: 500 }], provisioning: { kind: 'container', blueprintId: blueprint.id, nodeId } } });
+    const name = `shop-${randomUUID().slice(0, 6)}`;
+    try {
+      const portalUser = await createCustomerUser(e2e.p, staffApi, tenantId, customerId);
+      const customerPage = e2e.page;
+      await e2e.signInToPortal(portalUser, customerPage);
+      await customerPage.getByTestId('portal-nav-order').click();
+      await customerPage.getByTestId('portal-plan').and(customerPage.locator('[data-name="C1"]')).getByTestId('portal-plan-choose').click();
+      // A container has a name and no login of its own.
+      await customerPage.getByTestId('order-hostname').fill(name);
+      expect(await customerPage.getByTestId('order-ssh-keys').count()).toBe(0);
+      expect(await customerPage.getByTestId('order-admin-user').count()).toBe(0);
+      await customerPage.getByTestId('order-place').click();
+      await customerPage.waitForURL((u) => u.pathname === '/portal');
+
+      const orders = await e2e.api$<{ items: Array<{ id: string; status: string; service: { name: string | null } | null; plan: { name: string } }> }>(staffApi, `/api/orders?customerId=${customerId}`);
+      const order = orders.items.find((o) => o.plan.name === 'C1')!;
+      await expect.poll(async () => (await e2e.api$<{ status: string }>(staffApi, `/api/orders/${order.id}`)).status, { timeout: 30_000 }).toBe('awaiting_acceptance');
+      await e2e.api$(staffApi, `/api/orders/${order.id}/accept`, { body: {} });
+
+      // No reload: the portal follows it to a running container and where it answers.
+      const running = customerPage.getByTestId('portal-service').and(customerPage.locator(`[data-name="${name}"]`));
+      await expect.poll(() => running.getByTestId('guest-state').getAttribute('data-state').catch(() => null), { timeout: 120_000, interval: 500 }).toBe('running');
+      expect((await running.getByTestId('portal-service-ip').innerText()).trim()).toBe(`:${port}`);
+      expect((await (await fetch(`http://127.0.0.1:${port}/`)).text()).trim()).toBe('hello');
+      await saveScreenshot(customerPage, 'portal-container');
+    } finally {
+      for (const c of await e2e.p.docker.listContainers({ all: true, filters: { label: [`${DockerLabel.tenant}=${tenantId}`] } })) await e2e.p.docker.getContainer(c.Id).remove({ force: true });
+    }
   });
 });
