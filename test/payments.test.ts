@@ -232,6 +232,13 @@ describe('payments: Stripe, webhooks, reconciliation and the ledger', () => {
     expect((await p.request(`/api/invoices/${next}/mark-paid`, { method: 'POST', headers: billingA.headers })).status).toBe(409);
     const audits = await p.db.select().from(auditLog).where(and(eq(auditLog.tenantId, tenantA), eq(auditLog.action, 'payment.record')));
     expect(audits.length).toBeGreaterThanOrEqual(3);
+    // One receipt per payment recorded by hand (the repeated key recorded nothing, so sent nothing).
+    const email = (await api<{ contacts: Array<{ email: string }> }>(p, billingA, `/api/customers/${customer.id}`)).contacts[0]!.email;
+    await smtp.waitFor(() => receipts(email).length >= 4, 60_000);
+    await new Promise((r) => setTimeout(r, 2_000));
+    expect(receipts(email)).toHaveLength(4);
+    expect(new Set(receipts(email).map((m) => m.messageId)).size).toBe(4);
+    expect(receipts(email).some((m) => m.text.includes('10.00 more than the invoice owed is kept as credit'))).toBe(true);
   });
 
   it('saves a card from the portal and charges a due invoice off-session once per attempt', { timeout: 120_000 }, async () => {

@@ -20,5 +20,5 @@ export { subscriptionLifecycle } from './billing/subscription';
 export { terraformRun } from './terraform/stack-run';
 export { terraformDriftCheck } from './terraform/drift-check';
 export { kycCase } from './kyc/kyc-case';
-export { paymentIntentSync, paymentsReconcile } from './billing/payment';
+export { paymentIntentSync, paymentReceipt, paymentsReconcile } from './billing/payment';
 export { ticketLifecycle } from './tickets/ticket';

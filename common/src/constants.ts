@@ -83,6 +83,7 @@ export const WorkflowType = {
   kycCase: 'kycCase',
   paymentIntentSync: 'paymentIntentSync',
   paymentsReconcile: 'paymentsReconcile',
+  paymentReceipt: 'paymentReceipt',
   ticket: 'ticketLifecycle',
 } as const;
 
@@ -158,6 +159,8 @@ export const WorkflowId = {
   paymentIntent: (tenantId: string, paymentIntentId: string) => `payment-intent/${tenantId}/${paymentIntentId}`,
   /** One reconciliation of an organization's open payment attempts (its Schedule's action). */
   paymentsReconcile: (tenantId: string) => `payments/${tenantId}/reconcile`,
+  /** A payment recorded by hand: its receipt, sent once. */
+  paymentReceipt: (paymentId: string) => `payment/${paymentId}/receipt`,
   /** A support ticket: its SLA clock, escalations, auto-close and reopening. */
   ticket: (ticketId: string) => `ticket/${ticketId}`,
 } as const;

@@ -61,6 +61,18 @@ export async function settlePaymentIntent(tenantId: string, paymentIntentId: str
   return { paymentId: synced.paymentId, state: synced.state };
 }
 
+export interface PaymentReceiptInput extends RunContext {
+  paymentId: string;
+}
+
+/** The receipt of a payment recorded by hand (a bank transfer, cash, "mark paid"): sent once, keyed by the payment. */
+export async function paymentReceipt(input: PaymentReceiptInput): Promise<{ sent: boolean }> {
+  const { emailId } = await db.paymentsPrepareReceipt({ tenantId: input.tenantId, paymentId: input.paymentId });
+  if (!emailId) return { sent: false };
+  await mail.deliverEmail({ tenantId: input.tenantId, emailId });
+  return { sent: true };
+}
+
 export interface PaymentsReconcileInput extends RunContext {
   /** Attempts younger than this are left to their webhook (default 5 minutes). */
   minAgeMs?: number;

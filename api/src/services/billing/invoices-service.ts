@@ -11,7 +11,7 @@ import { auditActor, type ServiceContext } from '../context';
 import { customerResource, customerScope } from '../customer-scope';
 import { startWorkflowRun } from '../runs-service';
 import { ledgerCall } from './ledger-errors';
-import { tellDunningPaid } from './payments-service';
+import { sendReceipt, tellDunningPaid } from './payments-service';
 
 type InvoiceRow = typeof invoices.$inferSelect;
 const iso = (d: Date | null) => d?.toISOString() ?? null;
@@ -187,6 +187,7 @@ export async function markPaid(ctx: ServiceContext, id: string) {
     await writeAudit(tx, { ...auditActor(ctx), action: 'invoice.paid', resourceType: 'invoice', resourceId: id, details: { by: 'hand', paymentId: out.paymentId || null, amountMinor: out.amountMinor } });
     return out;
   });
+  if (recorded.created) await sendReceipt(ctx, recorded.paymentId, recorded.customerId, id);
   await tellDunningPaid(ctx.deps, ctx.principal.tenantId, id, recorded.paymentId || null);
   return getInvoice(ctx, id);
 }

@@ -111,6 +111,21 @@ export async function invoicePayments(ctx: ServiceContext, invoiceId: string) {
   };
 }
 
+/** Starts the run that emails a payment's receipt, once per payment (its workflow id and its mail key). */
+export async function sendReceipt(ctx: ServiceContext, paymentId: string, customerId: string, invoiceId: string) {
+  try {
+    await startWorkflowRun(ctx, {
+      operation: 'billing.payment',
+      workflowType: WorkflowType.paymentReceipt,
+      workflowId: WorkflowId.paymentReceipt(paymentId),
+      input: { paymentId },
+      resources: [`invoice:${invoiceId}`, customerResource(customerId)],
+    });
+  } catch (err) {
+    if (!(err instanceof ConflictError)) throw err; // already on its way
+  }
+}
+
 /** Ends the invoice's dunning ladder, if one runs (its own signal); none running is fine. */
 export async function tellDunningPaid(deps: AppDeps, tenantId: string, invoiceId: string, paymentId: string | null) {
   try {
@@ -156,6 +171,7 @@ export async function recordManualPayment(ctx: ServiceContext, invoiceId: string
     if (out.created) await writeAudit(tx, { ...auditActor(ctx), action: 'payment.record', resourceType: 'invoice', resourceId: invoiceId, details: { paymentId: out.paymentId, amountMinor: body.amountMinor, method: body.method, reference: body.reference } });
     return out;
   });
+  if (recorded.created) await sendReceipt(ctx, recorded.paymentId, recorded.customerId, invoiceId);
   if (recorded.paidNow) await tellDunningPaid(ctx.deps, tenantId, invoiceId, recorded.paymentId);
   return { created: recorded.created, paymentId: recorded.paymentId, ...(await invoicePayments(ctx, invoiceId)) };
 }
