@@ -102,78 +102,28 @@ const isFailureType = (err: unknown, type: ProxmoxFailureType) => failureType(er
  * `ProvisionFailed` naming the step.
  */
 export async function vmProvision(input: VmProvisionInput): Promise<VmProvisionResult> {
-  if (input.via === 'terraform') return vmProvisionThroughTerraform(input);
-  const owner = workflowInfo().workflowId;
-  const compensations: Array<() => Promise<unknown>> = [];
-  let step: VmProvisionStep = 'pick node';
+  if (input.via === 'terraform') return provisionSaga(input, (saga) => throughTerraform(input, saga));
+  return provisionSaga(input, (saga) => throughProxmoxApi(input, saga));
+}
+
+/** Where a provisioning saga is, and what undoes what it made so far (newest first). */
+interface Saga {
+  step: VmProvisionStep;
+  compensations: Array<() => Promise<unknown>>;
+}
+
+/**
+ * Runs the steps; if one fails, the compensations run, the guest's record says why, and the run
+ * fails naming the step. The record of a finished VM is written after the saga (see
+ * recordProvisioned).
+ */
+async function provisionSaga(input: VmProvisionInput, steps: (saga: Saga) => Promise<VmProvisionResult>): Promise<VmProvisionResult> {
+  const saga: Saga = { step: 'pick node', compensations: [] };
   let result: VmProvisionResult;
-
   try {
-    const { node } = await px.pickNode({ clusterId: input.clusterId, node: input.node, cores: input.cores, memoryMiB: input.memoryMiB });
-
-    let vmid: number | undefined;
-    for (let attempt = 1; vmid === undefined; attempt++) {
-      step = 'reserve VMID';
-      const proposal = await px.reserveVmid({ clusterId: input.clusterId });
-      step = 'clone template';
-      // Registered before the clone: a clone whose activity failed late (a timeout, a lost
-      // worker) may still have made the VM. The owner mark keeps it from touching anyone else's.
-      const undoClone = () => pxCleanup.destroyVm({ clusterId: input.clusterId, node, vmid: proposal.vmid, owner });
-      compensations.unshift(undoClone);
-      try {
-        await pxTasks.cloneTemplate({
-          clusterId: input.clusterId,
-          node,
-          templateVmid: input.templateVmid,
-          vmid: proposal.vmid,
-          name: input.name,
-          owner,
-          storage: input.storage,
-        });
-        vmid = proposal.vmid;
-      } catch (err) {
-        if (!isFailureType(err, 'VmidTaken') || attempt >= maxVmidAttempts) throw err;
-        // Another create won this id between nextid and our clone: not ours to undo; ask again.
-        compensations.splice(compensations.indexOf(undoClone), 1);
-        log.info('VMID taken by a concurrent create, picking another', { vmid: proposal.vmid });
-      }
-    }
-    const ref = { clusterId: input.clusterId, node, vmid, kind: 'qemu' as const };
-    const ciUser = input.ciUser ?? 'keelson';
-
-    step = 'configure';
-    await px.configureVm({
-      ...ref,
-      cores: input.cores,
-      memoryMiB: input.memoryMiB,
-      network: input.network,
-      ciUser,
-      sshKeys: [input.provisioningKey.publicKey],
-      tags: ['keelson', ...(input.tags ?? [])],
-    });
-
-    if (input.diskGiB !== undefined) {
-      step = 'resize disk';
-      await pxTasks.resizeDisk({ ...ref, sizeGiB: input.diskGiB });
-    }
-
-    step = 'start';
-    compensations.unshift(() => pxCleanup.stopVm({ ...ref, shutdownTimeoutSeconds: 10 }));
-    await pxTasks.startVm(ref);
-
-    step = 'wait for agent IP';
-    const agentTimeoutSeconds = input.agentTimeoutSeconds ?? 300;
-    const { ip } = await proxyActivities<ProxmoxActivities>({
-      ...proxmoxCalls,
-      startToCloseTimeout: `${agentTimeoutSeconds + 60}s`,
-    }).waitForAgentIp({ ...ref, deadline: Date.now() + agentTimeoutSeconds * 1000 });
-
-    step = 'ansible';
-    await runBasePlaybook(input, { host: ip, user: ciUser, vmid });
-
-    result = { vmid, node, name: input.name, ip, adminUser: input.adminUser };
+    result = await steps(saga);
   } catch (err) {
-    const failure = await compensate(err, step, compensations, 'VM');
+    const failure = await compensate(err, saga.step, saga.compensations, 'VM');
     await recordProvisionFailure(input, failure);
     throw failure;
   }
@@ -181,58 +131,117 @@ export async function vmProvision(input: VmProvisionInput): Promise<VmProvisionR
   return result;
 }
 
+/** Asks the guest agent for the VM's address, for as long as the input allows (default 300 s). */
+async function agentAddress(input: VmProvisionInput, ref: { clusterId: string; node: string; vmid: number; kind: 'qemu' }): Promise<string> {
+  const agentTimeoutSeconds = input.agentTimeoutSeconds ?? 300;
+  const { ip } = await proxyActivities<ProxmoxActivities>({ ...proxmoxCalls, startToCloseTimeout: `${agentTimeoutSeconds + 60}s` }).waitForAgentIp({
+    ...ref,
+    deadline: Date.now() + agentTimeoutSeconds * 1000,
+  });
+  return ip;
+}
+
+/** Keelson's own calls to the Proxmox API. */
+async function throughProxmoxApi(input: VmProvisionInput, saga: Saga): Promise<VmProvisionResult> {
+  const owner = workflowInfo().workflowId;
+  const { compensations } = saga;
+  const { node } = await px.pickNode({ clusterId: input.clusterId, node: input.node, cores: input.cores, memoryMiB: input.memoryMiB });
+
+  let vmid: number | undefined;
+  for (let attempt = 1; vmid === undefined; attempt++) {
+    saga.step = 'reserve VMID';
+    const proposal = await px.reserveVmid({ clusterId: input.clusterId });
+    saga.step = 'clone template';
+    // Registered before the clone: a clone whose activity failed late (a timeout, a lost
+    // worker) may still have made the VM. The owner mark keeps it from touching anyone else's.
+    const undoClone = () => pxCleanup.destroyVm({ clusterId: input.clusterId, node, vmid: proposal.vmid, owner });
+    compensations.unshift(undoClone);
+    try {
+      await pxTasks.cloneTemplate({
+        clusterId: input.clusterId,
+        node,
+        templateVmid: input.templateVmid,
+        vmid: proposal.vmid,
+        name: input.name,
+        owner,
+        storage: input.storage,
+      });
+      vmid = proposal.vmid;
+    } catch (err) {
+      if (!isFailureType(err, 'VmidTaken') || attempt >= maxVmidAttempts) throw err;
+      // Another create won this id between nextid and our clone: not ours to undo; ask again.
+      compensations.splice(compensations.indexOf(undoClone), 1);
+      log.info('VMID taken by a concurrent create, picking another', { vmid: proposal.vmid });
+    }
+  }
+  const ref = { clusterId: input.clusterId, node, vmid, kind: 'qemu' as const };
+  const ciUser = input.ciUser ?? 'keelson';
+
+  saga.step = 'configure';
+  await px.configureVm({
+    ...ref,
+    cores: input.cores,
+    memoryMiB: input.memoryMiB,
+    network: input.network,
+    ciUser,
+    sshKeys: [input.provisioningKey.publicKey],
+    tags: ['keelson', ...(input.tags ?? [])],
+  });
+
+  if (input.diskGiB !== undefined) {
+    saga.step = 'resize disk';
+    await pxTasks.resizeDisk({ ...ref, sizeGiB: input.diskGiB });
+  }
+
+  saga.step = 'start';
+  compensations.unshift(() => pxCleanup.stopVm({ ...ref, shutdownTimeoutSeconds: 10 }));
+  await pxTasks.startVm(ref);
+
+  saga.step = 'wait for agent IP';
+  const ip = await agentAddress(input, ref);
+
+  saga.step = 'ansible';
+  await runBasePlaybook(input, { host: ip, user: ciUser, vmid });
+  return { vmid, node, name: input.name, ip, adminUser: input.adminUser };
+}
+
 /**
  * The same VM through Terraform: pick a node, apply the guest's stack (clone, CPU, memory, disk,
  * cloud-init, started, the agent's address), then the base playbook. A failure destroys what the
  * stack made through Terraform as well, so its state and Proxmox agree on "nothing".
  */
-async function vmProvisionThroughTerraform(input: VmProvisionInput): Promise<VmProvisionResult> {
-  const compensations: Array<() => Promise<unknown>> = [];
+async function throughTerraform(input: VmProvisionInput, saga: Saga): Promise<VmProvisionResult> {
   const ciUser = input.ciUser ?? 'keelson';
-  let step: VmProvisionStep = 'pick node';
-  let result: VmProvisionResult;
-  try {
-    const { node } = await px.pickNode({ clusterId: input.clusterId, node: input.node, cores: input.cores, memoryMiB: input.memoryMiB });
-    step = 'terraform apply';
-    const stack = await guestStacks.terraformGuestStack({
-      tenantId: input.tenantId,
-      workflowId: workflowInfo().workflowId,
-      guestId: input.guestId,
-      clusterId: input.clusterId,
-      name: input.name,
-      node,
-      templateVmid: input.templateVmid,
-      cores: input.cores,
-      memoryMiB: input.memoryMiB,
-      diskGiB: input.diskGiB,
-      storage: input.storage,
-      network: input.network,
-      ciUser,
-      sshPublicKeys: [input.provisioningKey.publicKey],
-    });
-    // Registered before the apply: an apply that failed half-way may have made the VM.
-    compensations.unshift(() => runGuestStack(input, stack, 'destroy'));
-    await runGuestStack(input, stack, 'apply');
-    const made = await guestStacks.terraformGuestOutputs({ tenantId: input.tenantId, stackId: stack.stackId });
+  const { node } = await px.pickNode({ clusterId: input.clusterId, node: input.node, cores: input.cores, memoryMiB: input.memoryMiB });
+  saga.step = 'terraform apply';
+  const stack = await guestStacks.terraformGuestStack({
+    tenantId: input.tenantId,
+    workflowId: workflowInfo().workflowId,
+    guestId: input.guestId,
+    clusterId: input.clusterId,
+    name: input.name,
+    node,
+    templateVmid: input.templateVmid,
+    cores: input.cores,
+    memoryMiB: input.memoryMiB,
+    diskGiB: input.diskGiB,
+    storage: input.storage,
+    network: input.network,
+    ciUser,
+    sshPublicKeys: [input.provisioningKey.publicKey],
+  });
+  // Registered before the apply: an apply that failed half-way may have made the VM.
+  saga.compensations.unshift(() => runGuestStack(input, stack, 'destroy'));
+  await runGuestStack(input, stack, 'apply');
+  const made = await guestStacks.terraformGuestOutputs({ tenantId: input.tenantId, stackId: stack.stackId });
 
-    step = 'wait for agent IP';
-    // The module waits for the agent's address itself; a guest that reported none yet is asked again.
-    const ref = { clusterId: input.clusterId, node: made.node, vmid: made.vmid, kind: 'qemu' as const };
-    const agentTimeoutSeconds = input.agentTimeoutSeconds ?? 300;
-    const ip =
-      made.ip ??
-      (await proxyActivities<ProxmoxActivities>({ ...proxmoxCalls, startToCloseTimeout: `${agentTimeoutSeconds + 60}s` }).waitForAgentIp({ ...ref, deadline: Date.now() + agentTimeoutSeconds * 1000 })).ip;
+  saga.step = 'wait for agent IP';
+  // The module waits for the agent's address itself; a guest that reported none yet is asked again.
+  const ip = made.ip ?? (await agentAddress(input, { clusterId: input.clusterId, node: made.node, vmid: made.vmid, kind: 'qemu' }));
 
-    step = 'ansible';
-    await runBasePlaybook(input, { host: ip, user: ciUser, vmid: made.vmid });
-    result = { vmid: made.vmid, node: made.node, name: input.name, ip, adminUser: input.adminUser };
-  } catch (err) {
-    const failure = await compensate(err, step, compensations, 'VM');
-    await recordProvisionFailure(input, failure);
-    throw failure;
-  }
-  await recordProvisioned(input, result, input.diskGiB);
-  return result;
+  saga.step = 'ansible';
+  await runBasePlaybook(input, { host: ip, user: ciUser, vmid: made.vmid });
+  return { vmid: made.vmid, node: made.node, name: input.name, ip, adminUser: input.adminUser };
 }
 
 /** What VM and container provisioning share in their input. */
