@@ -28,6 +28,7 @@ import type * as Quotes from '../../../../api/src/routes/quotes/schema';
 import type * as Runs from '../../../../api/src/routes/runs/schema';
 import type * as Shared from '../../../../api/src/schemas';
 import type * as Terraform from '../../../../api/src/routes/terraform/schema';
+import type * as Tickets from '../../../../api/src/routes/tickets/schema';
 
 /** What a route answers with. */
 type Out<S extends z.ZodType> = z.output<S>;
@@ -252,3 +253,16 @@ export type TerraformStartedRun = Out<typeof Terraform.StartedStackRunSchema>;
 /** What a plan would do, per resource and attribute (sensitive values already masked). */
 export type TerraformPlanDiff = Out<typeof Terraform.PlanDiffSchema>;
 export type TerraformResourceChange = TerraformPlanDiff['resources'][number];
+
+// Support tickets (api/src/routes/tickets, decision 0028).
+export type Ticket = Out<typeof Tickets.TicketSchema>;
+export type TicketList = Out<typeof Tickets.TicketListSchema>;
+export type TicketDetail = Out<typeof Tickets.TicketDetailSchema>;
+export type TicketMessage = TicketDetail['messages'][number];
+export type TicketView = Out<typeof Tickets.TicketViewSchema>;
+export type TicketAssignees = Out<typeof Tickets.AssigneeListSchema>;
+export type TicketAttachment = Out<typeof Tickets.AttachmentSchema>;
+export type TicketListQuery = In<typeof Tickets.TicketListQuery>;
+export type TicketOpenInput = In<typeof Tickets.OpenTicketBody>;
+export type TicketPriority = Ticket['priority'];
+export type TicketStatus = Ticket['status'];
