@@ -36,6 +36,7 @@ const NO_PROXY: EdgeProxy = {
   setRoute: () => Promise.reject(new Error('this test node has no edge proxy')),
   getRoute: () => Promise.reject(new Error('this test node has no edge proxy')),
   removeRoute: () => Promise.reject(new Error('this test node has no edge proxy')),
+  setStaticRoute: () => Promise.reject(new Error('this test node has no edge proxy')),
 };
 
 /** KEELSON_ENCRYPTION_KEYS for worker processes a test spawns. */
@@ -97,7 +98,7 @@ export interface TestPlatform {
   addDockerNode(tenantId: string, name?: string, opts?: { proxy?: EdgeProxy; docker?: Docker; endpoint?: string }): Promise<{ id: string }>;
   /** `monitoring`: the core worker's monitoring settings (intervals scaled down for tests). */
   /** `payments.stripeApiUrl` defaults to `deps.config.stripeApiUrl` (the run's stripe-mock, unless a test points it elsewhere). */
-  startCoreWorker(opts?: { monitoring?: MonitoringWorkerOptions; billing?: { now?: () => Date }; terraform?: TerraformWorkerOptions; payments?: { stripeApiUrl?: string } }): Promise<void>;
+  startCoreWorker(opts?: { monitoring?: MonitoringWorkerOptions; billing?: { now?: () => Date; dunningDayMs?: number }; terraform?: TerraformWorkerOptions; payments?: { stripeApiUrl?: string } }): Promise<void>;
   stopWorkers(): Promise<void>;
   close(): Promise<void>;
 }

@@ -22,3 +22,5 @@ export { terraformDriftCheck } from './terraform/drift-check';
 export { kycCase } from './kyc/kyc-case';
 export { paymentIntentSync, paymentReceipt, paymentsReconcile } from './billing/payment';
 export { ticketLifecycle } from './tickets/ticket';
+export { serviceSuspension } from './service-suspension';
+export { dunningLadder } from './billing/dunning';

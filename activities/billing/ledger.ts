@@ -210,6 +210,8 @@ export interface Finalized {
   number: string;
   /** False when it was already finalized (nothing changed this time). */
   finalizedNow: boolean;
+  /** Whom it bills (absent in results recorded before it was added). */
+  customerId?: string;
 }
 
 /**
@@ -222,17 +224,17 @@ export async function finalizeInvoices(db: Executor, tenantId: string, invoiceId
   return db.transaction(async (tx) => {
     const settings = await sellerSettings(tx, tenantId);
     const rows = await tx
-      .select({ id: invoices.id, status: invoices.status, number: invoices.number })
+      .select({ id: invoices.id, status: invoices.status, number: invoices.number, customerId: invoices.customerId })
       .from(invoices)
       .where(and(eq(invoices.tenantId, tenantId), inArray(invoices.id, invoiceIds)))
       .orderBy(asc(invoices.createdAt), asc(invoices.id))
       .for('update');
     const drafts = rows.filter((r) => r.status === 'draft');
-    const out: Finalized[] = rows.filter((r) => r.status !== 'draft').map((r) => ({ invoiceId: r.id, number: r.number!, finalizedNow: false }));
+    const out: Finalized[] = rows.filter((r) => r.status !== 'draft').map((r) => ({ invoiceId: r.id, number: r.number!, finalizedNow: false, customerId: r.customerId }));
     if (!drafts.length) return out;
     const series = seriesFor(settings.invoicePrefix, now, settings.runTimeZone);
     const first = await takeNumbers(tx, tenantId, series, drafts.length);
-    const assigned = drafts.map((d, i) => ({ id: d.id, seq: first + i, num: formatNumber(series, first + i) }));
+    const assigned = drafts.map((d, i) => ({ id: d.id, seq: first + i, num: formatNumber(series, first + i), customerId: d.customerId }));
     const due = new Date(now.getTime() + settings.paymentTermsDays * 86_400_000);
     await tx.execute(sql`
       update ${invoices} as i set
@@ -245,7 +247,7 @@ export async function finalizeInvoices(db: Executor, tenantId: string, invoiceId
       where i.id = v.id and i.tenant_id = ${tenantId} and c.id = i.customer_id`);
     // A customer's credit (an earlier overpayment) pays the next invoice first (decision 0026).
     await applyCustomerCredit(tx, tenantId, assigned.map((a) => a.id), now);
-    return [...out, ...assigned.map((a) => ({ invoiceId: a.id, number: a.num, finalizedNow: true }))];
+    return [...out, ...assigned.map((a) => ({ invoiceId: a.id, number: a.num, finalizedNow: true, customerId: a.customerId }))];
   });
 }
 

@@ -35,6 +35,14 @@ export interface ProxyRouteSpec {
   upstream: string;
 }
 
+/** A route that answers by itself (`setStaticRoute`): a suspended app's page. */
+export interface StaticRouteSpec {
+  id: string;
+  hosts: string[];
+  status: number;
+  body: string;
+}
+
 export interface ProxyRoute {
   hosts: string[];
   upstream: string;
@@ -160,6 +168,30 @@ export class CaddyProxy {
       // PUT on an array index inserts there, shifting the catch-all one place on.
       await this.admin('PUT', `${this.routesPath}/${catchAll}`, route, etag);
       return { previous: null };
+    });
+  }
+
+  /**
+   * Points `hosts` at a fixed answer instead of an upstream (a suspended app's page), replacing
+   * the route with this id or adding it before the catch-all. Safe to repeat: a route that
+   * already answers exactly this is left alone.
+   */
+  async setStaticRoute({ id, hosts, status, body }: StaticRouteSpec): Promise<void> {
+    checkRouteId(id);
+    if (id === this.catchAllId) throw new Error(`route id "${id}" is the proxy server's own catch-all`);
+    if (hosts.length === 0 || hosts.some((h) => !h.trim())) throw new Error(`route ${id}: hosts must be non-empty hostnames`);
+    const route = staticRouteConfig({ id, hosts, status, body });
+    await this.retryOnConflict(`setStaticRoute ${id}`, async () => {
+      const { value: routes, etag } = await this.readRoutes();
+      const existing = routes.find((r) => r['@id'] === id);
+      if (existing) {
+        if (canonicalJson(existing) === canonicalJson(route)) return;
+        await this.admin('PATCH', `/id/${id}`, route, etag);
+        return;
+      }
+      const catchAll = routes.findIndex((r) => r['@id'] === this.catchAllId);
+      if (catchAll < 0) throw new Error(`proxy server "${this.server}" has no catch-all route; call ensureServer() first`);
+      await this.admin('PUT', `${this.routesPath}/${catchAll}`, route, etag);
     });
   }
 
@@ -336,6 +368,15 @@ function routeConfig({ id, hosts, upstream }: ProxyRouteSpec): JsonObject {
         transport: { protocol: 'http', dial_timeout: '2s' },
       },
     ],
+    terminal: true,
+  };
+}
+
+function staticRouteConfig({ id, hosts, status, body }: StaticRouteSpec): JsonObject {
+  return {
+    '@id': id,
+    match: [{ host: hosts }],
+    handle: [{ handler: 'static_response', status_code: status, headers: { 'Content-Type': ['text/html; charset=utf-8'], 'Retry-After': ['3600'] }, body }],
     terminal: true,
   };
 }

@@ -17,7 +17,14 @@ export interface EdgeProxy {
   setRoute(route: { id: string; hosts: string[]; upstream: string }): Promise<{ previous: string | null }>;
   getRoute(id: string): Promise<{ hosts: string[]; upstream: string } | null>;
   removeRoute(id: string): Promise<void>;
+  setStaticRoute(route: { id: string; hosts: string[]; status: number; body: string }): Promise<void>;
 }
+
+/** What a suspended app's hostname answers (decision 0027). */
+export const SUSPENDED_PAGE = {
+  status: 503,
+  body: '<!doctype html><html><head><meta charset="utf-8"><title>Service suspended</title></head><body><h1>This service is suspended</h1><p>Please contact your provider.</p></body></html>',
+} as const;
 
 /** Labels on the containers and images of app releases. */
 export const AppLabel = { app: 'io.keelson.app', release: 'io.keelson.release', commit: 'io.keelson.commit' } as const;
@@ -303,6 +310,12 @@ export function createDeployActivities({
     async switchTraffic({ appId, hostname, upstream }: { appId: string; hostname: string; upstream: string }): Promise<{ previous: string | null }> {
       await proxy.ensureServer();
       return proxy.setRoute({ id: appRouteId(appId), hosts: [hostname], upstream });
+    },
+
+    /** Answers the app's hostname with the suspended page instead of its release (a suspension). */
+    async suspendAppRoute({ appId, hostname }: { appId: string; hostname: string }): Promise<void> {
+      await proxy.ensureServer();
+      await proxy.setStaticRoute({ id: appRouteId(appId), hosts: [hostname], ...SUSPENDED_PAGE });
     },
 
     /** Removes the app's route (an app with nothing serving answers the proxy's 404). */

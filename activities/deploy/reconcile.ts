@@ -3,7 +3,8 @@ import type { Database } from '@keelson/db';
 import { apps, releases } from '@keelson/db/schema';
 import { and, eq, isNotNull } from 'drizzle-orm';
 import type Docker from 'dockerode';
-import { publishedUpstream, type EdgeProxy } from './index';
+import { suspendedApps } from '../suspension/index';
+import { publishedUpstream, SUSPENDED_PAGE, type EdgeProxy } from './index';
 
 /**
  * Puts back the routes of a node's apps that its edge proxy has lost — Caddy keeps its config in
@@ -12,6 +13,7 @@ import { publishedUpstream, type EdgeProxy } from './index';
  * started before ports were pinned get a new one from Docker): the release's record and its route
  * move to where it now listens. A route that points anywhere else is left alone, so this never
  * races a deploy that is switching one. Node workers run it at start and with each health report.
+ * Apps held by a suspension (decision 0027) get the suspended page back instead.
  */
 export async function restoreAppRoutes({ db, proxy, nodeId, docker }: { db: Database; proxy: EdgeProxy; nodeId: string; docker?: Docker }) {
   const serving = await db
@@ -23,8 +25,14 @@ export async function restoreAppRoutes({ db, proxy, nodeId, docker }: { db: Data
   await proxy.ensureServer();
   const restored: string[] = [];
   const followed: string[] = [];
+  // A suspended app keeps answering the suspended page, also after a deploy or a restarted Caddy.
+  const held = new Set(await suspendedApps(db, nodeId));
   for (const app of serving) {
     const id = appRouteId(app.appId);
+    if (held.has(app.appId)) {
+      await proxy.setStaticRoute({ id, hosts: [app.hostname], ...SUSPENDED_PAGE });
+      continue;
+    }
     const route = await proxy.getRoute(id);
     const now = docker ? await publishedUpstream(docker, app.releaseId, app.containerPort) : null;
     if (now && now !== app.upstream) {

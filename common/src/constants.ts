@@ -85,6 +85,8 @@ export const WorkflowType = {
   paymentsReconcile: 'paymentsReconcile',
   paymentReceipt: 'paymentReceipt',
   ticket: 'ticketLifecycle',
+  serviceSuspension: 'serviceSuspension',
+  dunningLadder: 'dunningLadder',
 } as const;
 
 /**
@@ -102,6 +104,20 @@ export const BillingOperation = {
   creditNote: 'billing.credit_note',
   subscription: 'billing.subscription',
 } as const;
+/** A service's suspension run and an unpaid invoice's dunning ladder (KeelsonOperation). */
+export const SuspensionOperation = { reconcile: 'service.suspension' } as const;
+export const DunningOperation = { ladder: 'billing.dunning' } as const;
+/** Reasons a service is held; each is lifted on its own, and a service runs again only when none holds it. */
+export const SUSPENSION_REASONS = ['overdue', 'staff', 'kyc'] as const;
+export type SuspensionReason = (typeof SUSPENSION_REASONS)[number];
+/** Signals of a service's suspension run and of an invoice's dunning ladder. */
+export const SuspensionSignal = { reconcile: 'reconcileSuspension' } as const;
+/** Sent to `dunning/<invoice>` when the invoice is paid (any way): the ladder ends and what it suspended comes back. */
+export const DunningSignal = { invoicePaid: 'invoicePaid' } as const;
+export interface InvoicePaidSignal {
+  /** The payment that settled it, when there is one (a payments ledger row). */
+  paymentId?: string;
+}
 /** Updates a subscription's run (`subscription/<id>`) accepts. */
 export const SubscriptionUpdate = { changePlan: 'changePlan' } as const;
 /**
@@ -163,6 +179,12 @@ export const WorkflowId = {
   paymentReceipt: (paymentId: string) => `payment/${paymentId}/receipt`,
   /** A support ticket: its SLA clock, escalations, auto-close and reopening. */
   ticket: (ticketId: string) => `ticket/${ticketId}`,
+  /** A service's suspension run (`proxmox-guest:<id>`, `container:<id>`, `app:<id>`): one at a time per service. */
+  serviceSuspension: (resource: string) => `suspension/${resource}`,
+  /** The power change a suspension run makes: stopping for the first hold, starting after the last is lifted. */
+  suspensionAction: (resource: string, action: 'suspend' | 'restore' | 'terminate', holdId: string) => `suspension/${resource}/${action}/${holdId}`,
+  /** An unpaid invoice's dunning ladder: reminders, retries, suspension, termination. */
+  dunning: (invoiceId: string) => `dunning/${invoiceId}`,
 } as const;
 
 /** Each organization's payments reconciliation Schedule (hourly by default). */

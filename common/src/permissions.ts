@@ -75,6 +75,8 @@ export const PERMISSIONS = [
   'ticket.reply',
   /** Assign tickets, set their priority, merge and close them. */
   'ticket.manage',
+  /** Suspend a customer's service by hand (reason `staff`) and lift that suspension. */
+  'service.suspend',
 ] as const;
 export type Permission = (typeof PERMISSIONS)[number];
 
@@ -106,9 +108,10 @@ export const ROLE_PERMISSIONS: Record<Role, ReadonlySet<Permission>> = {
     // Operators run support for the services they operate.
     'ticket.reply',
     'ticket.manage',
+    'service.suspend',
   ]),
   // Manages billing: customers, catalog, subscriptions, invoices; reads the runs and emails it causes.
-  billing: new Set<Permission>(['workflow.read', 'mail.read', 'customer.read', 'customer.manage', 'catalog.read', 'catalog.manage', 'billing.read', 'billing.manage', 'billing.pay', 'order.place', 'kyc.read', 'kyc.submit', 'kyc.review', 'ticket.read', 'ticket.reply', 'ticket.manage']),
+  billing: new Set<Permission>(['workflow.read', 'mail.read', 'customer.read', 'customer.manage', 'catalog.read', 'catalog.manage', 'billing.read', 'billing.manage', 'billing.pay', 'order.place', 'kyc.read', 'kyc.submit', 'kyc.review', 'ticket.read', 'ticket.reply', 'ticket.manage', 'service.suspend']),
   viewer: new Set<Permission>(READ.filter((p) => p !== 'audit.read' && p !== 'apikey.read')),
   // Everything a customer user reads is narrowed to the one customer they act for
   // (Principal.customerId): their customer record, subscriptions, invoices and runs.

@@ -15,3 +15,5 @@ export * from './terraform';
 export * from './kyc';
 export * from './payments';
 export * from './tickets';
+export * from './suspensions';
+export * from './dunning';

@@ -48,6 +48,8 @@ export function loadWorkerEnv(source: NodeJS.ProcessEnv = process.env) {
       KEELSON_WORKFLOW_BUNDLE: z.string().min(1).optional(),
       /** Stripe's API base URL: Stripe itself by default; stripe-mock in `npm run dev` and the tests. */
       KEELSON_STRIPE_API_URL: z.string().url().optional(),
+      /** How long one day of a dunning ladder lasts, in ms (default a day); tests shrink it so a ladder runs in seconds. */
+      KEELSON_DUNNING_DAY_MS: z.coerce.number().int().min(1).default(86_400_000),
     },
     source,
   );

@@ -42,6 +42,7 @@ if (env.KEELSON_CORE_WORKER) {
       workflowBundle,
       databaseUrl: env.DATABASE_URL,
       payments: { stripeApiUrl: env.KEELSON_STRIPE_API_URL },
+      billing: { dunningDayMs: env.KEELSON_DUNNING_DAY_MS },
       terraform: {
         ...(env.KEELSON_TOFU_BINARY ? { binary: env.KEELSON_TOFU_BINARY } : {}),
         ...(env.KEELSON_TOFU_CLI_CONFIG ? { cliConfigFile: env.KEELSON_TOFU_CLI_CONFIG } : {}),

@@ -19,6 +19,8 @@ import {
   createKycActivities,
   createPaymentActivities,
   createTicketActivities,
+  createSuspensionActivities,
+  createDunningActivities,
   createPostgresClusterDirectory,
   createProxmoxActivities,
   createReleaseDbActivities,
@@ -102,8 +104,11 @@ export interface WorkerDeps {
   /** A prebuilt bundle (tests, production images); when absent the worker bundles at start. */
   workflowBundle?: WorkerOptions['workflowBundle'];
   monitoring?: MonitoringWorkerOptions;
-  /** Billing's clock: tests move "now" to run months of cycles in seconds. */
-  billing?: { now?: () => Date };
+  /**
+   * Billing's clock: tests move "now" to run months of cycles in seconds. `dunningDayMs` is how
+   * long one day of a dunning ladder lasts (default a day; tests make it a second or less).
+   */
+  billing?: { now?: () => Date; dunningDayMs?: number };
   terraform?: TerraformWorkerOptions;
   /** Card payments: Stripe's API base URL (default Stripe's own; stripe-mock in tests and `npm run dev`). */
   payments?: { stripeApiUrl?: string };
@@ -149,6 +154,8 @@ export function createCoreWorker(deps: WorkerDeps): Promise<Worker> {
       ...createKycActivities({ db: deps.db }),
       ...createPaymentActivities({ db: deps.db, keys: deps.keys, stripeApiUrl: deps.payments?.stripeApiUrl, temporal, taskQueue, now: deps.billing?.now }),
       ...createTicketActivities({ db: deps.db }),
+      ...createSuspensionActivities({ db: deps.db, temporal }),
+      ...createDunningActivities({ db: deps.db, now: deps.billing?.now, dayMs: deps.billing?.dunningDayMs }),
     },
   });
 }

@@ -1,9 +1,10 @@
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
-import { ParentClosePolicy, proxyActivities, startChild } from '@temporalio/workflow';
+import { ParentClosePolicy, patched, proxyActivities, startChild, WorkflowIdReusePolicy } from '@temporalio/workflow';
 import type { BillingActivities, DraftedPeriod, DueSubscription, Finalized } from '@keelson/activities/billing/index';
-import { BillingOperation, WorkflowId } from '@keelson/common/constants';
+import { BillingOperation, DunningOperation, WorkflowId, resourceRef } from '@keelson/common/constants';
 import { runSearchAttributes } from '@keelson/common/search-attributes';
 import type { RunContext } from '../run-context';
+import { dunningLadder } from './dunning';
 
 /**
  * Issuing invoices: finalize (numbers from the locked counter, in one transaction) → render the
@@ -51,7 +52,33 @@ export async function issueInvoices(input: IssueInvoicesInput): Promise<IssueInv
     const emailIds = await db.billingQueueInvoiceEmails({ tenantId, invoiceIds, resendKey: input.resendKey });
     ({ sent, failed } = await send.billingDeliverEmails({ tenantId, emailIds }));
   }
+  // Every invoice that went out gets its dunning ladder (a resend is the same invoice).
+  if (!input.resendKey && patched(STARTS_DUNNING)) await startDunning(input, finalized);
   return { finalized, pdfsRendered: rendered, renderMs, emailsSent: sent, emailsFailed: failed };
+}
+
+/** Issuing starts each invoice's dunning ladder (added with Billing II's dunning). */
+const STARTS_DUNNING = 'issuing-starts-dunning';
+
+/**
+ * Starts `dunning/<invoice>` for each finalized invoice, once: an id already used (a retried or
+ * repeated issue, a ladder already ended) is left alone. The ladder outlives this run; it reads
+ * the invoice itself and does nothing for one without a due date or already paid.
+ */
+async function startDunning(ctx: RunContext, finalized: Finalized[]): Promise<void> {
+  for (const f of finalized) {
+    try {
+      await startChild(dunningLadder, {
+        workflowId: WorkflowId.dunning(f.invoiceId),
+        args: [{ tenantId: ctx.tenantId, actor: ctx.actor, invoiceId: f.invoiceId }],
+        parentClosePolicy: ParentClosePolicy.ABANDON,
+        workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
+        typedSearchAttributes: runSearchAttributes({ tenantId: ctx.tenantId, operation: DunningOperation.ladder, resources: [resourceRef('invoice', f.invoiceId), ...(f.customerId ? [resourceRef('customer', f.customerId)] : [])], actor: ctx.actor }),
+      });
+    } catch (err) {
+      if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+    }
+  }
 }
 
 export interface InvoiceSubscriptionsInput extends RunContext {

@@ -4,8 +4,9 @@ import { createRouter } from '../../router';
 import { errorResponses, jsonBody, jsonResponse, UuidParam } from '../../schemas';
 import { backfillBillingRuns, describeBillingSchedule, ensureBillingSchedule, pauseBillingSchedule, resumeBillingSchedule, triggerBillingRun } from '../../services/billing/schedule-service';
 import { createTaxRule, deleteTaxRule, getBillingSettings, listTaxRules, putBillingSettings, updateTaxRule } from '../../services/billing/settings-service';
+import { getDunningSettings, putDunningSettings } from '../../services/billing/dunning-service';
 import { serviceContext } from '../../services/context';
-import { BackfillBody, BillingSettingsBody, BillingSettingsSchema, BillingSettingsStateSchema, PauseBody, ScheduleSchema, TaxRuleBody, TaxRuleListSchema, TaxRuleSchema } from './schema';
+import { BackfillBody, BillingSettingsBody, DunningSettingsBody, DunningSettingsSchema, BillingSettingsSchema, BillingSettingsStateSchema, PauseBody, ScheduleSchema, TaxRuleBody, TaxRuleListSchema, TaxRuleSchema } from './schema';
 
 const tags = ['billing'];
 const manage = [requirePermission('billing.manage')];
@@ -22,6 +23,16 @@ const putSettings = createRoute({
   middleware: manage,
   request: { body: jsonBody(BillingSettingsBody) },
   responses: { 200: jsonResponse(BillingSettingsSchema, 'Stored'), ...errorResponses },
+});
+const getDunning = createRoute({ method: 'get', path: '/dunning', tags, summary: "The organization's dunning ladder (the default until set)", middleware: staffOnly, responses: { 200: jsonResponse(DunningSettingsSchema, 'The ladder'), ...errorResponses } });
+const putDunning = createRoute({
+  method: 'put',
+  path: '/dunning',
+  tags,
+  summary: 'Set the dunning ladder: what happens how many days after the due date (invoices already being dunned keep their plan)',
+  middleware: manage,
+  request: { body: jsonBody(DunningSettingsBody) },
+  responses: { 200: jsonResponse(DunningSettingsSchema, 'The ladder'), ...errorResponses },
 });
 const listRules = createRoute({ method: 'get', path: '/tax-rules', tags, summary: 'Tax rules by customer country', middleware: staffOnly, responses: { 200: jsonResponse(TaxRuleListSchema, 'Rules'), ...errorResponses } });
 const createRule = createRoute({ method: 'post', path: '/tax-rules', tags, summary: 'Add a tax rule', middleware: manage, request: { body: jsonBody(TaxRuleBody) }, responses: { 201: jsonResponse(TaxRuleSchema, 'Created'), ...errorResponses } });
@@ -43,6 +54,8 @@ export function billingRoutes() {
       await ensureBillingSchedule(ctx);
       return c.json(BillingSettingsSchema.parse(stored), 200);
     })
+    .openapi(getDunning, async (c) => c.json(DunningSettingsSchema.parse(await getDunningSettings(serviceContext(c))), 200))
+    .openapi(putDunning, async (c) => c.json(DunningSettingsSchema.parse(await putDunningSettings(serviceContext(c), c.req.valid('json'))), 200))
     .openapi(listRules, async (c) => c.json(TaxRuleListSchema.parse({ items: await listTaxRules(serviceContext(c)) }), 200))
     .openapi(createRule, async (c) => c.json(TaxRuleSchema.parse(await createTaxRule(serviceContext(c), c.req.valid('json'))), 201))
     .openapi(updateRule, async (c) => c.json(TaxRuleSchema.parse(await updateTaxRule(serviceContext(c), c.req.valid('param').id, c.req.valid('json'))), 200))

@@ -16,6 +16,7 @@ import {
   resendInvoice,
   voidInvoiceById,
 } from '../../services/billing/invoices-service';
+import { invoiceDunning } from '../../services/billing/dunning-service';
 import { serviceContext } from '../../services/context';
 import {
   CreditBody,
@@ -23,6 +24,7 @@ import {
   CreditNoteListQuery,
   CreditNoteListSchema,
   CreditNoteSchema,
+  InvoiceDunningSchema,
   InvoiceListQuery,
   InvoiceListSchema,
   InvoiceSchema,
@@ -50,6 +52,15 @@ const finalize = createRoute({
 });
 const resend = createRoute({ method: 'post', path: '/{id}/resend', tags, summary: 'Email the invoice again (a new email)', middleware: manage, request: { params: UuidParam }, responses: { 202: jsonResponse(StartedRunSchema, 'The run'), ...errorResponses } });
 const voidRoute = createRoute({ method: 'post', path: '/{id}/void', tags, summary: 'Void a finalized invoice (its number stays used)', middleware: manage, request: { params: UuidParam, body: jsonBody(VoidBody) }, responses: { 200: jsonResponse(InvoiceSchema, 'Voided'), ...errorResponses } });
+const dunning = createRoute({
+  method: 'get',
+  path: '/{id}/dunning',
+  tags,
+  summary: "The invoice's dunning ladder as it runs: steps, emails, suspension of its service",
+  middleware: read,
+  request: { params: UuidParam },
+  responses: { 200: jsonResponse(InvoiceDunningSchema, 'The ladder'), ...errorResponses },
+});
 const paid = createRoute({ method: 'post', path: '/{id}/mark-paid', tags, summary: 'Record a payment in full, by hand', middleware: manage, request: { params: UuidParam }, responses: { 200: jsonResponse(InvoiceSchema, 'Paid'), ...errorResponses } });
 const credit = createRoute({
   method: 'post',
@@ -74,6 +85,7 @@ export function invoicesRoutes() {
     .openapi(finalize, async (c) => c.json(StartedRunSchema.parse(await finalizeInvoice(serviceContext(c), c.req.valid('param').id)), 202))
     .openapi(resend, async (c) => c.json(StartedRunSchema.parse(await resendInvoice(serviceContext(c), c.req.valid('param').id)), 202))
     .openapi(voidRoute, async (c) => c.json(InvoiceSchema.parse(await voidInvoiceById(serviceContext(c), c.req.valid('param').id, c.req.valid('json').reason)), 200))
+    .openapi(dunning, async (c) => c.json(InvoiceDunningSchema.parse(await invoiceDunning(serviceContext(c), c.req.valid('param').id)), 200))
     .openapi(paid, async (c) => c.json(InvoiceSchema.parse(await markPaid(serviceContext(c), c.req.valid('param').id)), 200))
     .openapi(credit, async (c) => c.json(CreditedSchema.parse(await creditInvoice(serviceContext(c), c.req.valid('param').id, c.req.valid('json'))), 201));
 }

@@ -1,5 +1,5 @@
 import { z } from '@hono/zod-openapi';
-import { BILLING_CYCLES, CUSTOMER_KINDS, INVOICE_STATUSES, LINE_KINDS, SUBSCRIPTION_STATUSES } from '@keelson/db/schema';
+import { BILLING_CYCLES, CUSTOMER_KINDS, DUNNING_STEP_KINDS, INVOICE_STATUSES, LINE_KINDS, SUBSCRIPTION_STATUSES, SUSPENSION_REASONS } from '@keelson/db/schema';
 import { StartedRunSchema } from '../../schemas';
 import { AddressSchema } from '../customers/schema';
 import { Country, TimeZone } from '../../services/billing/validation';
@@ -33,6 +33,8 @@ export const SubscriptionSchema = z
     endsAt: Iso,
     orderId: z.string().nullable(),
     resource: z.string().nullable(),
+    suspended: z.boolean().openapi({ description: 'The service is stopped by a suspension' }),
+    suspensionReasons: z.array(z.enum(SUSPENSION_REASONS)).openapi({ description: 'Why it is suspended (each reason is lifted on its own)' }),
     createdAt: z.string(),
   })
   .openapi('Subscription');
@@ -232,3 +234,64 @@ export const BackfillBody = z
   .refine((b) => new Date(b.from) < new Date(b.to), 'from must be before to')
   .refine((b) => new Date(b.to).getTime() - new Date(b.from).getTime() <= 366 * 86_400_000, 'at most a year at once')
   .openapi('BackfillBillingSchedule');
+
+/** A reason holding a customer's service (decision 0027). */
+export const SuspensionSchema = z
+  .object({
+    id: z.string(),
+    resource: z.string(),
+    reason: z.enum(SUSPENSION_REASONS),
+    source: z.string(),
+    note: z.string(),
+    requestedBy: z.string(),
+    requestedAt: z.string(),
+    suspendedAt: Iso.openapi({ description: 'When the service was stopped for it (written after it happened)' }),
+    liftedAt: Iso,
+    liftedBy: z.string().nullable(),
+    restoredAt: Iso.openapi({ description: 'When the service ran again after it was lifted (null while another reason holds it)' }),
+    state: z.enum(['pending', 'suspended', 'lifting', 'restored', 'lifted']),
+  })
+  .openapi('Suspension');
+export const SuspensionListSchema = z.object({ items: z.array(SuspensionSchema) }).openapi('SuspensionList');
+export const SuspendBody = z.object({ note: z.string().trim().min(1, 'say why').max(500) }).openapi('SuspendService');
+
+const Rung = z.object({ day: z.number().int('a whole number of days').min(0).max(365), kind: z.enum(DUNNING_STEP_KINDS) });
+export const DunningSettingsSchema = z
+  .object({
+    enabled: z.boolean(),
+    ladder: z.array(Rung).max(20),
+    terminationApproval: z.boolean().openapi({ description: 'A person with billing rights approves each termination' }),
+  })
+  .openapi('DunningSettings');
+export const DunningSettingsBody = DunningSettingsSchema.superRefine((s, ctx) => {
+  const seen = new Set<string>();
+  s.ladder.forEach((r, i) => {
+    const key = `${r.day}/${r.kind}`;
+    if (seen.has(key)) ctx.addIssue({ code: 'custom', path: ['ladder', i], message: `${r.kind} on day ${r.day} is already in the ladder` });
+    seen.add(key);
+  });
+  if (s.ladder.filter((r) => r.kind === 'terminate').length > 1) ctx.addIssue({ code: 'custom', path: ['ladder'], message: 'one termination at most' });
+});
+
+export const InvoiceDunningSchema = z
+  .object({
+    invoiceId: z.string(),
+    status: z.enum(INVOICE_STATUSES),
+    dueAt: Iso,
+    run: z.object({ workflowId: z.string(), status: z.string() }).nullable(),
+    steps: z.array(
+      z.object({
+        position: z.number(),
+        day: z.number(),
+        kind: z.enum(DUNNING_STEP_KINDS),
+        scheduledAt: z.string(),
+        doneAt: Iso,
+        outcome: z.string().nullable(),
+        note: z.string(),
+        email: z.object({ status: z.string(), subject: z.string(), sentAt: Iso }).nullable(),
+      }),
+    ),
+    service: z.string().nullable(),
+    suspensions: z.array(SuspensionSchema),
+  })
+  .openapi('InvoiceDunning');

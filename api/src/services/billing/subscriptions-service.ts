@@ -4,9 +4,9 @@ import { cancelSubscription as cancelRecord, createSubscription as createRecord 
 import { BillingOperation, resourceRef, SubscriptionUpdate, WorkflowId, WorkflowType } from '@keelson/common/constants';
 import { runSearchAttributes } from '@keelson/common/search-attributes';
 import { writeAudit, type Executor } from '@keelson/db';
-import { customers, plans, products, subscriptions, type BillingCycle, type SubscriptionStatus } from '@keelson/db/schema';
+import { customers, plans, products, serviceSuspensions, subscriptions, type BillingCycle, type SubscriptionStatus } from '@keelson/db/schema';
 import { WithStartWorkflowOperation, WorkflowUpdateFailedError, type Workflow } from '@temporalio/client';
-import { and, desc, eq, type SQL } from 'drizzle-orm';
+import { and, desc, eq, sql, type SQL } from 'drizzle-orm';
 import { randomUUID } from 'node:crypto';
 import { ConflictError, NotFoundError, ValidationError } from '../../errors';
 import { nowOf } from '../../deps';
@@ -14,9 +14,18 @@ import { auditActor, type ServiceContext } from '../context';
 import { customerResource, customerScope } from '../customer-scope';
 import { ledgerCall } from './ledger-errors';
 
-type Row = { sub: typeof subscriptions.$inferSelect; planName: string; productName: string; customerName: string };
+type Row = { sub: typeof subscriptions.$inferSelect; planName: string; productName: string; customerName: string; heldFor: string[] | null };
 
-export function presentSubscription({ sub, planName, productName, customerName }: Row) {
+/**
+ * The reasons holding the subscription's service while it is stopped for them (decision 0027):
+ * empty when it runs. A service stopped for a hold already lifted (coming back) shows no reason.
+ */
+const heldFor = sql<string[] | null>`(
+  select array_agg(distinct s.reason::text order by s.reason::text) from ${serviceSuspensions} s
+  where s.tenant_id = ${subscriptions.tenantId} and s.resource = ${subscriptions.resource}
+    and s.suspended_at is not null and s.lifted_at is null)`;
+
+export function presentSubscription({ sub, planName, productName, customerName, heldFor }: Row) {
   const iso = (d: Date | null) => d?.toISOString() ?? null;
   return {
     id: sub.id,
@@ -41,6 +50,9 @@ export function presentSubscription({ sub, planName, productName, customerName }
     endsAt: iso(sub.endsAt),
     orderId: sub.orderId,
     resource: sub.resource,
+    /** The service is suspended, and why (`overdue`, `staff`, `kyc`). */
+    suspended: (heldFor ?? []).length > 0,
+    suspensionReasons: heldFor ?? [],
     createdAt: sub.createdAt.toISOString(),
   };
 }
@@ -48,7 +60,7 @@ export function presentSubscription({ sub, planName, productName, customerName }
 function query(db: Executor, ctx: ServiceContext, ...more: Array<SQL | undefined>) {
   const scope = customerScope(ctx);
   return db
-    .select({ sub: subscriptions, planName: plans.name, productName: products.name, customerName: customers.name })
+    .select({ sub: subscriptions, planName: plans.name, productName: products.name, customerName: customers.name, heldFor })
     .from(subscriptions)
     .innerJoin(plans, eq(plans.id, subscriptions.planId))
     .innerJoin(products, eq(products.id, plans.productId))
