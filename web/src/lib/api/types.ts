@@ -237,6 +237,14 @@ export type TaxRuleInput = Out<typeof Billing.TaxRuleBody>;
 export type BillingSchedule = Out<typeof Billing.ScheduleSchema>;
 export type PauseScheduleInput = In<typeof Billing.PauseBody>;
 export type BackfillInput = In<typeof Billing.BackfillBody>;
+/** A reason holding a customer's service (overdue, staff, kyc) and where it stands (decision 0027). */
+export type Suspension = Out<typeof Billing.SuspensionSchema>;
+export type SuspensionList = Out<typeof Billing.SuspensionListSchema>;
+/** The organization's dunning ladder: `{day, kind}` rungs from the due date. */
+export type DunningSettings = Out<typeof Billing.DunningSettingsSchema>;
+/** An invoice's dunning ladder as it runs: planned steps, what each did, its emails, the service's holds. */
+export type InvoiceDunning = Out<typeof Billing.InvoiceDunningSchema>;
+export type DunningStep = InvoiceDunning['steps'][number];
 
 // Terraform stacks (api/src/routes/terraform).
 /** Secret variables come back with `value: null`: they are write-only. */

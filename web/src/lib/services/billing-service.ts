@@ -15,6 +15,9 @@ import type {
   CreditNoteListQuery,
   Customer,
   CustomerInput,
+  DunningSettings,
+  InvoiceDunning,
+  SuspensionList,
   CustomerList,
   CustomerUserList,
   Invoice,
@@ -108,6 +111,16 @@ export const markInvoicePaid = (fetch: Fetch, id: string) => request<Invoice>(fe
 export const fetchInvoicePayments = (fetch: Fetch, id: string, signal?: AbortSignal) => request<InvoicePayments>(fetch, `/invoices/${enc(id)}/payments`, { signal });
 /** A bank transfer or cash received by hand; more than owed becomes the customer's credit. */
 export const recordInvoicePayment = (fetch: Fetch, id: string, body: ManualPaymentInput) => request<RecordedPayment>(fetch, `/invoices/${enc(id)}/payments`, { method: 'POST', body });
+/** The invoice's dunning ladder as it runs: steps, emails, the service's suspension (decision 0027). */
+export const fetchInvoiceDunning = (fetch: Fetch, id: string, signal?: AbortSignal) => request<InvoiceDunning>(fetch, `/invoices/${enc(id)}/dunning`, { signal });
+export const fetchDunningSettings = (fetch: Fetch, signal?: AbortSignal) => request<DunningSettings>(fetch, '/billing/dunning', { signal });
+export const saveDunningSettings = (fetch: Fetch, body: DunningSettings) => request<DunningSettings>(fetch, '/billing/dunning', { method: 'PUT', body });
+/** The holds on the subscription's service (overdue, staff, kyc), newest first. */
+export const fetchSuspensions = (fetch: Fetch, subscriptionId: string, signal?: AbortSignal) => request<SuspensionList>(fetch, `/subscriptions/${enc(subscriptionId)}/suspensions`, { signal });
+/** Suspends the service by hand (reason `staff`); its suspension run stops it. */
+export const suspendService = (fetch: Fetch, subscriptionId: string, note: string) => request<SuspensionList>(fetch, `/subscriptions/${enc(subscriptionId)}/suspend`, { method: 'POST', body: { note } });
+/** Lifts the staff suspension; the service runs again only if nothing else holds it. */
+export const unsuspendService = (fetch: Fetch, subscriptionId: string) => request<SuspensionList>(fetch, `/subscriptions/${enc(subscriptionId)}/unsuspend`, { method: 'POST' });
 export const creditInvoice = (fetch: Fetch, id: string, body: CreditInvoiceInput) => request<CreditedInvoice>(fetch, `/invoices/${enc(id)}/credit-notes`, { method: 'POST', body });
 export const fetchCreditNotes = (fetch: Fetch, query: CreditNoteListQuery = {}, signal?: AbortSignal) => request<CreditNoteList>(fetch, '/credit-notes', { query, signal });
 export const fetchCreditNote = (fetch: Fetch, id: string, signal?: AbortSignal) => request<CreditNote>(fetch, `/credit-notes/${enc(id)}`, { signal });

@@ -1,13 +1,13 @@
 import type { PageLoad } from './$types';
 import { failLoad } from '$lib/api/load-error';
-import { fetchCustomer, fetchInvoice } from '$lib/services/billing-service';
+import { fetchCustomer, fetchInvoice, fetchInvoiceDunning } from '$lib/services/billing-service';
 
 export const load: PageLoad = async ({ fetch, url, params }) => {
   try {
-    const invoice = await fetchInvoice(fetch, params.id);
+    const [invoice, dunning] = await Promise.all([fetchInvoice(fetch, params.id), fetchInvoiceDunning(fetch, params.id)]);
     // The customer's zone: the days of a billing period are theirs.
     const customer = await fetchCustomer(fetch, invoice.customerId);
-    return { invoice, timeZone: customer.timeZone };
+    return { invoice, dunning, timeZone: customer.timeZone };
   } catch (err) {
     failLoad(err, url);
   }
