@@ -1,10 +1,11 @@
 import type { PageLoad } from './$types';
 import { failLoad } from '$lib/api/load-error';
-import { fetchOrders } from '$lib/services/billing-service';
+import { fetchOrders, fetchSubscriptions } from '$lib/services/billing-service';
 
 export const load: PageLoad = async ({ fetch, url }) => {
   try {
-    return { orders: (await fetchOrders(fetch)).items };
+    const [orders, subscriptions] = await Promise.all([fetchOrders(fetch), fetchSubscriptions(fetch)]);
+    return { orders: orders.items, subscriptions: subscriptions.items };
   } catch (err) {
     failLoad(err, url);
   }
