@@ -12,6 +12,7 @@ import {
 import type { BillingActivities } from '@keelson/activities/billing/index';
 import type { DunningActivities, PlannedStep } from '@keelson/activities/billing/dunning';
 import type { MailActivities } from '@keelson/activities/mail/index';
+import type { PaymentActivities } from '@keelson/activities/payments/index';
 import type { SuspensionActivities } from '@keelson/activities/suspension/index';
 import { DunningSignal, resourceRef, WorkflowId, type InvoicePaidSignal } from '@keelson/common/constants';
 import { runSearchAttributes } from '@keelson/common/search-attributes';
@@ -53,6 +54,8 @@ const db = proxyActivities<DunningActivities & SuspensionActivities & Pick<Billi
   retry: { initialInterval: '500ms', maximumInterval: '30s' },
 });
 const mail = proxyActivities<MailActivities>(deliverCalls);
+/** An off-session charge: one Stripe request under the attempt's row lock. */
+const payments = proxyActivities<PaymentActivities>({ startToCloseTimeout: '2m', retry: { initialInterval: '2s', maximumInterval: '1m', maximumAttempts: 10 } });
 /** Waiting for a service's suspension run to have stopped or started it: polled, for as long as it takes. */
 const waitFor = proxyActivities<SuspensionActivities>({ startToCloseTimeout: '30s', retry: { initialInterval: '1s', backoffCoefficient: 1.5, maximumInterval: '30s' } });
 
@@ -107,11 +110,22 @@ export async function dunningLadder(input: DunningInput): Promise<{ outcome: Dun
         }
         break;
       }
-      case 'retry':
-        // Card payments (`billingChargeInvoice`) are not part of this build yet: the step stays
-        // in the ladder and says so, and the ladder goes on.
-        await record(step, 'skipped', 'no card payments are configured');
+      case 'retry': {
+        // Attempt n of the invoice's off-session charges: one attempt row and one Idempotency-Key
+        // per n on the payments side, so a repeated step never charges twice (decision 0026).
+        const attempt = plan.steps.filter((s) => s.kind === 'retry' && s.position <= step.position).length;
+        try {
+          const charge = await payments.billingChargeInvoice({ tenantId, invoiceId, attempt });
+          const why = charge.message ?? charge.declineCode ?? '';
+          if (charge.outcome === 'succeeded') await record(step, 'charged', charge.alreadyPaid ? 'the invoice owed nothing' : `attempt ${attempt} paid`);
+          else if (charge.outcome === 'processing') await record(step, 'charged', `attempt ${attempt} processing; the payment's run settles it`);
+          else if (charge.outcome === 'no_payment_method') await record(step, 'skipped', why || 'no card on file');
+          else await record(step, 'declined', `${charge.outcome === 'hard_decline' ? 'declined for good, not retried' : 'declined, retried at the next retry'}${why ? `: ${why}` : ''}`);
+        } catch (err) {
+          await record(step, 'failed', (err as Error).message);
+        }
         break;
+      }
       case 'suspend': {
         if (!services.length) {
           await record(step, 'skipped', 'the invoice has no service to suspend');
