@@ -255,6 +255,17 @@ export async function startBenchPlatform(options: BenchPlatformOptions = {}): Pr
   }
 }
 
+/** Terminates every run matching a visibility query, with one batch operation on the server. */
+export async function terminateAll(client: Client, query: string): Promise<void> {
+  await client.workflowService.startBatchOperation({
+    namespace: 'default',
+    jobId: `bench-terminate-${randomBytes(6).toString('hex')}`,
+    visibilityQuery: query,
+    reason: 'end of the benchmark',
+    terminationOperation: { identity: 'bench' },
+  });
+}
+
 async function stopWorker(worker: Worker, running: Promise<void>) {
   if (worker.getState() === 'RUNNING') worker.shutdown();
   await running;
