@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { createCustomer, pollUntil } from '../../test/billing-fixtures';
+import { createCustomer, createCustomerUser, pollUntil } from '../../test/billing-fixtures';
 import type { SignedIn } from '../../test/platform';
 import { saveScreenshot, setupE2e } from './harness';
 
@@ -15,6 +15,7 @@ describe('payments on the invoice page', () => {
   let billingUser: { email: string; password: string };
   let operatorUser: { email: string; password: string };
   let customerId: string;
+  let tenantId: string;
 
   async function issueInvoice(netMinor: number): Promise<string> {
     const draft = await e2e.api$<{ id: string }>(staff, '/api/invoices', { body: { customerId, lines: [{ description: 'Managed hosting', quantity: 1, unitPriceMinor: netMinor }] }, expect: 201 });
@@ -25,7 +26,7 @@ describe('payments on the invoice page', () => {
   }
 
   beforeAll(async () => {
-    const tenantId = (await e2e.p.createTenant()).id;
+    tenantId = (await e2e.p.createTenant()).id;
     staff = await e2e.apiSession(tenantId, 'billing');
     customerId = (await createCustomer(e2e.p, staff)).id;
     billingUser = await e2e.createUser(tenantId, 'billing');
@@ -76,5 +77,21 @@ describe('payments on the invoice page', () => {
     await expect.poll(() => page.getByTestId('invoice-balance').getAttribute('data-minor', { timeout: 1_000 }).catch(() => null), { timeout: 30_000 }).toBe('700');
     expect(await page.getByTestId('invoice-payment').count()).toBe(1);
     expect(await page.getByTestId('invoice-record-payment').count()).toBe(0);
+  });
+
+  it('a customer sees the card they saved on their profile', { timeout: 120_000 }, async () => {
+    await e2e.api$(staff, '/api/billing/stripe', { method: 'PUT', body: { secretKey: 'sk_test_portal0123456789', webhookSecret: 'whsec_portal0123456789', publishableKey: 'pk_test_portal0123' } });
+    const portal = await createCustomerUser(e2e.p, staff, tenantId, customerId);
+    const { page } = e2e;
+    await e2e.signInToPortal(portal, page);
+    await page.goto(e2e.url('/portal/profile'));
+    expect((await page.getByTestId('portal-card').innerText()).trim()).toBe('None');
+    // What the portal's card form does once Stripe.js has confirmed the SetupIntent (stripe-mock answers for Stripe).
+    const setup = await e2e.api$<{ setupIntentId: string }>(portal, `/api/customers/${customerId}/card/setup`, { method: 'POST', expect: 201 });
+    expect(setup.setupIntentId).toMatch(/^seti_/);
+    await e2e.api$(portal, `/api/customers/${customerId}/card`, { method: 'PUT', body: { paymentMethodId: 'pm_card_visa' } });
+    await page.reload();
+    await expect.poll(() => page.getByTestId('portal-card').innerText(), { timeout: 30_000 }).toMatch(/visa\s*•••• 4242, expires \d{2}\/\d{4}/i);
+    await saveScreenshot(page, 'portal-profile-card');
   });
 });

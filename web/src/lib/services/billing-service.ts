@@ -24,6 +24,7 @@ import type {
   InvoicePayments,
   ManualPaymentInput,
   RecordedPayment,
+  SavedCard,
   InvoiceList,
   InvoiceListQuery,
   Order,
@@ -107,6 +108,8 @@ export const finalizeInvoice = (fetch: Fetch, id: string) => request<StartedRun>
 export const resendInvoice = (fetch: Fetch, id: string) => request<StartedRun>(fetch, `/invoices/${enc(id)}/resend`, { method: 'POST' });
 export const voidInvoice = (fetch: Fetch, id: string, reason: string) => request<Invoice>(fetch, `/invoices/${enc(id)}/void`, { method: 'POST', body: { reason } });
 export const markInvoicePaid = (fetch: Fetch, id: string) => request<Invoice>(fetch, `/invoices/${enc(id)}/mark-paid`, { method: 'POST' });
+/** The customer's card on file (brand, last four digits, expiry), or null. */
+export const fetchSavedCard = (fetch: Fetch, customerId: string, signal?: AbortSignal) => request<SavedCard>(fetch, `/customers/${enc(customerId)}/card`, { signal });
 /** Payments and the balance, from the ledger. */
 export const fetchInvoicePayments = (fetch: Fetch, id: string, signal?: AbortSignal) => request<InvoicePayments>(fetch, `/invoices/${enc(id)}/payments`, { signal });
 /** A bank transfer or cash received by hand; more than owed becomes the customer's credit. */
