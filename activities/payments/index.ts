@@ -1,5 +1,5 @@
 import type { KeyRing } from '@keelson/common/codec';
-import { WorkflowId, WorkflowType } from '@keelson/common/constants';
+import { DunningSignal, WorkflowId, WorkflowType, type InvoicePaidSignal } from '@keelson/common/constants';
 import { runSearchAttributes } from '@keelson/common/search-attributes';
 import { runForTenant } from '@keelson/common/tenant-scope';
 import type { Database, Executor } from '@keelson/db';
@@ -19,7 +19,7 @@ export { HARD_DECLINE_CODES, organizationStripe, outcomeOfIntent, stripeClient, 
 /** The signal a PaymentIntent's run (`payment-intent/<tenant>/<id>`) takes: "look at it again". */
 export const PAYMENT_INTENT_SIGNAL = 'paymentIntentEvent';
 /** Sent to `dunning/<invoice>` when a payment settles the invoice (the dunning ladder's own signal). */
-export const INVOICE_PAID_SIGNAL = 'invoicePaid';
+export const INVOICE_PAID_SIGNAL = DunningSignal.invoicePaid;
 export const PAYMENT_OPERATION = 'billing.payment';
 
 export interface PaymentIntentSignal {
@@ -302,7 +302,7 @@ export function createPaymentActivities(deps: PaymentDeps) {
     /** Tells the invoice's dunning ladder it is paid; no ladder running is fine. */
     async paymentsNotifyDunning(input: { tenantId: string; invoiceId: string; paymentId: string | null }): Promise<{ notified: boolean }> {
       try {
-        await runForTenant(input.tenantId, () => deps.temporal.workflow.getHandle(`dunning/${input.invoiceId}`).signal(INVOICE_PAID_SIGNAL, input.paymentId ? { paymentId: input.paymentId } : {}));
+        await runForTenant(input.tenantId, () => deps.temporal.workflow.getHandle(WorkflowId.dunning(input.invoiceId)).signal<[InvoicePaidSignal]>(INVOICE_PAID_SIGNAL, input.paymentId ? { paymentId: input.paymentId } : {}));
         return { notified: true };
       } catch (err) {
         if (err instanceof WorkflowNotFoundError) return { notified: false };

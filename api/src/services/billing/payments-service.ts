@@ -1,6 +1,6 @@
 import { issueCreditNote, lineAmounts } from '@keelson/activities/billing/ledger';
 import { customerCredit, invoiceBalance, recordPayment, recordRefund, type RecordedPayment } from '@keelson/activities/billing/payments-ledger';
-import { BillingOperation, WorkflowId, WorkflowType } from '@keelson/common/constants';
+import { BillingOperation, WorkflowId, WorkflowType, type InvoicePaidSignal } from '@keelson/common/constants';
 import { INVOICE_PAID_SIGNAL, organizationStripe, signalPaymentIntent } from '@keelson/activities/payments/index';
 import { startCheckout } from '@keelson/activities/payments/checkout';
 import { upsertReconcileSchedule } from '@keelson/activities/payments/schedules';
@@ -129,7 +129,7 @@ export async function sendReceipt(ctx: ServiceContext, paymentId: string, custom
 /** Ends the invoice's dunning ladder, if one runs (its own signal); none running is fine. */
 export async function tellDunningPaid(deps: AppDeps, tenantId: string, invoiceId: string, paymentId: string | null) {
   try {
-    await runForTenant(tenantId, () => deps.temporal.workflow.getHandle(`dunning/${invoiceId}`).signal(INVOICE_PAID_SIGNAL, paymentId ? { paymentId } : {}));
+    await runForTenant(tenantId, () => deps.temporal.workflow.getHandle(WorkflowId.dunning(invoiceId)).signal<[InvoicePaidSignal]>(INVOICE_PAID_SIGNAL, paymentId ? { paymentId } : {}));
   } catch (err) {
     if (!(err instanceof WorkflowNotFoundError)) throw err;
   }
