@@ -29,6 +29,7 @@ import type * as Runs from '../../../../api/src/routes/runs/schema';
 import type * as Shared from '../../../../api/src/schemas';
 import type * as Terraform from '../../../../api/src/routes/terraform/schema';
 import type * as Tickets from '../../../../api/src/routes/tickets/schema';
+import type * as Kyc from '../../../../api/src/routes/kyc/schema';
 
 /** What a route answers with. */
 type Out<S extends z.ZodType> = z.output<S>;
@@ -276,3 +277,12 @@ export type TicketListQuery = In<typeof Tickets.TicketListQuery>;
 export type TicketOpenInput = In<typeof Tickets.OpenTicketBody>;
 export type TicketPriority = Ticket['priority'];
 export type TicketStatus = Ticket['status'];
+
+// KYC cases (api/src/routes/kyc, decision 0023).
+export type KycCase = Out<typeof Kyc.CaseSchema>;
+export type KycCaseList = Out<typeof Kyc.CaseListSchema>;
+export type KycCaseDetail = Out<typeof Kyc.CaseDetailSchema>;
+export type KycCaseView = Out<typeof Kyc.CaseViewSchema>;
+export type KycDocument = Out<typeof Kyc.DocumentSchema>;
+export type KycDecisionInput = In<typeof Kyc.DecisionBody>;
+export type KycDocumentKind = KycDocument['kind'];
