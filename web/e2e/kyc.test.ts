@@ -61,7 +61,7 @@ describe('a requiresKyc order through the portal and the reviewer queue', () => 
       await expect.poll(async () => {
         await cp.reload();
         return cp.getByTestId('kyc-status').getAttribute('data-state');
-      }, { timeout: 30_000, intervals: [100] }).toBe('approved');
+      }, { timeout: 30_000, interval: 100 }).toBe('approved');
       console.info(`reviewer's approval → visible on the customer's identity page: ${Date.now() - decidedAt} ms`);
 
       // Approved, the order (placed by staff, so already accepted) goes on and the service is active.
@@ -72,7 +72,7 @@ describe('a requiresKyc order through the portal and the reviewer queue', () => 
       await expect.poll(async () => {
         await cp.reload();
         return status.first().getAttribute('data-status');
-      }, { timeout: 90_000, intervals: [250] }).toBe('active');
+      }, { timeout: 90_000, interval: 250 }).toBe('active');
       await saveScreenshot(cp, 'kyc-order-active');
     } finally {
       await customerContext.close();

@@ -1,6 +1,9 @@
 import { databaseUrlSetting, keyRingSetting, parseEnv, temporalSettings } from '@keelson/common/env';
 import { z } from 'zod';
 
+/** The core worker's sticky cache: about 270 MiB of cached runs at half a MiB each. */
+export const DEFAULT_MAX_CACHED_WORKFLOWS = 500;
+
 export function loadWorkerEnv(source: NodeJS.ProcessEnv = process.env) {
   return parseEnv(
     {
@@ -50,6 +53,12 @@ export function loadWorkerEnv(source: NodeJS.ProcessEnv = process.env) {
       KEELSON_STRIPE_API_URL: z.string().url().optional(),
       /** How long one day of a dunning ladder lasts, in ms (default a day); tests shrink it so a ladder runs in seconds. */
       KEELSON_DUNNING_DAY_MS: z.coerce.number().int().min(1).default(86_400_000),
+      /**
+       * How many workflows the core worker keeps in its sticky cache. Each costs about half a MiB;
+       * the SDK's own default follows the machine's memory (2,310 on a 24 GiB machine, 1.8 GiB
+       * resident with 10,000 runs waiting). A run not in the cache is replayed on its next task.
+       */
+      KEELSON_MAX_CACHED_WORKFLOWS: z.coerce.number().int().min(0).default(DEFAULT_MAX_CACHED_WORKFLOWS),
     },
     source,
   );

@@ -43,6 +43,7 @@ if (env.KEELSON_CORE_WORKER) {
       databaseUrl: env.DATABASE_URL,
       payments: { stripeApiUrl: env.KEELSON_STRIPE_API_URL },
       billing: { dunningDayMs: env.KEELSON_DUNNING_DAY_MS },
+      maxCachedWorkflows: env.KEELSON_MAX_CACHED_WORKFLOWS,
       terraform: {
         ...(env.KEELSON_TOFU_BINARY ? { binary: env.KEELSON_TOFU_BINARY } : {}),
         ...(env.KEELSON_TOFU_CLI_CONFIG ? { cliConfigFile: env.KEELSON_TOFU_CLI_CONFIG } : {}),

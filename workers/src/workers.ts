@@ -1,3 +1,4 @@
+import { DEFAULT_MAX_CACHED_WORKFLOWS } from './env';
 import {
   createAlertActivities,
   createContainerDbActivities,
@@ -114,6 +115,8 @@ export interface WorkerDeps {
   payments?: { stripeApiUrl?: string };
   /** The worker's database URL (the Terraform state backend's default). */
   databaseUrl?: string;
+  /** The core worker's sticky cache size; default DEFAULT_MAX_CACHED_WORKFLOWS (not the SDK's, which follows the machine's memory). */
+  maxCachedWorkflows?: number;
 }
 
 /**
@@ -133,6 +136,7 @@ export function createCoreWorker(deps: WorkerDeps): Promise<Worker> {
     namespace: deps.namespace,
     taskQueue,
     ...(deps.workflowBundle ? { workflowBundle: deps.workflowBundle } : { workflowsPath: WORKFLOWS_PATH, interceptors: { workflowModules: WORKFLOW_INTERCEPTOR_MODULES } }),
+    maxCachedWorkflows: deps.maxCachedWorkflows ?? DEFAULT_MAX_CACHED_WORKFLOWS,
     dataConverter,
     sinks,
     activities: {
