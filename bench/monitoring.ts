@@ -17,16 +17,15 @@ import { WorkflowType } from '@keelson/common/constants';
 import { connectDb } from '@keelson/db';
 import { loadControl, MemoryGuests, startProxmoxSim } from '@keelson/proxmox-sim';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { startSmtpReceiver } from '../test/smtp';
-import { startBenchPlatform } from './platform';
+import { startBenchPlatform, processUsage, spawnWorkerProcess, type WorkerProcess } from './platform';
 import { percentile, round } from './stats';
 
 /** Where a collection round's time went, as the cluster's activity reports it. */
@@ -61,37 +60,19 @@ const QUERIES = Number(values.queries);
 const TOKEN_ID = 'root@pam!keelson';
 const ONCALL = 'oncall@bench.test';
 const FIRST_VMID = 1000;
-const root = fileURLToPath(new URL('..', import.meta.url));
 const log = (msg: string) => process.stderr.write(`bench │ ${msg}\n`);
 Runtime.install({ logger: new DefaultLogger('WARN') });
-
-/** CPU time (user + system, ms) and resident memory (current and peak, MiB) of a process, from /proc. */
-function processUsage(pid: number): { cpuMs: number; rssMiB: number; peakRssMiB: number } {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  const ticks = 100; // USER_HZ on Linux
-  const cpuMs = ((Number(fields[11]) + Number(fields[12])) / ticks) * 1000;
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const kb = (key: string) => Number(new RegExp(`^${key}:\\s+(\\d+) kB$`, 'm').exec(status)?.[1] ?? NaN);
-  return { cpuMs, rssMiB: kb('VmRSS') / 1024, peakRssMiB: kb('VmHWM') / 1024 };
-}
 
 const p = await startBenchPlatform({ coreWorker: false, scopes: ['monitoring.read', 'alert.manage', 'mail.read', 'mail.manage'] });
 const smtp = await startSmtpReceiver();
 const stateDir = await mkdtemp(join(tmpdir(), 'keelson-bench-sim-'));
 const sim = await startProxmoxSim({ stateDir, timeScale: 0, tokens: [{ tokenid: TOKEN_ID }], guests: new MemoryGuests(), layout: { nodes: [{ name: 'pve', cpus: 64, memoryGiB: 4096 }] } });
 const load = loadControl(sim);
-let worker: ChildProcess | undefined;
+let worker: WorkerProcess | undefined;
 const db = connectDb(p.dbUrl, { max: 4 });
 const stopAll = async () => {
   await deleteMonitoringSchedules(p.client, p.coreTaskQueue).catch(() => undefined);
-  if (worker && worker.exitCode === null && worker.signalCode === null) {
-    const exited = new Promise((r) => worker!.once('exit', r));
-    worker.kill('SIGTERM');
-    const timer = setTimeout(() => worker!.kill('SIGKILL'), 10_000);
-    await exited;
-    clearTimeout(timer);
-  }
+  await worker?.stop();
   await db.close();
   await p.close();
   await sim.close().catch(() => undefined);
@@ -150,30 +131,9 @@ try {
   await sim.control.waitIdle();
 
   log('starting the worker process…');
-  worker = spawn(process.execPath, ['--import', 'tsx', 'workers/src/main.ts'], {
-    cwd: root,
-    env: {
-      ...process.env,
-      DATABASE_URL: p.dbUrl,
-      TEMPORAL_ADDRESS: p.temporalAddress,
-      KEELSON_ENCRYPTION_KEYS: p.keySpec,
-      KEELSON_CORE_TASK_QUEUE: p.coreTaskQueue,
-      KEELSON_MONITORING_SCHEDULES: 'false',
-      KEELSON_ALERT_EVALUATE_MS: String(INTERVAL_MS),
-      KEELSON_LOG_LEVEL: 'WARN',
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let workerOutput = '';
-  await new Promise<void>((resolve, reject) => {
-    worker!.stdout!.on('data', (c: Buffer) => {
-      workerOutput = (workerOutput + c.toString()).slice(-4000);
-      if (workerOutput.includes('workers running')) resolve();
-    });
-    worker!.stderr!.on('data', (c: Buffer) => (workerOutput = (workerOutput + c.toString()).slice(-4000)));
-    worker!.once('exit', (code) => reject(new Error(`the worker exited (${code}) before running:\n${workerOutput}`)));
-  });
-  const workerPid = worker.pid!;
+  worker = spawnWorkerProcess(p, { KEELSON_ALERT_EVALUATE_MS: String(INTERVAL_MS) });
+  await worker.ready;
+  const workerPid = worker.pid;
 
   // One collection round, measured, makes every guest a monitored resource.
   const collectRound = async () => {

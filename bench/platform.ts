@@ -24,7 +24,7 @@ import { Client, Connection } from '@temporalio/client';
 import { bundleWorkflowCode, NativeConnection, Worker } from '@temporalio/worker';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { createConnection, type AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
@@ -355,3 +355,64 @@ const quietLogger = {
   warn: console.warn,
   error: console.error,
 };
+
+/** CPU time (user + system, ms) and resident memory (current and peak, MiB) of a process, from /proc. */
+export function processUsage(pid: number): { cpuMs: number; rssMiB: number; peakRssMiB: number } {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const ticks = 100; // USER_HZ on Linux
+  const cpuMs = ((Number(fields[11]) + Number(fields[12])) / ticks) * 1000;
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = (key: string) => Number(new RegExp(`^${key}:\\s+(\\d+) kB$`, 'm').exec(status)?.[1] ?? NaN);
+  return { cpuMs, rssMiB: kb('VmRSS') / 1024, peakRssMiB: kb('VmHWM') / 1024 };
+}
+
+export interface WorkerProcess {
+  pid: number;
+  /** Resolves once the worker says it runs; rejects if it exits first. */
+  ready: Promise<void>;
+  /** SIGTERM, then SIGKILL after 10 s; harmless when it already exited. */
+  stop(): Promise<void>;
+}
+
+/**
+ * `workers/src/main.ts` in a process of its own on this platform's database, Temporal, keys and
+ * core queue (as production runs it), so its CPU time and memory are its own. `env` adds to that.
+ */
+export function spawnWorkerProcess(p: BenchPlatform, env: Record<string, string> = {}): WorkerProcess {
+  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', 'workers/src/main.ts'], {
+    cwd: root,
+    env: {
+      ...process.env,
+      DATABASE_URL: p.dbUrl,
+      TEMPORAL_ADDRESS: p.temporalAddress,
+      KEELSON_ENCRYPTION_KEYS: p.keySpec,
+      KEELSON_CORE_TASK_QUEUE: p.coreTaskQueue,
+      KEELSON_MONITORING_SCHEDULES: 'false',
+      KEELSON_LOG_LEVEL: 'WARN',
+      ...env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  const ready = new Promise<void>((resolve, reject) => {
+    child.stdout!.on('data', (c: Buffer) => {
+      output = (output + c.toString()).slice(-4000);
+      if (output.includes('workers running')) resolve();
+    });
+    child.stderr!.on('data', (c: Buffer) => (output = (output + c.toString()).slice(-4000)));
+    child.once('exit', (code) => reject(new Error(`the worker exited (${code}) before running:\n${output}`)));
+  });
+  return {
+    pid: child.pid!,
+    ready,
+    async stop() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}

@@ -6,13 +6,13 @@
 import { WorkflowId, WorkflowType } from '@keelson/common/constants';
 import { runSearchAttributes } from '@keelson/common/search-attributes';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { startBenchPlatform, terminateAll } from './platform';
+import { processUsage, spawnWorkerProcess, startBenchPlatform, terminateAll, type WorkerProcess } from './platform';
+import { DEFAULT_MAX_CACHED_WORKFLOWS } from '../workers/src/env';
 import { round } from './stats';
 
 const USAGE = `usage: npm run bench:timers -- [options]
@@ -41,60 +41,27 @@ const int = (name: 'runs' | 'concurrency' | 'sleep-seconds', min: number) => {
   return v;
 };
 const params = { runs: int('runs', 1), concurrency: int('concurrency', 1), sleepSeconds: int('sleep-seconds', 60) };
-const root = fileURLToPath(new URL('..', import.meta.url));
 const progress = (msg: string) => process.stderr.write(`bench │ ${msg}\n`);
 Runtime.install({ logger: new DefaultLogger('WARN') });
 
-/** Resident memory now and at its peak (MiB), from /proc. */
-function memory(pid: number): { rssMiB: number; peakRssMiB: number } {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const kb = (key: string) => Number(new RegExp(`^${key}:\\s+(\\d+) kB$`, 'm').exec(status)?.[1] ?? NaN);
-  return { rssMiB: kb('VmRSS') / 1024, peakRssMiB: kb('VmHWM') / 1024 };
-}
-
 const p = await startBenchPlatform({ coreWorker: false });
-const workerEnv = {
-  ...process.env,
-  DATABASE_URL: p.dbUrl,
-  TEMPORAL_ADDRESS: p.temporalAddress,
-  KEELSON_ENCRYPTION_KEYS: p.keySpec,
-  KEELSON_CORE_TASK_QUEUE: p.coreTaskQueue,
-  KEELSON_MONITORING_SCHEDULES: 'false',
-  KEELSON_LOG_LEVEL: 'WARN',
-};
-let worker: ChildProcess | undefined;
+let worker: WorkerProcess | undefined;
 const stopAll = async () => {
   await terminateAll(p.client, `TaskQueue = '${p.coreTaskQueue}' AND ExecutionStatus = 'Running'`).catch((err: Error) => progress(`terminating the runs: ${err.message}`));
-  if (worker && worker.exitCode === null && worker.signalCode === null) {
-    const exited = new Promise((r) => worker!.once('exit', r));
-    worker.kill('SIGTERM');
-    const timer = setTimeout(() => worker!.kill('SIGKILL'), 10_000);
-    await exited;
-    clearTimeout(timer);
-  }
+  await worker?.stop();
   await p.close();
 };
 process.once('SIGINT', () => void stopAll().then(() => process.exit(130)));
 
 try {
-  // The core worker does not set the sticky cache's size, so the SDK's default applies: computed
-  // from the V8 heap limit of the worker's process (same node and NODE_OPTIONS as below).
-  const heapLimitMiB = Number(spawnSync(process.execPath, ['-p', 'require("v8").getHeapStatistics().heap_size_limit / 1048576'], { env: workerEnv, encoding: 'utf8' }).stdout.trim());
-  const stickyCacheSize = Math.max(Math.floor((Math.max(heapLimitMiB - 200, 0) * 600) / 1024), 10);
+  // The core worker's sticky cache: KEELSON_MAX_CACHED_WORKFLOWS, else its default.
+  const stickyCacheSize = Number(process.env.KEELSON_MAX_CACHED_WORKFLOWS ?? DEFAULT_MAX_CACHED_WORKFLOWS);
 
   progress('starting the worker process…');
-  worker = spawn(process.execPath, ['--import', 'tsx', 'workers/src/main.ts'], { cwd: root, env: workerEnv, stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  await new Promise<void>((resolve, reject) => {
-    worker!.stdout!.on('data', (c: Buffer) => {
-      output = (output + c.toString()).slice(-4000);
-      if (output.includes('workers running')) resolve();
-    });
-    worker!.stderr!.on('data', (c: Buffer) => (output = (output + c.toString()).slice(-4000)));
-    worker!.once('exit', (code) => reject(new Error(`the worker exited (${code}) before running:\n${output}`)));
-  });
-  const pid = worker.pid!;
-  const idle = memory(pid);
+  worker = spawnWorkerProcess(p);
+  await worker.ready;
+  const pid = worker.pid;
+  const idle = processUsage(pid);
   progress(`worker running, ${Math.round(idle.rssMiB)} MiB resident; starting ${params.runs} runs…`);
 
   const typedSearchAttributes = runSearchAttributes({ tenantId: p.tenantId, operation: 'system.noop', resources: [], actor: p.actor });
@@ -112,7 +79,7 @@ try {
           typedSearchAttributes,
         });
         ids.push(handle.workflowId);
-        if (ids.length % 1000 === 0) progress(`  ${ids.length} started, worker ${Math.round(memory(pid).rssMiB)} MiB`);
+        if (ids.length % 1000 === 0) progress(`  ${ids.length} started, worker ${Math.round(processUsage(pid).rssMiB)} MiB`);
       }
     }),
   );
@@ -144,14 +111,14 @@ try {
   const settledSeconds = (performance.now() - started) / 1000;
   // A moment for the garbage collector, then the figure.
   await new Promise((r) => setTimeout(r, 5000));
-  const loaded = memory(pid);
+  const loaded = processUsage(pid);
 
   const mib = (v: number) => round(v, 0);
   const summary = {
     schema: 1,
     at: new Date().toISOString(),
     worker: { rssMiB: mib(loaded.rssMiB), peakRssMiB: mib(loaded.peakRssMiB), idleRssMiB: mib(idle.rssMiB), perRunKiB: round(((loaded.rssMiB - idle.rssMiB) * 1024) / params.runs, 1) },
-    stickyCache: { maxCachedWorkflows: stickyCacheSize, heapLimitMiB: round(heapLimitMiB, 0), source: 'SDK default (createCoreWorker sets none)' },
+    stickyCache: { maxCachedWorkflows: stickyCacheSize, source: process.env.KEELSON_MAX_CACHED_WORKFLOWS ? 'KEELSON_MAX_CACHED_WORKFLOWS' : 'the core worker\'s default' },
     runs: { waitingOnTimer: params.runs, startSeconds: round(startSeconds, 1), allWaitingAfterSeconds: round(settledSeconds, 1) },
     goal: { mustMiB: 1024, goalMiB: 500 },
     params,
@@ -162,7 +129,7 @@ try {
   console.log(
     [
       '',
-      `worker process (workers/src/main.ts, core worker) with ${params.runs} runs waiting on a ${params.sleepSeconds} s timer; sticky cache ${stickyCacheSize} workflows (SDK default at a ${Math.round(heapLimitMiB)} MiB heap limit)`,
+      `worker process (workers/src/main.ts, core worker) with ${params.runs} runs waiting on a ${params.sleepSeconds} s timer; sticky cache ${stickyCacheSize} workflows`,
       '| | resident (VmRSS) | peak (VmHWM) |',
       '| --- | --- | --- |',
       `| idle, before the runs | ${summary.worker.idleRssMiB} MiB | |`,
