@@ -11,7 +11,7 @@ import { runLogHub } from '@keelson/api/services/run-log-hub';
 import { closeApiKeyCache } from '@keelson/api/auth/api-key-cache';
 import { parseKeyRing } from '@keelson/common/codec';
 import { FAILURE_CONVERTER_PATH, keelsonDataConverter } from '@keelson/common/temporal';
-import { connectDb, createScratchDatabase, dropOrphanedScratchDatabases, dropScratchDatabases, migrateDb, scratchPrefix, createPostgresDataKeys } from '@keelson/db';
+import { connectDb, createScratchDatabase, dropOrphanedScratchDatabases, dropScratchDatabases, migrateDb, scratchPrefix, dataKeysFor } from '@keelson/db';
 import { createRunLog, createRunLogActivities, type EdgeProxy } from '@keelson/activities';
 import { apiKeys, memberships, nodes, tenants, users } from '@keelson/db/schema';
 import { createCoreWorker, createNodeWorker, WORKFLOWS_PATH, type TerraformWorkerOptions } from '@keelson/workers/workers';
@@ -156,7 +156,7 @@ export async function startBenchPlatform(options: BenchPlatformOptions = {}): Pr
     const keys = parseKeyRing(keySpec);
     const connection = await Connection.connect({ address: temporal.address });
     cleanups.push(() => connection.close());
-    const client = new Client({ connection, namespace: 'default', dataConverter: keelsonDataConverter(keys, createPostgresDataKeys(apiDb.db, keys)) });
+    const client = new Client({ connection, namespace: 'default', dataConverter: keelsonDataConverter(keys, dataKeysFor(apiDb.db, keys)) });
 
     const native = await NativeConnection.connect({ address: temporal.address });
     cleanups.push(() => native.close());

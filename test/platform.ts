@@ -2,7 +2,7 @@ import { parseKeyRing, type KeyRing } from '@keelson/common/codec';
 import type { EdgeProxy } from '@keelson/activities';
 import type { Role } from '@keelson/common/permissions';
 import { keelsonDataConverter } from '@keelson/common/temporal';
-import { connectDb, createPostgresDataKeys, createScratchDatabase, dropScratchDatabases, hashPassword, type DbHandle } from '@keelson/db';
+import { connectDb, dataKeysFor, createScratchDatabase, dropScratchDatabases, hashPassword, type DbHandle } from '@keelson/db';
 import { memberships, nodes, tenants, users } from '@keelson/db/schema';
 import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime, type Worker } from '@temporalio/worker';
@@ -112,7 +112,7 @@ export async function createTestPlatform(opts: { databaseUrl?: string; temporalA
   const database = opts.databaseUrl ? externalDb(opts.databaseUrl) : await createTestDb();
   const address = opts.temporalAddress ?? inject('temporalAddress');
   const connection = await Connection.connect({ address });
-  const temporal = new Client({ connection, namespace: 'default', dataConverter: keelsonDataConverter(TEST_KEYS, createPostgresDataKeys(database.db, TEST_KEYS)) });
+  const temporal = new Client({ connection, namespace: 'default', dataConverter: keelsonDataConverter(TEST_KEYS, dataKeysFor(database.db, TEST_KEYS)) });
   // Test files share one Temporal namespace; a queue of their own keeps their workers apart.
   const coreTaskQueue = `core-${randomBytes(4).toString('hex')}`;
   const deps: AppDeps = {

@@ -4,7 +4,7 @@
  */
 import { serve } from '@hono/node-server';
 import { keelsonDataConverter } from '@keelson/common/temporal';
-import { connectDb, createPostgresDataKeys } from '@keelson/db';
+import { connectDb, dataKeysFor } from '@keelson/db';
 import { Client, Connection } from '@temporalio/client';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -25,7 +25,7 @@ const connection = await Connection.connect({ address: env.TEMPORAL_ADDRESS });
 const temporal = new Client({
   connection,
   namespace: env.TEMPORAL_NAMESPACE,
-  dataConverter: keelsonDataConverter(env.KEELSON_ENCRYPTION_KEYS, createPostgresDataKeys(database.db, env.KEELSON_ENCRYPTION_KEYS)),
+  dataConverter: keelsonDataConverter(env.KEELSON_ENCRYPTION_KEYS, dataKeysFor(database.db, env.KEELSON_ENCRYPTION_KEYS)),
 });
 
 const app = createApp({

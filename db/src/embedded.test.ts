@@ -19,6 +19,7 @@ describe('on embedded Postgres (PGlite)', () => {
   let pg: Awaited<ReturnType<typeof startEmbeddedPostgres>>;
   let p: TestPlatform;
   let operator: SignedIn;
+  const tenantIds: string[] = [];
 
   beforeAll(async () => {
     dataDir = mkdtempSync(join(tmpdir(), 'keelson-pglite-'));
@@ -29,12 +30,17 @@ describe('on embedded Postgres (PGlite)', () => {
     p = await createTestPlatform({ databaseUrl: pg.url });
     await p.startCoreWorker();
     operator = await p.signIn({ tenantId: (await p.createTenant()).id, role: 'operator' });
+    tenantIds.push(operator.tenantId);
   });
 
-  afterAll(async () => {
-    for (const c of await p.docker.listContainers({ all: true, filters: { label: [`${DockerLabel.tenant}=${operator.tenantId}`] } })) {
+  async function removeContainersOf(tenantId: string) {
+    for (const c of await p.docker.listContainers({ all: true, filters: { label: [`${DockerLabel.tenant}=${tenantId}`] } })) {
       await p.docker.getContainer(c.Id).remove({ force: true });
     }
+  }
+
+  afterAll(async () => {
+    for (const tenantId of tenantIds) await removeContainersOf(tenantId);
     await p.close();
     await pg.stop();
     rmSync(dataDir, { recursive: true, force: true });
@@ -49,20 +55,23 @@ describe('on embedded Postgres (PGlite)', () => {
     expect(logText(events)).toBe('on pglite\n');
   });
 
-  it('creates a container: record, workflow start and audit in one transaction', async () => {
-    const nodeId = (await p.addDockerNode(operator.tenantId)).id;
+  it('creates a container in a new organization: record, workflow start and audit in one transaction', async () => {
+    // The organization's first run is started inside a transaction: its data key is made before.
+    const newcomer = await p.signIn({ tenantId: (await p.createTenant()).id, role: 'operator' });
+    tenantIds.push(newcomer.tenantId);
+    const nodeId = (await p.addDockerNode(newcomer.tenantId)).id;
     const bp = await p.request('/api/blueprints', {
-      headers: operator.headers,
+      headers: newcomer.headers,
       body: { name: 'lite', image: 'keelson/busybox:latest', command: ['sh', '-c', 'echo up; exec sleep 3600'] },
     });
     const res = await p.request('/api/containers', {
-      headers: operator.headers,
+      headers: newcomer.headers,
       body: { name: 'lite-1', nodeId, blueprintId: ((await bp.json()) as { id: string }).id, logCaptureSeconds: 1 },
     });
     expect(res.status).toBe(201);
     const { run, container } = (await res.json()) as { run: { workflowId: string }; container: { id: string } };
     expect(await waitForRun(p, run.workflowId)).toBe('COMPLETED');
-    const state = (await (await p.request(`/api/containers/${container.id}`, { headers: operator.headers })).json()) as { state: string };
+    const state = (await (await p.request(`/api/containers/${container.id}`, { headers: newcomer.headers })).json()) as { state: string };
     expect(state.state).toBe('running');
   });
 });

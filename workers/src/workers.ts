@@ -35,7 +35,7 @@ import {
 import type { KeyRing } from '@keelson/common/codec';
 import { TaskQueue } from '@keelson/common/constants';
 import { keelsonDataConverter } from '@keelson/common/temporal';
-import { createPostgresDataKeys, type Database } from '@keelson/db';
+import { dataKeysFor, type Database } from '@keelson/db';
 import { runsCompleted, runsFailed } from '@keelson/activities/monitoring/prometheus';
 import { Client } from '@temporalio/client';
 import { NativeConnection, Worker, type InjectedSinks, type WorkerOptions } from '@temporalio/worker';
@@ -127,7 +127,7 @@ export function createCoreWorker(deps: WorkerDeps): Promise<Worker> {
   const runLog = createRunLog(deps.db);
   const clusters = createPostgresClusterDirectory({ db: deps.db, keys: deps.keys });
   const taskQueue = deps.coreTaskQueue ?? TaskQueue.core;
-  const dataConverter = keelsonDataConverter(deps.keys, createPostgresDataKeys(deps.db, deps.keys));
+  const dataConverter = keelsonDataConverter(deps.keys, dataKeysFor(deps.db, deps.keys));
   // Alert workflows are started and signalled by the evaluation's activities.
   const temporal = new Client({ connection: deps.connection, namespace: deps.namespace, dataConverter });
   const monitoring = deps.monitoring ?? {};
@@ -205,7 +205,7 @@ export async function createNodeWorker(deps: NodeWorkerDeps): Promise<Worker> {
     connection: deps.connection,
     namespace: deps.namespace,
     taskQueue: TaskQueue.node(deps.nodeId),
-    dataConverter: keelsonDataConverter(deps.keys, createPostgresDataKeys(deps.db, deps.keys)),
+    dataConverter: keelsonDataConverter(deps.keys, dataKeysFor(deps.db, deps.keys)),
     activities: {
       ...createDockerActivities({ docker: deps.docker, runLog }),
       ...createDockerMetricsActivities({ db: deps.db, docker: deps.docker, nodeId: deps.nodeId, appBaseUrl: deps.appBaseUrl }),

@@ -1,11 +1,11 @@
 import { ROLE_PERMISSIONS, type Permission } from '@keelson/common/permissions';
-import { runForTenant } from '@keelson/common/tenant-scope';
 import { getCookie } from 'hono/cookie';
 import { createMiddleware } from 'hono/factory';
 import { NO_CUSTOMER, type AppEnv, type Principal } from '../context';
 import { ForbiddenError, UnauthorizedError } from '../errors';
 import { apiKeyCache } from './api-key-cache';
 import { verifyApiKey } from './api-keys';
+import { forTenant } from '../services/tenant-scope';
 import { SESSION_COOKIE, validateSessionToken } from './sessions';
 import { safeEqual } from './tokens';
 
@@ -18,7 +18,8 @@ const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
  * false` is only for POSTs without side effects (the payload codec).
  */
 export const authenticateWith = ({ csrf }: { csrf: boolean }) => createMiddleware<AppEnv>(async (c, next) => {
-  const { db, pool } = c.get('deps');
+  const deps = c.get('deps');
+  const { db, pool } = deps;
   const authorization = c.req.header('authorization');
   if (authorization) {
     const [scheme, credential] = authorization.split(' ');
@@ -40,7 +41,7 @@ export const authenticateWith = ({ csrf }: { csrf: boolean }) => createMiddlewar
       customerId: key.creatorRole === 'customer' ? (key.creatorCustomerId ?? NO_CUSTOMER) : null,
     });
     // Payloads this request sends to Temporal are sealed with this organization's data key.
-    return runForTenant(key.tenantId, next);
+    return forTenant(deps, key.tenantId, next);
   }
 
   const token = getCookie(c, SESSION_COOKIE);
@@ -65,7 +66,7 @@ export const authenticateWith = ({ csrf }: { csrf: boolean }) => createMiddlewar
     customerId: session.role === 'customer' ? (session.customerId ?? NO_CUSTOMER) : null,
   };
   c.set('principal', principal);
-  return runForTenant(principal.tenantId, next);
+  return forTenant(deps, principal.tenantId, next);
 });
 
 export const authenticate = authenticateWith({ csrf: true });

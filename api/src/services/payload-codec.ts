@@ -1,4 +1,4 @@
-import { createPostgresDataKeys } from '@keelson/db';
+import { dataKeysFor } from '@keelson/db';
 import { keelsonCodec } from '@keelson/common/temporal';
 import type { EncryptionCodec } from '@keelson/common/codec';
 import type { AppDeps } from '../deps';
@@ -9,7 +9,7 @@ const codecs = new WeakMap<AppDeps, EncryptionCodec>();
 export function payloadCodec(deps: AppDeps): EncryptionCodec {
   let codec = codecs.get(deps);
   if (!codec) {
-    codec = keelsonCodec(deps.keys, createPostgresDataKeys(deps.db, deps.keys));
+    codec = keelsonCodec(deps.keys, dataKeysFor(deps.db, deps.keys));
     codecs.set(deps, codec);
   }
   return codec;

@@ -3,12 +3,12 @@ import { apps, webhookDeliveries, type DeliveryOutcome, type WebhookProvider } f
 import { eq } from 'drizzle-orm';
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
-import { runForTenant } from '@keelson/common/tenant-scope';
 import type { AppDeps } from '../deps';
 import { unsafeTextReason } from '../edge';
 import type { RequestMeta } from '../context';
 import { requestDeploy, webhookSecretOf } from './apps-service';
 import type { ServiceContext } from './context';
+import { forTenant } from './tenant-scope';
 
 /** A push as both providers describe it, once verified and parsed. */
 interface Push {
@@ -178,7 +178,7 @@ export async function receiveWebhook(
     },
   };
   try {
-    const queued = await runForTenant(app.tenantId, () => requestDeploy(ctx, app, { trigger: 'push', commit: push.commit, deliveryId: claimed.id }));
+    const queued = await forTenant(deps, app.tenantId, () => requestDeploy(ctx, app, { trigger: 'push', commit: push.commit, deliveryId: claimed.id }));
     await deps.db.update(webhookDeliveries).set({ releaseId: queued.releaseId }).where(eq(webhookDeliveries.id, claimed.id));
     return { status: 202, outcome: 'queued', reason: 'deploy queued', deliveryId: claimed.id, releaseId: queued.releaseId, workflowId: queued.workflowId };
   } catch (err) {

@@ -5,7 +5,6 @@ import { INVOICE_PAID_SIGNAL, organizationStripe, signalPaymentIntent } from '@k
 import { startCheckout } from '@keelson/activities/payments/checkout';
 import { upsertReconcileSchedule } from '@keelson/activities/payments/schedules';
 import { decryptSecret, encryptSecret } from '@keelson/common/codec';
-import { runForTenant } from '@keelson/common/tenant-scope';
 import { writeAudit } from '@keelson/db';
 import { creditNotes, customers, invoiceLines, invoices, payments, refunds, stripeCustomers, stripeEvents, stripeSettings, type PaymentMethod } from '@keelson/db/schema';
 import { WorkflowNotFoundError } from '@temporalio/client';
@@ -18,6 +17,7 @@ import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '.
 import { auditActor, type ServiceContext } from '../context';
 import { customerResource, customerScope } from '../customer-scope';
 import { startWorkflowRun } from '../runs-service';
+import { forTenant } from '../tenant-scope';
 import { ledgerCall } from './ledger-errors';
 
 /** Stripe's own default: a signed event older than this is refused (replay protection). */
@@ -57,7 +57,7 @@ export async function putStripeSettings(ctx: ServiceContext, body: { secretKey: 
     await tx.insert(stripeSettings).values({ tenantId, ...values }).onConflictDoUpdate({ target: stripeSettings.tenantId, set: values });
     await writeAudit(tx, { ...auditActor(ctx), action: 'payments.stripe.update', resourceType: 'stripe_settings', resourceId: tenantId, details: { secretKey: mask(values.secretKeyHint) } });
   });
-  await runForTenant(tenantId, () =>
+  await forTenant(ctx.deps, tenantId, () =>
     upsertReconcileSchedule(ctx.deps.temporal, { tenantId, actor: `${ctx.principal.actorType}:${ctx.principal.actorId}`, taskQueue: ctx.deps.config.coreTaskQueue, everyMs: ctx.deps.config.paymentsReconcileEveryMs }),
   );
   return getStripeSettings(ctx);
@@ -129,7 +129,7 @@ export async function sendReceipt(ctx: ServiceContext, paymentId: string, custom
 /** Ends the invoice's dunning ladder, if one runs (its own signal); none running is fine. */
 export async function tellDunningPaid(deps: AppDeps, tenantId: string, invoiceId: string, paymentId: string | null) {
   try {
-    await runForTenant(tenantId, () => deps.temporal.workflow.getHandle(WorkflowId.dunning(invoiceId)).signal<[InvoicePaidSignal]>(INVOICE_PAID_SIGNAL, paymentId ? { paymentId } : {}));
+    await forTenant(deps, tenantId, () => deps.temporal.workflow.getHandle(WorkflowId.dunning(invoiceId)).signal<[InvoicePaidSignal]>(INVOICE_PAID_SIGNAL, paymentId ? { paymentId } : {}));
   } catch (err) {
     if (!(err instanceof WorkflowNotFoundError)) throw err;
   }

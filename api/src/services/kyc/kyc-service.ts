@@ -2,7 +2,7 @@ import { DEFAULT_KYC_TIMELINE, KYC_TERMINAL, type KycCaseInput, type KycCaseView
 import { open, seal, type DataKeys } from '@keelson/common/codec';
 import { KYC_OPERATION, WorkflowId, WorkflowType } from '@keelson/common/constants';
 import { runSearchAttributes } from '@keelson/common/search-attributes';
-import { createPostgresDataKeys, writeAudit, type Database } from '@keelson/db';
+import { dataKeysFor, writeAudit } from '@keelson/db';
 import { customerContacts, customers, customerUsers, kycCaseEvents, kycCases, kycDocuments, users, type KycDocumentKind, type KycState } from '@keelson/db/schema';
 import { WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
 import { and, asc, desc, eq, isNull, sql } from 'drizzle-orm';
@@ -18,12 +18,7 @@ export const KYC_MAX_DOCUMENT_BYTES = 10 * 1024 * 1024;
 /** What an identity document may be, judged from its content. */
 export const KYC_DOCUMENT_TYPES = ['image/jpeg', 'image/png', 'image/webp', 'image/heic', 'application/pdf'] as const;
 
-const dataKeysOf = new WeakMap<Database, DataKeys>();
-function dataKeys(ctx: ServiceContext): DataKeys {
-  let keys = dataKeysOf.get(ctx.deps.db);
-  if (!keys) dataKeysOf.set(ctx.deps.db, (keys = createPostgresDataKeys(ctx.deps.db, ctx.deps.keys)));
-  return keys;
-}
+const dataKeys = (ctx: ServiceContext): DataKeys => dataKeysFor(ctx.deps.db, ctx.deps.keys);
 const documentAad = (tenantId: string, documentId: string) => Buffer.from(`keelson-kyc-document:${tenantId}:${documentId}`);
 
 export function kycTimeline(deps: AppDeps): KycTimeline {

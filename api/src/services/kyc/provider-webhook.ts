@@ -2,7 +2,6 @@ import type { KycCaseInput, ProviderDecision } from '@keelson/activities/kyc/typ
 import { decryptSecret, encryptSecret } from '@keelson/common/codec';
 import { KYC_OPERATION, WorkflowId, WorkflowType } from '@keelson/common/constants';
 import { runSearchAttributes } from '@keelson/common/search-attributes';
-import { runForTenant } from '@keelson/common/tenant-scope';
 import { writeAudit } from '@keelson/db';
 import { customers, kycProviderEvents, kycProviderSettings } from '@keelson/db/schema';
 import { and, eq } from 'drizzle-orm';
@@ -11,6 +10,7 @@ import { z } from 'zod';
 import type { AppDeps } from '../../deps';
 import { auditActor, type ServiceContext } from '../context';
 import { customerResource } from '../customer-scope';
+import { forTenant } from '../tenant-scope';
 import { kycTimeline } from './kyc-service';
 
 /** Sumsub's digest algorithms (`X-Payload-Digest-Alg`) and the HMAC each names. */
@@ -109,7 +109,7 @@ export async function receiveProviderWebhook(deps: AppDeps, tenantId: string, ra
   const actor = `webhook:${settings.provider}`;
   const input: KycCaseInput = { tenantId, customerId: customer.id, highRisk: false, actor, timeline: kycTimeline(deps) };
   try {
-    await runForTenant(tenantId, () =>
+    await forTenant(deps, tenantId, () =>
       deps.temporal.workflow.signalWithStart(WorkflowType.kycCase, {
         taskQueue: deps.config.coreTaskQueue,
         workflowId: WorkflowId.kycCase(customer.id),
