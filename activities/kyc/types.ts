@@ -114,6 +114,8 @@ export interface KycDecision {
 export interface KycRevoke {
   by: string;
   reason: string;
+  /** Customers the reviewer belongs to: they may not revoke those (as for decisions). */
+  reviewerCustomerIds?: string[];
 }
 
 /** A snapshot the workflow records in `kyc_cases`, with the event that produced it. */

@@ -258,6 +258,44 @@ export function createSuspensionActivities({ db, temporal }: SuspensionDeps) {
       return { done, gone };
     },
 
+    /**
+     * The services of a customer that a suspension can hold: each subscription still providing
+     * one (trialing, active or suspended; not pending or cancelled) with its service reference.
+     */
+    async suspensionServicesOfCustomer(input: { tenantId: string; customerId: string }): Promise<Array<{ resource: string; subscriptionId: string; customerId: string }>> {
+      const rows = await db
+        .select({ resource: subscriptions.resource, subscriptionId: subscriptions.id, customerId: subscriptions.customerId })
+        .from(subscriptions)
+        .where(
+          and(
+            eq(subscriptions.tenantId, input.tenantId),
+            eq(subscriptions.customerId, input.customerId),
+            inArray(subscriptions.status, ['trialing', 'active', 'suspended']),
+            isNotNull(subscriptions.resource),
+          ),
+        );
+      return rows.filter((r): r is { resource: string; subscriptionId: string; customerId: string } => !!r.resource && RESOURCE_PATTERN.test(r.resource));
+    },
+
+    /**
+     * The services `source` holds for `reason`: open holds, and lifted ones whose service has not
+     * run again yet (so lifting them again after a crash still nudges their runs).
+     */
+    async suspensionHeldBy(input: { tenantId: string; reason: SuspensionReason; source: string }): Promise<Array<{ resource: string }>> {
+      const rows = await db
+        .selectDistinct({ resource: serviceSuspensions.resource })
+        .from(serviceSuspensions)
+        .where(
+          and(
+            eq(serviceSuspensions.tenantId, input.tenantId),
+            eq(serviceSuspensions.reason, input.reason),
+            eq(serviceSuspensions.source, input.source),
+            sql`(${serviceSuspensions.liftedAt} is null or (${serviceSuspensions.suspendedAt} is not null and ${serviceSuspensions.restoredAt} is null))`,
+          ),
+        );
+      return rows;
+    },
+
     /** The services of a subscription (one today: `subscriptions.resource`). */
     async suspensionServicesOf(input: { tenantId: string; subscriptionIds: string[] }): Promise<Array<{ resource: string; subscriptionId: string; customerId: string }>> {
       if (!input.subscriptionIds.length) return [];

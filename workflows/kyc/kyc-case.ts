@@ -15,6 +15,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { KycActivities } from '../../activities/kyc/index';
+import type { SuspensionActivities } from '../../activities/suspension/index';
 import {
   KYC_TERMINAL,
   type KycCarried,
@@ -35,12 +36,17 @@ import { sendEmail } from '../mail/send-email';
  *        ▲    │ reminders, expiry                  │ SLA escalation          │ re-verification asked ahead
  *        │    └──documents due──▶ expired          ├──reject──▶ rejected (may resubmit: waits again)
  *        └───────────────────────────────────────────┘ └──reject final──▶ rejected_final
+ *                                                    approved ──revoke──▶ revoked
  *
  * Reviewer decisions are Workflow Updates whose validators refuse what a reviewer may not do,
  * so a refused decision leaves no history. An external provider's decisions arrive as signals
  * and apply only when newer (provider time) than the last one applied. Documents are ids here;
  * their content is sealed in Postgres and deleted by the retention rule after each decision.
  * Emails go through the shared mail module, keyed by case, round and step: each goes out once.
+ *
+ * A case that was approved and ends otherwise — revoked, the approval run out, rejected for good
+ * on re-verification — holds every service of the customer for reason `kyc` (decision 0030); an
+ * approval, of this case or of a later one, lifts those holds and only those.
  */
 
 export const submitUpdate = defineUpdate<KycCaseView, [KycSubmit]>('submit');
@@ -58,6 +64,8 @@ const db = proxyLocalActivities<KycActivities>({ startToCloseTimeout: '30s', loc
  * order replay sees, so a restarted worker failed the case with a nondeterminism error.
  */
 const lookup = proxyActivities<KycActivities>({ startToCloseTimeout: '30s', retry: { initialInterval: '500ms', maximumInterval: '10s' } });
+/** Holding and releasing the customer's services: writes and signals, through the suspension module. */
+const suspension = proxyActivities<SuspensionActivities>({ startToCloseTimeout: '1m', retry: { initialInterval: '500ms', maximumInterval: '10s' } });
 /** A KYC email is worth a few retries over minutes, not a day: the row records a failure. */
 const emailDelivery = { startToCloseTimeout: '30s', retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '1m', maximumAttempts: 8 } } as const;
 
@@ -91,7 +99,8 @@ export function freshCase(highRisk: boolean, now: number): KycCarried {
 export async function kycCase(input: KycCaseInput): Promise<KycCaseView> {
   const t = input.timeline;
   const workflowId = WorkflowId.kycCase(input.customerId);
-  const isNew = !input.carried;
+  // A case reopened by continue-as-new starts from a fresh snapshot (version 0): it is recorded as opened too.
+  const isNew = !input.carried || (input.carried.version === 0 && patched('kyc-reopened-case-recorded'));
   const s: KycCarried = input.carried ?? freshCase(input.highRisk, Date.now());
   const providerInbox: ProviderDecision[] = [];
   let reopen: { by: string; staff: boolean } | null = null;
@@ -119,6 +128,30 @@ export async function kycCase(input: KycCaseInput): Promise<KycCaseView> {
         .signal(OrderSignal.kycDecided, { state: s.state })
         .catch(() => undefined); // an order that finished meanwhile has nothing to hear
     }
+  }
+
+  const holdSource = `kyc:${input.customerId}`;
+  /**
+   * The approval is gone (revoked, run out, rejected for good): every service of the customer is
+   * held for `kyc` until an approval lifts it. Answers whether this code path applies (patched).
+   */
+  async function holdServices(by: string, why: string): Promise<boolean> {
+    if (!patched('kyc-holds-services')) return false;
+    const services = await suspension.suspensionServicesOfCustomer({ tenantId: input.tenantId, customerId: input.customerId });
+    if (services.length) {
+      await suspension.suspensionHold({ tenantId: input.tenantId, resources: services, reason: 'kyc', source: holdSource, note: why, actor: by });
+      await record('services_suspended', null, `${services.length} service(s) held until the identity is verified again`);
+    }
+    return true;
+  }
+
+  /** An approval lifts the `kyc` holds of the customer's services (other reasons stay). */
+  async function releaseServices(by: string): Promise<void> {
+    if (!patched('kyc-holds-services')) return;
+    const held = await suspension.suspensionHeldBy({ tenantId: input.tenantId, reason: 'kyc', source: holdSource });
+    if (!held.length) return;
+    const { lifted } = await suspension.suspensionLift({ tenantId: input.tenantId, resources: held.map((h) => ({ resource: h.resource, customerId: input.customerId })), reason: 'kyc', source: holdSource, actor: by });
+    if (lifted.length) await record('services_released', null, `${lifted.length} service(s) no longer held for KYC`);
   }
 
   /** Emails go out in order, in the background: a slow SMTP server never holds the case. */
@@ -162,6 +195,7 @@ export async function kycCase(input: KycCaseInput): Promise<KycCaseView> {
     retain();
     await record('approved', by, detail);
     await tellWaitingOrders();
+    await releaseServices(by);
     email('customer', `${s.caseId}/${s.round}/approved`, () => 'Your identity verification is approved', (name) => `Hello ${name},\n\nyour identity verification is approved. Your services can now be provisioned.\n`);
   }
 
@@ -173,9 +207,11 @@ export async function kycCase(input: KycCaseInput): Promise<KycCaseView> {
     s.reviewDueAt = null;
     retain();
     if (final) {
+      const hadApproval = s.validUntil !== null;
       s.state = 'rejected_final';
       await record('rejected_final', by, reason);
       await tellWaitingOrders();
+      if (hadApproval) await holdServices(by, `identity verification rejected for good: ${reason}`);
     } else {
       s.state = 'rejected';
       startWaiting();
@@ -190,10 +226,19 @@ export async function kycCase(input: KycCaseInput): Promise<KycCaseView> {
   }
 
   async function expire(why: string): Promise<void> {
+    const hadApproval = s.validUntil !== null;
     s.state = 'expired';
     retain();
     await record('expired', null, why);
     await tellWaitingOrders();
+    if (hadApproval && (await holdServices('system', `identity verification expired: ${why}`))) {
+      email(
+        'customer',
+        `${s.caseId}/expired`,
+        () => 'Your identity verification expired',
+        (name) => `Hello ${name},\n\nyour identity verification expired (${why}). Your services are suspended until you verify your identity again: please upload current documents in the customer portal.\n`,
+      );
+    }
   }
 
   // A decision in progress holds further decisions until it is recorded.
@@ -276,6 +321,15 @@ export async function kycCase(input: KycCaseInput): Promise<KycCaseView> {
         s.validUntil = null;
         await record('revoked', by, s.reason);
         await tellWaitingOrders();
+        if (await holdServices(by, `identity verification withdrawn: ${s.reason}`)) {
+          const why = s.reason;
+          email(
+            'customer',
+            `${s.caseId}/revoked`,
+            () => 'Your identity verification was withdrawn',
+            (name) => `Hello ${name},\n\nyour identity verification was withdrawn.\nReason: ${why}\n\nYour services are suspended until you verify your identity again: please upload current documents in the customer portal.\n`,
+          );
+        }
         dirty = true;
         return view();
       } finally {
@@ -283,10 +337,11 @@ export async function kycCase(input: KycCaseInput): Promise<KycCaseView> {
       }
     },
     {
-      validator: ({ by, reason }) => {
+      validator: ({ by, reason, reviewerCustomerIds }) => {
         if (deciding) throw new Error('another decision is being recorded; try again');
         if (s.state !== 'approved') throw new Error(`only an approved case can be revoked; this one is ${s.state}`);
         if (!by) throw new Error('revoke needs { by }');
+        if ((reviewerCustomerIds ?? []).includes(input.customerId)) throw new Error('a reviewer cannot decide the case of a customer they belong to');
         if (!reason?.trim()) throw new Error('revoking needs a reason');
       },
     },

@@ -83,7 +83,7 @@ const revoke = createRoute({
   method: 'post',
   path: '/cases/{customerId}/revoke',
   tags,
-  summary: 'Withdraw an approval',
+  summary: "Withdraw an approval (a reason is required; 409 names the rule refused): the customer's services are suspended for `kyc` until an approval",
   middleware: [requirePermission('kyc.review')],
   request: { params: CustomerParam, body: jsonBody(RevokeBody) },
   responses: { 200: jsonResponse(CaseViewSchema, 'Revoked'), ...errorResponses },

@@ -1,4 +1,4 @@
-import { DEFAULT_KYC_TIMELINE, KYC_TERMINAL, type KycCaseInput, type KycCaseView, type KycDecision, type KycTimeline } from '@keelson/activities/kyc/types';
+import { DEFAULT_KYC_TIMELINE, KYC_TERMINAL, type KycCaseInput, type KycCaseView, type KycDecision, type KycRevoke, type KycTimeline } from '@keelson/activities/kyc/types';
 import { open, seal, type DataKeys } from '@keelson/common/codec';
 import { KYC_OPERATION, WorkflowId, WorkflowType } from '@keelson/common/constants';
 import { runSearchAttributes } from '@keelson/common/search-attributes';
@@ -276,10 +276,19 @@ export async function decideCase(ctx: ServiceContext, customerId: string, body: 
   return view;
 }
 
-/** Withdraws an approval (the case ends as revoked). */
+/**
+ * Withdraws an approval: the case ends as revoked and the customer's services are held for `kyc`
+ * until an approval lifts it (decision 0030). Refused like a decision: only an approved case, a
+ * reason, never by a reviewer who belongs to the customer.
+ */
 export async function revokeCase(ctx: ServiceContext, customerId: string, reason: string) {
   await visibleCustomer(ctx, customerId);
-  const view = await update(ctx, customerId, 'revoke', { by: ctx.principal.actor, reason });
-  await ctx.deps.db.transaction((tx) => writeAudit(tx, { ...auditActor(ctx), action: 'kyc.revoke', resourceType: 'customer', resourceId: customerId, details: { reason } }));
+  const reviewerCustomerIds = await reviewerCustomers(ctx);
+  if (reviewerCustomerIds.includes(customerId)) throw new ForbiddenError('a reviewer cannot decide the case of a customer they belong to');
+  const current = await latestCase(ctx, customerId);
+  if (current && current.state !== 'approved') throw new ConflictError(`only an approved case can be revoked; this one is ${current.state}`);
+  const revoke: KycRevoke = { by: ctx.principal.actor, reason, reviewerCustomerIds };
+  const view = await update(ctx, customerId, 'revoke', revoke);
+  await ctx.deps.db.transaction((tx) => writeAudit(tx, { ...auditActor(ctx), action: 'kyc.revoke', resourceType: 'customer', resourceId: customerId, details: { reason, state: view.state } }));
   return view;
 }

@@ -285,4 +285,5 @@ export type KycCaseDetail = Out<typeof Kyc.CaseDetailSchema>;
 export type KycCaseView = Out<typeof Kyc.CaseViewSchema>;
 export type KycDocument = Out<typeof Kyc.DocumentSchema>;
 export type KycDecisionInput = In<typeof Kyc.DecisionBody>;
+export type KycRevokeInput = In<typeof Kyc.RevokeBody>;
 export type KycDocumentKind = KycDocument['kind'];

@@ -1,5 +1,5 @@
 import { apiUrl, readApiError, request, requestHeaders, type Fetch } from '$lib/api/request';
-import type { KycCaseDetail, KycCaseList, KycCaseView, KycDecisionInput, KycDocument, KycDocumentKind } from '$lib/api/types';
+import type { KycCaseDetail, KycCaseList, KycCaseView, KycDecisionInput, KycDocument, KycDocumentKind, KycRevokeInput } from '$lib/api/types';
 
 /** KYC cases (decision 0023): a customer user's calls are narrowed to their own customer by the API. */
 export const fetchKycQueue = (fetch: Fetch, state = 'in_review') => request<KycCaseList>(fetch, '/kyc/cases', { query: { state } });
@@ -7,6 +7,8 @@ export const fetchKycCase = (fetch: Fetch, customerId: string) => request<KycCas
 export const openKycCase = (fetch: Fetch, customerId: string) => request<{ workflowId: string }>(fetch, `/kyc/cases/${encodeURIComponent(customerId)}`, { method: 'POST', body: {} });
 export const submitKyc = (fetch: Fetch, customerId: string) => request<KycCaseView>(fetch, `/kyc/cases/${encodeURIComponent(customerId)}/submit`, { method: 'POST' });
 export const decideKyc = (fetch: Fetch, customerId: string, body: KycDecisionInput) => request<KycCaseView>(fetch, `/kyc/cases/${encodeURIComponent(customerId)}/decision`, { method: 'POST', body });
+/** Withdraws an approval: the customer's services are suspended until they are verified again. */
+export const revokeKyc = (fetch: Fetch, customerId: string, body: KycRevokeInput) => request<KycCaseView>(fetch, `/kyc/cases/${encodeURIComponent(customerId)}/revoke`, { method: 'POST', body });
 export const kycDocumentUrl = (id: string) => apiUrl(`/kyc/documents/${encodeURIComponent(id)}/content`);
 
 /** Uploads an identity document as the raw body; the API judges its type by content. */
