@@ -23,5 +23,5 @@ export { createKycActivities, type KycActivities } from './kyc/index';
 export { createPaymentActivities, type PaymentActivities } from './payments/index';
 export { upsertReconcileSchedule, DEFAULT_RECONCILE_EVERY_MS } from './payments/schedules';
 export { createTicketActivities, type TicketActivities } from './tickets/index';
-export { createSuspensionActivities, type SuspensionActivities } from './suspension/index';
+export { appSuspensionReasons, createSuspensionActivities, type SuspensionActivities } from './suspension/index';
 export { createDunningActivities, type DunningActivities } from './billing/dunning';

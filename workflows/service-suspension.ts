@@ -1,7 +1,7 @@
 import { condition, continueAsNew, defineSignal, executeChild, proxyActivities, setHandler } from '@temporalio/workflow';
 import type { DeployActivities } from '@keelson/activities/deploy/index';
 import type { SuspensionActivities, SuspensionState, SuspensionTarget } from '@keelson/activities/suspension/index';
-import { resourceRef, SuspensionSignal, TaskQueue, WorkflowId } from '@keelson/common/constants';
+import { resourceRef, SuspensionSignal, TaskQueue, WorkflowId, type SuspensionReason } from '@keelson/common/constants';
 import { runSearchAttributes } from '@keelson/common/search-attributes';
 import { containerPower } from './container-power';
 import type { RunContext } from './run-context';
@@ -64,7 +64,7 @@ async function reconcile(input: ServiceSuspensionInput): Promise<number> {
     const pending = state.open.filter((h) => !h.suspended).map((h) => h.id);
     if (state.open.length > 0) {
       if (!state.held) {
-        await change(input, state.target, 'suspend', state.open[0]!.id);
+        await change(input, state.target, 'suspend', state.open[0]!.id, state.open.map((h) => h.reason));
         changes++;
       } else if (!pending.length) {
         return changes;
@@ -84,7 +84,7 @@ async function reconcile(input: ServiceSuspensionInput): Promise<number> {
 const lastOf = (state: SuspensionState) => state.toRestore[state.toRestore.length - 1] ?? 'none';
 
 /** Stops (suspend) or starts (restore) the service through its own workflow or node activity. */
-async function change(input: ServiceSuspensionInput, target: SuspensionTarget, action: 'suspend' | 'restore', holdId: string): Promise<void> {
+async function change(input: ServiceSuspensionInput, target: SuspensionTarget, action: 'suspend' | 'restore', holdId: string, reasons: SuspensionReason[] = []): Promise<void> {
   const workflowId = WorkflowId.suspensionAction(input.resource, action, holdId);
   const ctx = { tenantId: input.tenantId, actor: input.actor };
   switch (target.kind) {
@@ -104,7 +104,7 @@ async function change(input: ServiceSuspensionInput, target: SuspensionTarget, a
       return;
     case 'app': {
       const node = proxyActivities<DeployActivities>({ ...proxyCall, taskQueue: TaskQueue.node(target.nodeId) });
-      if (action === 'suspend') await node.suspendAppRoute({ appId: target.appId, hostname: target.hostname });
+      if (action === 'suspend') await node.suspendAppRoute({ appId: target.appId, hostname: target.hostname, reasons });
       else if (target.upstream) await node.switchTraffic({ appId: target.appId, hostname: target.hostname, upstream: target.upstream });
       else await node.removeRoute({ appId: target.appId });
       return;

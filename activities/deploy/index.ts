@@ -1,6 +1,6 @@
 import { decryptSecret, type KeyRing } from '@keelson/common/codec';
 import { splitUrlCredentials, type UrlCredentials } from '@keelson/common/credentials';
-import { appRouteId, DockerLabel } from '@keelson/common/constants';
+import { appRouteId, DockerLabel, type SuspensionReason } from '@keelson/common/constants';
 import type { HealthCheck } from '@keelson/db/schema';
 import { ApplicationFailure, Context, heartbeat, sleep } from '@temporalio/activity';
 import type Docker from 'dockerode';
@@ -20,11 +20,26 @@ export interface EdgeProxy {
   setStaticRoute(route: { id: string; hosts: string[]; status: number; body: string }): Promise<void>;
 }
 
-/** What a suspended app's hostname answers (decision 0027). */
-export const SUSPENDED_PAGE = {
-  status: 503,
-  body: '<!doctype html><html><head><meta charset="utf-8"><title>Service suspended</title></head><body><h1>This service is suspended</h1><p>Please contact your provider.</p></body></html>',
-} as const;
+/** How the suspended page names each reason: generically, never the customer, invoice or note. */
+const SUSPENDED_BECAUSE: Record<SuspensionReason, string> = {
+  overdue: 'a payment on the account is overdue',
+  staff: 'it is held by the provider',
+  kyc: "the account holder's identity verification is pending",
+};
+
+/**
+ * What a suspended app's hostname answers (decision 0027): 503 and a page that says why in
+ * general terms. The page is public (anyone may visit the hostname), so it names the reasons
+ * and nothing else: not the customer, the invoice or the staff's note.
+ */
+export function suspendedPage(reasons: readonly SuspensionReason[]): { status: 503; body: string } {
+  const why = [...new Set(reasons)].filter((r) => r in SUSPENDED_BECAUSE).map((r) => SUSPENDED_BECAUSE[r]);
+  const reason = why.length ? `<p>This service is suspended because ${why.join(', and ')}.</p>` : '';
+  return {
+    status: 503,
+    body: `<!doctype html><html><head><meta charset="utf-8"><title>Service suspended</title></head><body><h1>This service is suspended</h1>${reason}<p>If it is yours, please contact your provider.</p></body></html>`,
+  };
+}
 
 /** Labels on the containers and images of app releases. */
 export const AppLabel = { app: 'io.keelson.app', release: 'io.keelson.release', commit: 'io.keelson.commit' } as const;
@@ -79,12 +94,18 @@ export function createDeployActivities({
   keys,
   source,
   proxy,
+  suspensionOf = async () => [],
 }: {
   docker: Docker;
   runLog: RunLog;
   keys: KeyRing;
   source: SourceCheckout;
   proxy: EdgeProxy;
+  /**
+   * The reasons an app is suspended for right now (its holds in force, decision 0027), so that a
+   * deploy switching traffic while it is suspended puts up the suspended page, not its release.
+   */
+  suspensionOf?: (appId: string) => Promise<SuspensionReason[]>;
 }) {
   /** The repository's credentials, opened here on the node and handed to git for one call. */
   function repoCredentials(ref: SourceRef): UrlCredentials | null {
@@ -306,16 +327,25 @@ export function createDeployActivities({
       return { passes, ms: Date.now() - started };
     },
 
-    /** Points the app's hostname at `upstream` in one proxy change; returns what it pointed at. */
+    /**
+     * Points the app's hostname at `upstream` in one proxy change; returns what it pointed at.
+     * An app suspended meanwhile keeps its suspended page: the release goes live behind it and
+     * is served once the suspension is lifted (the suspension run switches to it then).
+     */
     async switchTraffic({ appId, hostname, upstream }: { appId: string; hostname: string; upstream: string }): Promise<{ previous: string | null }> {
       await proxy.ensureServer();
+      const reasons = await suspensionOf(appId);
+      if (reasons.length) {
+        await proxy.setStaticRoute({ id: appRouteId(appId), hosts: [hostname], ...suspendedPage(reasons) });
+        return { previous: null };
+      }
       return proxy.setRoute({ id: appRouteId(appId), hosts: [hostname], upstream });
     },
 
     /** Answers the app's hostname with the suspended page instead of its release (a suspension). */
-    async suspendAppRoute({ appId, hostname }: { appId: string; hostname: string }): Promise<void> {
+    async suspendAppRoute({ appId, hostname, reasons = [] }: { appId: string; hostname: string; reasons?: SuspensionReason[] }): Promise<void> {
       await proxy.ensureServer();
-      await proxy.setStaticRoute({ id: appRouteId(appId), hosts: [hostname], ...SUSPENDED_PAGE });
+      await proxy.setStaticRoute({ id: appRouteId(appId), hosts: [hostname], ...suspendedPage(reasons) });
     },
 
     /** Removes the app's route (an app with nothing serving answers the proxy's 404). */

@@ -4,7 +4,7 @@ import { apps, releases } from '@keelson/db/schema';
 import { and, eq, isNotNull } from 'drizzle-orm';
 import type Docker from 'dockerode';
 import { suspendedApps } from '../suspension/index';
-import { publishedUpstream, SUSPENDED_PAGE, type EdgeProxy } from './index';
+import { publishedUpstream, suspendedPage, type EdgeProxy } from './index';
 
 /**
  * Puts back the routes of a node's apps that its edge proxy has lost — Caddy keeps its config in
@@ -25,14 +25,17 @@ export async function restoreAppRoutes({ db, proxy, nodeId, docker }: { db: Data
   await proxy.ensureServer();
   const restored: string[] = [];
   const followed: string[] = [];
-  // A suspended app keeps answering the suspended page, also after a deploy or a restarted Caddy.
-  const held = new Set(await suspendedApps(db, nodeId));
+  // A suspended app keeps answering the suspended page, also after a deploy or a restarted Caddy;
+  // one whose suspension is being lifted is left to its suspension run, which switches it back.
+  const { held, lifting } = await suspendedApps(db, nodeId);
   for (const app of serving) {
     const id = appRouteId(app.appId);
-    if (held.has(app.appId)) {
-      await proxy.setStaticRoute({ id, hosts: [app.hostname], ...SUSPENDED_PAGE });
+    const reasons = held.get(app.appId);
+    if (reasons) {
+      await proxy.setStaticRoute({ id, hosts: [app.hostname], ...suspendedPage(reasons) });
       continue;
     }
+    if (lifting.has(app.appId)) continue;
     const route = await proxy.getRoute(id);
     const now = docker ? await publishedUpstream(docker, app.releaseId, app.containerPort) : null;
     if (now && now !== app.upstream) {

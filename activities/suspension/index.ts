@@ -5,7 +5,7 @@ import type { Database } from '@keelson/db';
 import { apps, containers, guests, releases, serviceSuspensions, subscriptions } from '@keelson/db/schema';
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { Client } from '@temporalio/client';
-import { and, eq, inArray, isNotNull, isNull, sql } from 'drizzle-orm';
+import { and, eq, inArray, isNotNull, isNull, or, sql } from 'drizzle-orm';
 
 /**
  * Service suspension with a reason (decision 0027): the one module that holds and releases a
@@ -156,14 +156,36 @@ async function resolveTarget(db: Executor, tenantId: string, resource: string): 
   return { target: null, gone: true };
 }
 
-/** Apps whose route on this node should answer the suspended page instead of their release. */
-export async function suspendedApps(db: Executor, nodeId: string): Promise<string[]> {
+/**
+ * How the apps of this node stand for suspensions, for its route restorer: `held` maps the apps
+ * with a hold in force to its reasons (their hostname answers the suspended page); `lifting`
+ * lists the apps whose last hold was lifted and whose suspension run has not yet switched them
+ * back (their route is that run's to change).
+ */
+export async function suspendedApps(db: Executor, nodeId: string): Promise<{ held: Map<string, SuspensionReason[]>; lifting: Set<string> }> {
   const rows = await db
-    .selectDistinct({ appId: apps.id })
+    .select({ appId: apps.id, reason: serviceSuspensions.reason, suspendedAt: serviceSuspensions.suspendedAt, liftedAt: serviceSuspensions.liftedAt, restoredAt: serviceSuspensions.restoredAt })
     .from(serviceSuspensions)
     .innerJoin(apps, and(eq(apps.tenantId, serviceSuspensions.tenantId), sql`${serviceSuspensions.resource} = 'app:' || ${apps.id}::text`))
-    .where(and(eq(apps.nodeId, nodeId), isNotNull(serviceSuspensions.suspendedAt), isNull(serviceSuspensions.restoredAt)));
-  return rows.map((r) => r.appId);
+    .where(and(eq(apps.nodeId, nodeId), or(isNull(serviceSuspensions.liftedAt), and(isNotNull(serviceSuspensions.suspendedAt), isNull(serviceSuspensions.restoredAt)))));
+  const held = new Map<string, SuspensionReason[]>();
+  const lifting = new Set<string>();
+  for (const r of rows) {
+    if (!r.liftedAt) held.set(r.appId, [...(held.get(r.appId) ?? []), r.reason]);
+    else lifting.add(r.appId);
+  }
+  for (const appId of held.keys()) lifting.delete(appId);
+  return { held, lifting };
+}
+
+/** The reasons of the app's holds in force (none: it is not suspended). */
+export async function appSuspensionReasons(db: Executor, appId: string): Promise<SuspensionReason[]> {
+  const rows = await db
+    .select({ reason: serviceSuspensions.reason })
+    .from(serviceSuspensions)
+    .innerJoin(apps, and(eq(apps.tenantId, serviceSuspensions.tenantId), sql`${serviceSuspensions.resource} = 'app:' || ${apps.id}::text`))
+    .where(and(eq(apps.id, appId), isNull(serviceSuspensions.liftedAt)));
+  return rows.map((r) => r.reason);
 }
 
 export interface SuspensionDeps {

@@ -21,6 +21,7 @@ import {
   createPaymentActivities,
   createTicketActivities,
   createSuspensionActivities,
+  appSuspensionReasons,
   createDunningActivities,
   createPostgresClusterDirectory,
   createProxmoxActivities,
@@ -215,6 +216,7 @@ export async function createNodeWorker(deps: NodeWorkerDeps): Promise<Worker> {
         keys: deps.keys,
         source: createSourceCheckout({ workDir: deps.workDir }),
         proxy: deps.proxy,
+        suspensionOf: (appId) => appSuspensionReasons(deps.db, appId),
       }),
     },
   });
