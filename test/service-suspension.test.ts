@@ -79,25 +79,43 @@ describe('service suspension', () => {
     expect(rows.every((r) => r.suspendedAt! <= r.restoredAt!)).toBe(true);
   });
 
-  it('checks permissions, input and tenancy', { timeout: 60_000 }, async () => {
+  it('checks permissions, input and tenancy: billing managers, owners and admins suspend; operators and customers only see', { timeout: 60_000 }, async () => {
     const s = await w.serviceWithVm();
     const path = `/api/subscriptions/${s.subscriptionId}`;
     const viewer = await w.p.signIn({ tenantId: w.tenantId, role: 'viewer' });
     const operator = await w.p.signIn({ tenantId: w.tenantId, role: 'operator' });
+    const admin = await w.p.signIn({ tenantId: w.tenantId, role: 'admin' });
     const customer = await createCustomerUser(w.p, w.billing, w.tenantId, s.customerId);
     const other = await w.p.signIn({ tenantId: (await w.p.createTenant()).id, role: 'owner' });
+    const post = (who: { headers: Record<string, string> } | null, verb: 'suspend' | 'unsuspend', body?: unknown) =>
+      w.p.request(`${path}/${verb}`, { method: 'POST', headers: who?.headers, body });
 
-    expect((await w.p.request(`${path}/suspend`, { body: { note: 'x' } })).status).toBe(401);
-    expect((await w.p.request(`${path}/suspend`, { headers: viewer.headers, body: { note: 'x' } })).status).toBe(403);
-    expect((await w.p.request(`${path}/suspend`, { headers: customer.headers, body: { note: 'x' } })).status).toBe(403);
-    expect((await w.p.request(`${path}/suspend`, { headers: other.headers, body: { note: 'x' } })).status).toBe(404);
-    const bad = await w.p.request(`${path}/suspend`, { headers: operator.headers, body: { note: '' } });
-    expect(bad.status).toBe(400);
-    expect(JSON.stringify(await bad.json())).toContain('note');
-    expect((await w.p.request(`/api/subscriptions/not-a-uuid/suspend`, { headers: operator.headers, body: { note: 'x' } })).status).toBe(400);
-    expect((await w.p.request(`${path}/unsuspend`, { method: 'POST', headers: operator.headers })).status).toBe(409);
-    // The customer reads their own service's holds; another organization cannot.
-    expect((await w.p.request(`${path}/suspensions`, { headers: customer.headers })).status).toBe(200);
+    expect((await post(null, 'suspend', { note: 'x' })).status).toBe(401);
+    for (const who of [viewer, operator, customer]) {
+      const res = await post(who, 'suspend', { note: 'x' });
+      expect(res.status).toBe(403);
+      expect(((await res.json()) as { message: string }).message).toContain('service.suspend');
+      expect((await post(who, 'unsuspend')).status).toBe(403);
+    }
+    expect((await post(other, 'suspend', { note: 'x' })).status).toBe(404);
+    for (const body of [{ note: '' }, { note: '   ' }, {}, { note: 'x'.repeat(501) }]) {
+      const bad = await post(w.billing, 'suspend', body);
+      expect(bad.status, JSON.stringify(body)).toBe(400);
+      expect(JSON.stringify(await bad.json())).toContain('note');
+    }
+    expect((await w.p.request(`/api/subscriptions/not-a-uuid/suspend`, { headers: w.billing.headers, body: { note: 'x' } })).status).toBe(400);
+    expect((await post(w.billing, 'unsuspend')).status).toBe(409);
+    // Nothing was held by any refused request.
+    expect(await holds(s.subscriptionId)).toEqual([]);
+
+    // Lifting the staff hold never lifts another reason's: with only a KYC hold, there is no
+    // staff hold to lift, and the KYC hold stays in force.
+    await holdService(w.p.db, { tenantId: w.tenantId, resource: s.resource, reason: 'kyc', source: `kyc:${s.customerId}`, requestedBy: 'system', subscriptionId: s.subscriptionId });
+    expect((await post(admin, 'unsuspend')).status).toBe(409);
+    expect((await holds(s.subscriptionId)).map((h) => [h.reason, h.liftedAt])).toEqual([['kyc', null]]);
+
+    // Operators, viewers and the customer read the holds; another organization cannot.
+    for (const who of [operator, viewer, customer]) expect((await w.p.request(`${path}/suspensions`, { headers: who.headers })).status).toBe(200);
     expect((await w.p.request(`${path}/suspensions`, { headers: other.headers })).status).toBe(404);
   });
 });

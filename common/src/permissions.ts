@@ -75,7 +75,7 @@ export const PERMISSIONS = [
   'ticket.reply',
   /** Assign tickets, set their priority, merge and close them. */
   'ticket.manage',
-  /** Suspend a customer's service by hand (reason `staff`) and lift that suspension. */
+  /** Suspend a customer's service by hand (reason `staff`) and lift that suspension: billing managers, owners, admins. */
   'service.suspend',
 ] as const;
 export type Permission = (typeof PERMISSIONS)[number];
@@ -108,7 +108,7 @@ export const ROLE_PERMISSIONS: Record<Role, ReadonlySet<Permission>> = {
     // Operators run support for the services they operate.
     'ticket.reply',
     'ticket.manage',
-    'service.suspend',
+    // Not service.suspend: suspending a customer's service is a billing decision (decision 0031).
   ]),
   // Manages billing: customers, catalog, subscriptions, invoices; reads the runs and emails it causes.
   billing: new Set<Permission>(['workflow.read', 'mail.read', 'customer.read', 'customer.manage', 'catalog.read', 'catalog.manage', 'billing.read', 'billing.manage', 'billing.pay', 'order.place', 'kyc.read', 'kyc.submit', 'kyc.review', 'ticket.read', 'ticket.reply', 'ticket.manage', 'service.suspend']),

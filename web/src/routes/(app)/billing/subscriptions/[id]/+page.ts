@@ -1,7 +1,7 @@
 import type { PageLoad } from './$types';
 import { failLoad } from '$lib/api/load-error';
 import { session } from '$lib/auth/session.svelte';
-import { fetchInvoices, fetchProducts, fetchSubscription } from '$lib/services/billing-service';
+import { fetchInvoices, fetchProducts, fetchSubscription, fetchSuspensions } from '$lib/services/billing-service';
 
 export const load: PageLoad = async ({ fetch, url, params, parent }) => {
   await parent();
@@ -12,7 +12,9 @@ export const load: PageLoad = async ({ fetch, url, params, parent }) => {
       // The plans it can change to: only for those who may change it.
       session.can('billing.manage') ? fetchProducts(fetch) : Promise.resolve({ items: [] }),
     ]);
-    return { subscription, invoices: invoices.items, products: products.items };
+    // The service's suspension holds, when it has a service.
+    const holds = subscription.resource ? (await fetchSuspensions(fetch, params.id)).items : [];
+    return { subscription, invoices: invoices.items, products: products.items, holds };
   } catch (err) {
     failLoad(err, url);
   }
