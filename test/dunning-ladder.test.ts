@@ -3,7 +3,7 @@ import { guests } from '@keelson/db/schema';
 import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { InvoiceDunningSchema, SubscriptionSchema } from '../api/src/routes/billing/schema';
-import { api } from './billing-fixtures';
+import { api, createCustomerUser } from './billing-fixtures';
 import { createDunningWorld, type DunningWorld } from './dunning-harness';
 import { until } from './worker-process';
 
@@ -47,7 +47,19 @@ describe('the dunning ladder', () => {
       ['terminate', null],
     ]);
 
-    await api(w.p, owner, `/api/runs/${encodeURIComponent(workflowId)}/approval`, { body: { decision: 'approve', comment: 'unpaid for 30 days' } });
+    // A billing manager of the organization answers it (decision 0031); a customer, a billing
+    // manager of another organization and a viewer cannot.
+    const approval = `/api/runs/${encodeURIComponent(workflowId)}/approval`;
+    const viewer = await w.p.signIn({ tenantId: w.tenantId, role: 'viewer' });
+    const customer = await createCustomerUser(w.p, w.billing, w.tenantId, s.customerId);
+    const elsewhere = await w.p.signIn({ tenantId: (await w.p.createTenant()).id, role: 'billing' });
+    expect((await w.p.request(approval, { headers: customer.headers, body: { decision: 'approve' } })).status).toBe(403);
+    expect((await w.p.request(approval, { headers: viewer.headers, body: { decision: 'approve' } })).status).toBe(403);
+    expect((await w.p.request(approval, { headers: elsewhere.headers, body: { decision: 'approve' } })).status).toBe(404);
+    expect((await w.p.request(approval, { headers: w.billing.headers, body: { decision: 'perhaps' } })).status).toBe(400);
+    const seen = (await api<{ actions: { decide: boolean } }>(w.p, w.billing, `/api/runs/${encodeURIComponent(workflowId)}`)).actions;
+    expect(seen.decide).toBe(true);
+    expect(await api(w.p, w.billing, approval, { body: { decision: 'approve', comment: 'unpaid for 30 days' } })).toMatchObject({ outcome: 'approved', by: `user:${w.billing.userId}` });
     expect(await w.p.temporal.workflow.getHandle(workflowId).result()).toEqual({ outcome: 'terminated' });
     expect((await w.vm(s.vmid)).exists).toBe(false);
     const [guest] = await w.p.db.select({ state: guests.state }).from(guests).where(eq(guests.id, s.guestId));

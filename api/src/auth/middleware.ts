@@ -81,6 +81,15 @@ export function requirePermission(...needed: Permission[]) {
   });
 }
 
+/** Route guard: 403 unless the caller holds at least one of `options` (the service checks further). */
+export function requireAnyPermission(...options: Permission[]) {
+  return createMiddleware<AppEnv>(async (c, next) => {
+    const { permissions } = c.get('principal');
+    if (!options.some((p) => permissions.has(p))) throw new ForbiddenError(`missing permission: ${options.join(' or ')}`);
+    return next();
+  });
+}
+
 export function hasPermission(principal: Principal, permission: Permission): boolean {
   return principal.permissions.has(permission);
 }

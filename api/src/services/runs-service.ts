@@ -2,7 +2,7 @@ import { runsStarted } from '@keelson/activities/monitoring/prometheus';
 import { ApprovalUpdate, type ApprovalAnswer, type ApprovalDecision } from '@keelson/common/approval';
 import { readRunAttributes, runSearchAttributes } from '@keelson/common/search-attributes';
 import { payloadCodec } from './payload-codec';
-import type { RunStatus } from '@keelson/common/constants';
+import { DunningOperation, type RunStatus } from '@keelson/common/constants';
 import { writeAudit, type Executor } from '@keelson/db';
 import {
   WorkflowExecutionAlreadyStartedError,
@@ -14,7 +14,7 @@ import { decodeTypedSearchAttributes } from '@temporalio/common/lib/converter/pa
 import type { temporal as proto } from '@temporalio/proto';
 import Long from 'long';
 import { randomUUID } from 'node:crypto';
-import { ConflictError, NotFoundError, ValidationError } from '../errors';
+import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../errors';
 import { hasPermission } from '../auth/middleware';
 import { auditActor, type ServiceContext } from './context';
 import { customerResource, customerScope } from './customer-scope';
@@ -183,7 +183,7 @@ export async function getRun(ctx: ServiceContext, workflowId: string, runId?: st
       terminate: summary.status === 'Running' && hasPermission(ctx.principal, 'workflow.terminate'),
       retry: CLOSED_FAILED.has(summary.status) && hasPermission(ctx.principal, 'workflow.retry'),
       rerun: summary.status !== 'Running' && hasPermission(ctx.principal, 'workflow.start'),
-      decide: summary.status === 'Running' && hasPermission(ctx.principal, 'workflow.signal'),
+      decide: summary.status === 'Running' && mayDecide(ctx.principal, readRunAttributes(description.typedSearchAttributes).operation),
     },
   };
   if (decode) {
@@ -321,6 +321,16 @@ export async function signalRun(ctx: ServiceContext, workflowId: string, name: s
 }
 
 /**
+ * Who may answer a run's approval: whoever may signal runs, and billing managers for the one
+ * approval that is theirs to give, the termination of an unpaid invoice's services, asked by
+ * its dunning run (decision 0031). The run's tenant was checked before (requireRun).
+ */
+export function mayDecide(principal: ServiceContext['principal'], operation: string | undefined): boolean {
+  if (hasPermission(principal, 'workflow.signal')) return true;
+  return hasPermission(principal, 'billing.manage') && !principal.customerId && operation === DunningOperation.ladder;
+}
+
+/**
  * Answers the approval the run is waiting for (see @keelson/common/approval), as the caller: the
  * answer's `by` is always the caller's actor, whatever a client would like it to say.
  */
@@ -331,6 +341,10 @@ export async function decideApproval(
   comment: string | undefined,
   runId?: string,
 ): Promise<ApprovalDecision> {
+  const { description } = await requireRun(ctx, workflowId, runId);
+  if (!mayDecide(ctx.principal, readRunAttributes(description.typedSearchAttributes).operation)) {
+    throw new ForbiddenError('missing permission: workflow.signal (billing managers answer only the termination approvals of dunning runs)');
+  }
   const answer: ApprovalAnswer = { by: ctx.principal.actor, ...(comment?.trim() ? { comment: comment.trim() } : {}) };
   const audited = { action: `run.${decision}`, details: { comment: answer.comment ?? null } };
   return (await updateRun(ctx, workflowId, ApprovalUpdate[decision], [answer], runId, audited)) as ApprovalDecision;

@@ -1,5 +1,5 @@
 import { createRoute } from '@hono/zod-openapi';
-import { requirePermission } from '../../auth/middleware';
+import { requireAnyPermission, requirePermission } from '../../auth/middleware';
 import { createRouter } from '../../router';
 import { errorResponses, jsonBody, jsonResponse, StartedRunSchema } from '../../schemas';
 import { serviceContext } from '../../services/context';
@@ -73,8 +73,9 @@ const decide = createRoute({
   path: '/{workflowId}/approval',
   tags: ['runs'],
   summary: 'Approve or reject what the run is waiting for, as the caller',
-  description: 'Answers the approval request shown in the run\'s steps. 409 when the run is not waiting for one.',
-  middleware: [requirePermission('workflow.signal')] as const,
+  description:
+    "Answers the approval request shown in the run's steps. 409 when the run is not waiting for one. Needs workflow.signal; billing managers (billing.manage) answer the termination approvals of their organization's dunning runs only.",
+  middleware: [requireAnyPermission('workflow.signal', 'billing.manage')] as const,
   request: { ...request, body: jsonBody(DecisionBody) },
   responses: { 200: jsonResponse(ApprovalDecisionSchema, 'The recorded decision'), ...errorResponses },
 });

@@ -219,6 +219,13 @@ describe('runs API', () => {
     expect(asked.actions.decide).toBe(false);
     expect((await post(path(run.workflowId, '/approval'), { decision: 'approve' }, viewer)).status).toBe(403);
     expect((await detail(run.workflowId)).actions.decide).toBe(true);
+    // Billing managers answer only the termination approvals of dunning runs, not this one.
+    const billing = await p.signIn({ tenantId, role: 'billing' });
+    expect((await detail(run.workflowId, billing)).actions.decide).toBe(false);
+    const refused = await post(path(run.workflowId, '/approval'), { decision: 'approve' }, billing);
+    expect(refused.status).toBe(403);
+    expect(((await refused.json()) as { message: string }).message).toMatch(/workflow\.signal/);
+    expect((await post(path(run.workflowId, '/update'), { name: 'approve', args: [{ by: 'x' }] }, billing)).status).toBe(403);
 
     expect((await post(path(run.workflowId, '/signal'), { name: 'note', args: ['looks good'] })).status).toBe(202);
     expect((await post(path(run.workflowId, '/approval'), { decision: 'maybe' })).status).toBe(400);
