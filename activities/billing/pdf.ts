@@ -14,13 +14,22 @@ import PDFDocument from 'pdfkit';
 const require = createRequire(import.meta.url);
 const fontDir = join(dirname(require.resolve('dejavu-fonts-ttf/package.json')), 'ttf');
 /**
- * Opened once per process and shared by every document, which embeds its own subset. Opening is
- * the expensive part: a font handed to pdfkit as bytes is parsed again, its layout tables
- * decoded again, for each document (most of a render's time).
+ * Opened once per process. Opening is the expensive part: a font handed to pdfkit as bytes is
+ * parsed again, and its layout tables decoded again, for each document (most of a render's time).
  */
 let fonts: { body: Font; bold: Font } | undefined;
 const open = (file: string) => openFont(readFileSync(join(fontDir, file))) as Font;
 const loadFonts = () => (fonts ??= { body: open('DejaVuSans.ttf'), bold: open('DejaVuSans-Bold.ttf') });
+
+/**
+ * A document's view of an opened font: the decoded tables are shared, the glyphs are its own.
+ * fontkit keeps each glyph with the characters it was first made for, and pdfkit maps a glyph
+ * back to text (what copying, search and screen readers see) from those: shared across
+ * documents, a glyph first made for a decomposed "ć" lost every later "c" from the text layer.
+ */
+function forDocument(font: Font): Font {
+  return Object.create(font, { _glyphs: { value: {}, writable: true } }) as Font;
+}
 
 export interface DocumentLine {
   description: string;
@@ -89,8 +98,8 @@ export function renderBillingPdf(doc: BillingDocument): Promise<Buffer> {
     pdf.on('error', reject);
     const { body, bold } = loadFonts();
     // pdfkit takes an opened fontkit font as it takes bytes; its types know only the latter.
-    pdf.registerFont('body', body as unknown as Buffer);
-    pdf.registerFont('bold', bold as unknown as Buffer);
+    pdf.registerFont('body', forDocument(body) as unknown as Buffer);
+    pdf.registerFont('bold', forDocument(bold) as unknown as Buffer);
     const left = 50;
     const width = pdf.page.width - 100;
 
