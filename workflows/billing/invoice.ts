@@ -60,13 +60,20 @@ export async function issueInvoices(input: IssueInvoicesInput): Promise<IssueInv
 /** Issuing starts each invoice's dunning ladder (added with Billing II's dunning). */
 const STARTS_DUNNING = 'issuing-starts-dunning';
 
+/** The ladders of one issue are started together, in one workflow task, rather than one after another. */
+const STARTS_DUNNING_TOGETHER = 'issuing-starts-dunning-together';
+
 /**
  * Starts `dunning/<invoice>` for each finalized invoice, once: an id already used (a retried or
  * repeated issue, a ladder already ended) is left alone. The ladder outlives this run; it reads
  * the invoice itself and does nothing for one without a due date or already paid.
+ *
+ * All of a batch's starts go out as commands of one workflow task: started one after another,
+ * each waited for its own round trip through Temporal, and a billing run of 10,000 invoices spent
+ * minutes starting ladders after every invoice was issued.
  */
 async function startDunning(ctx: RunContext, finalized: Finalized[]): Promise<void> {
-  for (const f of finalized) {
+  const start = async (f: Finalized) => {
     try {
       await startChild(dunningLadder, {
         workflowId: WorkflowId.dunning(f.invoiceId),
@@ -78,6 +85,11 @@ async function startDunning(ctx: RunContext, finalized: Finalized[]): Promise<vo
     } catch (err) {
       if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
     }
+  };
+  if (patched(STARTS_DUNNING_TOGETHER)) {
+    await Promise.all(finalized.map(start));
+  } else {
+    for (const f of finalized) await start(f);
   }
 }
 
