@@ -183,9 +183,19 @@ export class Cluster {
     }
   }
 
-  /** Every volid used by any guest disk, to keep new names unique. */
-  usedVolids(): Set<string> {
-    return new Set(this.state.guests.flatMap((guest) => this.disks(guest).map((disk) => disk.volid)));
+  /**
+   * Every volid used by any guest disk, to keep new names unique. With `vmid`, only those a fresh
+   * disk name of that guest (`…vm-<vmid>-disk-<n>…`) could clash with: a guest's config is parsed
+   * only if it mentions that name, so a clone among 1,000 guests does not parse every disk of all.
+   */
+  usedVolids(vmid?: number): Set<string> {
+    const mark = vmid === undefined ? undefined : `vm-${vmid}-disk-`;
+    const used = new Set<string>();
+    for (const guest of this.state.guests) {
+      if (mark !== undefined && !Object.values(guest.config).some((value) => String(value).includes(mark))) continue;
+      for (const disk of this.disks(guest)) used.add(disk.volid);
+    }
+    return used;
   }
 
   /** What a started guest needs from its config: cloud-init for QEMU, create-time settings for LXC. */

@@ -181,7 +181,7 @@ function allocateDisk(cluster: Cluster, guest: GuestRecord, key: string, value: 
     for (const [k, v] of entries) if (k !== defaultKey) result.set(k, v);
     result.set('media', 'cdrom');
   } else {
-    result.set(defaultKey, cluster.newDiskVolid(storage, guest.vmid, cluster.usedVolids()));
+    result.set(defaultKey, cluster.newDiskVolid(storage, guest.vmid, cluster.usedVolids(guest.vmid)));
     for (const [k, v] of entries) if (k !== defaultKey && k !== 'size') result.set(k, v);
     result.set('size', formatSize(Math.round(Number(match[2]) * 1024 ** 3)));
   }

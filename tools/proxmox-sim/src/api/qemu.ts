@@ -32,7 +32,7 @@ function qemuGuest(context: RouteContext): GuestRecord {
 function cloneConfig(cluster: Cluster, source: GuestRecord, newid: number, params: Params, full: boolean): { config: GuestConfig; copies: Array<{ key: string; from: string; to: string; size: number }> } {
   const config: GuestConfig = {};
   const copies: Array<{ key: string; from: string; to: string; size: number }> = [];
-  const taken = cluster.usedVolids();
+  const taken = cluster.usedVolids(newid);
   const disks = new Map(cluster.disks(source).map((disk) => [disk.key, disk]));
   for (const [key, value] of Object.entries(source.config)) {
     if (['template', 'lock', 'parent'].includes(key) || key.startsWith('unused')) continue;
