@@ -3,7 +3,7 @@ import { ApprovalUpdate, type ApprovalAnswer, type ApprovalDecision } from '@kee
 import { readRunAttributes, runSearchAttributes } from '@keelson/common/search-attributes';
 import { payloadCodec } from './payload-codec';
 import { DunningOperation, type RunStatus } from '@keelson/common/constants';
-import { writeAudit, type Executor } from '@keelson/db';
+import { auditWriter, writeAudit, type AuditEntry, type Executor } from '@keelson/db';
 import {
   WorkflowExecutionAlreadyStartedError,
   WorkflowNotFoundError,
@@ -217,7 +217,7 @@ export async function startWorkflowRun(ctx: ServiceContext, spec: StartRunSpec, 
       workflowIdConflictPolicy: 'FAIL',
       workflowIdReusePolicy: 'ALLOW_DUPLICATE_FAILED_ONLY',
     });
-    await writeAudit(tx, {
+    await writeRunAudit(ctx, tx, {
       ...auditActor(ctx),
       action: 'run.start',
       resourceType: 'run',
@@ -234,8 +234,16 @@ export async function startWorkflowRun(ctx: ServiceContext, spec: StartRunSpec, 
   }
 }
 
+/**
+ * A run's audit row, committed before this resolves: in the caller's transaction when there is
+ * one, else through the process's grouped writer (concurrent starts share an insert and a commit).
+ */
+function writeRunAudit(ctx: ServiceContext, tx: Executor, entry: AuditEntry): Promise<void> {
+  return tx === ctx.deps.db ? auditWriter(ctx.deps.db).write(entry) : writeAudit(tx, entry);
+}
+
 async function audit(ctx: ServiceContext, action: string, workflowId: string, details: Record<string, unknown> = {}) {
-  await writeAudit(ctx.deps.db, { ...auditActor(ctx), action, resourceType: 'run', resourceId: workflowId, details });
+  await writeRunAudit(ctx, ctx.deps.db, { ...auditActor(ctx), action, resourceType: 'run', resourceId: workflowId, details });
 }
 
 export async function cancelRun(ctx: ServiceContext, workflowId: string, runId?: string): Promise<void> {
