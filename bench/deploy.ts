@@ -26,15 +26,22 @@ const { values } = parseArgs({
   options: {
     rounds: { type: 'string', default: '3' },
     'load-loops': { type: 'string', default: '4' },
+    'load-deploys': { type: 'string', default: '10' },
+    'load-runs': { type: 'string', default: '1' },
     help: { type: 'boolean', default: false },
   },
 });
 if (values.help) {
-  console.log('usage: npm run bench:deploy -- [--rounds N (push→serving samples, default 3)] [--load-loops L (default 4)]');
+  console.log(
+    'usage: npm run bench:deploy -- [--rounds N (push→serving samples, default 3)] [--load-loops L (default 4)]\n' +
+      '                              [--load-deploys D (deploys per loaded run, default 10)] [--load-runs R (loaded runs, default 1)]',
+  );
   process.exit(0);
 }
 const rounds = Number(values.rounds);
 const loadLoops = Number(values['load-loops']);
+const loadDeploys = Number(values['load-deploys']);
+const loadRuns = Number(values['load-runs']);
 const log = (msg: string) => process.stderr.write(`bench │ ${msg}\n`);
 Runtime.install({ logger: new DefaultLogger('WARN') });
 
@@ -62,7 +69,26 @@ const stopAll = async () => {
 process.once('SIGINT', () => void stopAll().then(() => process.exit(130)));
 
 try {
-  const nodeId = await p.addDockerNode(new CaddyProxy({ adminUrl: caddy.adminUrl, listen: [`127.0.0.1:${caddy.httpPort}`] }));
+  // The node's proxy, with the moment of every change it is asked for, to place each failed request.
+  const proxyChanges: Array<{ what: string; startedAt: number; endedAt: number }> = [];
+  const caddyProxy = new CaddyProxy({ adminUrl: caddy.adminUrl, listen: [`127.0.0.1:${caddy.httpPort}`], upstreamsDir: caddy.upstreamsDir });
+  const timedChange =
+    <A extends unknown[], R>(what: string, call: (...args: A) => Promise<R>) =>
+    async (...args: A): Promise<R> => {
+      const startedAt = Date.now();
+      try {
+        return await call(...args);
+      } finally {
+        proxyChanges.push({ what, startedAt, endedAt: Date.now() });
+      }
+    };
+  const nodeId = await p.addDockerNode({
+    ensureServer: () => caddyProxy.ensureServer(),
+    getRoute: (id) => caddyProxy.getRoute(id),
+    setRoute: timedChange('setRoute', (route) => caddyProxy.setRoute(route)),
+    removeRoute: timedChange('removeRoute', (id) => caddyProxy.removeRoute(id)),
+    setStaticRoute: timedChange('setStaticRoute', (route) => caddyProxy.setStaticRoute(route)),
+  });
   const api = async <T>(path: string, body?: unknown): Promise<T> => {
     const res = await fetch(`${p.baseUrl}${path}`, {
       method: body ? 'POST' : 'GET',
@@ -87,7 +113,7 @@ try {
   const agent = new Agent({ keepAlive: true });
   const get = (keepAlive: boolean) =>
     new Promise<{ status: number; body: string; reused: boolean }>((resolve, reject) => {
-      const req = request({ host: '127.0.0.1', port: caddy.httpPort, path: '/', headers: { host: hostname }, agent: keepAlive ? agent : undefined, timeout: 5000 }, (res) => {
+      const req = request({ host: '127.0.0.1', port: caddy.httpPort, path: '/', headers: { host: hostname }, agent: keepAlive ? agent : false, timeout: 5000 }, (res) => {
         let body = '';
         res.setEncoding('utf8');
         res.on('data', (c: string) => (body += c));
@@ -150,38 +176,79 @@ try {
   const rollbackServing = await servedAfter(bodies.get(target.id)!, t0);
   const rollbackRelease = await releaseDone(back.releaseId);
 
-  log(`a deploy under steady load (${loadLoops} loops, half keep-alive)…`);
-  let ok = 0;
-  let failed = 0;
-  let retried = 0;
-  const errors = new Map<string, number>();
-  let loading = true;
-  const loop = async (keepAlive: boolean) => {
-    while (loading) {
-      try {
-        const res = await get(keepAlive).catch(async (err: Error & { reused?: boolean }) => {
-          // A kept-alive connection closed under the request by a config change: retried once,
-          // as browsers do (HTTP allows it for idempotent requests). Counted separately.
-          if (!err.reused) throw err;
-          retried++;
-          return get(keepAlive);
-        });
-        if (res.status === 200) ok++;
-        else {
-          failed++;
-          errors.set(`HTTP ${res.status}`, (errors.get(`HTTP ${res.status}`) ?? 0) + 1);
-        }
-      } catch (err) {
-        failed++;
-        errors.set((err as Error).message, (errors.get((err as Error).message) ?? 0) + 1);
-      }
+  // Container stops as the engine reports them (the old release's `kill` and `die`), to place failures.
+  const engineEvents: Array<{ what: string; at: number }> = [];
+  const events = (await docker.getEvents({ filters: { type: ['container'], event: ['kill', 'die'], label: [`${DockerLabel.tenant}=${p.tenantId}`] } })) as NodeJS.ReadableStream & { destroy(): void };
+  let pendingEvents = '';
+  events.on('data', (chunk: Buffer) => {
+    pendingEvents += chunk.toString();
+    let nl: number;
+    while ((nl = pendingEvents.indexOf('\n')) >= 0) {
+      const line = pendingEvents.slice(0, nl);
+      pendingEvents = pendingEvents.slice(nl + 1);
+      if (!line.trim()) continue;
+      const e = JSON.parse(line) as { Action: string; timeNano: number };
+      engineEvents.push({ what: e.Action, at: e.timeNano / 1e6 });
     }
-  };
-  const load = Promise.all(Array.from({ length: loadLoops }, (_, i) => loop(i % 2 === 0)));
-  const underLoad = await push('under load');
-  loading = false;
-  await load;
-  agent.destroy();
+  });
+
+  type Kind = 'keep-alive' | 'new connection';
+  interface Failure {
+    kind: Kind;
+    run: number;
+    /** Wall clock (ms) when the request was sent, and how long it had been out when it failed. */
+    sentAt: number;
+    afterMs: number;
+    reusedSocket: boolean;
+    error: string;
+  }
+  const loadedRuns: Array<{ run: number; deploys: number; byKind: Record<Kind, { requests: number; failed: number }>; deployStatuses: Record<string, number> }> = [];
+  const failures: Failure[] = [];
+  for (let run = 1; run <= loadRuns; run++) {
+    log(`run ${run}/${loadRuns}: ${loadDeploys} deploys under steady load (${loadLoops} loops, half keep-alive, no retries)…`);
+    const agent = new Agent({ keepAlive: true });
+    const byKind: Record<Kind, { requests: number; failed: number }> = { 'keep-alive': { requests: 0, failed: 0 }, 'new connection': { requests: 0, failed: 0 } };
+    let loading = true;
+    const loop = async (kind: Kind) => {
+      while (loading) {
+        const sentAt = Date.now();
+        const t0 = performance.now();
+        // No retry of any kind: a client that gives up at the first error, as many HTTP clients do.
+        const outcome = await get(kind === 'keep-alive').then(
+          (res) => (res.status === 200 ? null : { error: `HTTP ${res.status}: ${res.body.slice(0, 80)}`, reused: false }),
+          (err: Error & { reused?: boolean; code?: string }) => ({ error: err.code ?? err.message, reused: err.reused ?? false }),
+        );
+        byKind[kind].requests++;
+        if (outcome) {
+          byKind[kind].failed++;
+          failures.push({ kind, run, sentAt, afterMs: Math.round((performance.now() - t0) * 10) / 10, reusedSocket: outcome.reused, error: outcome.error });
+        }
+      }
+    };
+    const load = Promise.all(Array.from({ length: loadLoops }, (_, i) => loop(i % 2 === 0 ? 'keep-alive' : 'new connection')));
+    const deployStatuses: Record<string, number> = {};
+    try {
+      for (let d = 0; d < loadDeploys; d++) {
+        const r = await push(`run ${run} deploy ${d}`);
+        deployStatuses[r.release.status] = (deployStatuses[r.release.status] ?? 0) + 1;
+      }
+    } finally {
+      loading = false;
+      await load;
+      agent.destroy();
+    }
+    loadedRuns.push({ run, deploys: loadDeploys, byKind, deployStatuses });
+    log(`run ${run}: keep-alive ${byKind['keep-alive'].failed}/${byKind['keep-alive'].requests} failed, new connection ${byKind['new connection'].failed}/${byKind['new connection'].requests} failed`);
+  }
+  events.destroy();
+  // Each failure next to the nearest proxy change and container stop, in ms (negative: before it).
+  const nearest = (at: number, times: number[]) => times.reduce<number | null>((best, t) => (best === null || Math.abs(at - t) < Math.abs(best) ? at - t : best), null);
+  const placed = failures.map((f) => ({
+    ...f,
+    sinceProxyChangeStartMs: nearest(f.sentAt, proxyChanges.map((c) => c.startedAt)),
+    sinceProxyChangeEndMs: nearest(f.sentAt, proxyChanges.map((c) => c.endedAt)),
+    sinceContainerKillMs: nearest(f.sentAt, engineEvents.filter((e) => e.what === 'kill').map((e) => e.at)),
+  }));
 
   const servingMs = pushes.map((x) => x.serving).sort((a, b) => a - b);
   const phase = (key: string) => Math.round(pushes.reduce((s, x) => s + (x.timings[key] ?? 0), 0) / pushes.length);
@@ -192,7 +259,12 @@ try {
     pushToServing: { p50Ms: round(percentile(servingMs, 50), 0), maxMs: round(servingMs.at(-1)!, 0), samples: servingMs.length, phasesMeanMs: phases },
     overheadMeanMs: round(meanServing - Object.values(phases).reduce((a, b) => a + b, 0), 0),
     rollback: { servingMs: round(rollbackServing, 0), status: rollbackRelease.status, rebuilt: rollbackRelease.timings.buildMs !== undefined, phasesMs: rollbackRelease.timings },
-    underLoad: { requests: ok + failed, ok, failed, keepAliveRetries: retried, errors: Object.fromEntries(errors), deployStatus: underLoad.release.status },
+    underLoad: {
+      runs: loadedRuns,
+      failedRuns: loadedRuns.filter((r) => r.byKind['keep-alive'].failed + r.byKind['new connection'].failed > 0).length,
+      failures: placed,
+      proxyChanges: proxyChanges.length,
+    },
   };
 
   console.log(
@@ -203,7 +275,15 @@ try {
       `  phases (mean)     fetch ${phases.fetchMs} · build ${phases.buildMs} · start ${phases.startMs} · health ${phases.healthMs} · switch ${phases.switchMs} ms`,
       `  around the phases ${summary.overheadMeanMs} ms (webhook, queueing, workflow and activity dispatch, release bookkeeping)`,
       `rollback → serving  ${summary.rollback.servingMs} ms (image reused: ${!summary.rollback.rebuilt})`,
-      `under steady load   ${summary.underLoad.requests} requests, ${summary.underLoad.failed} failed, ${summary.underLoad.keepAliveRetries} keep-alive retries`,
+      `under steady load   ${loadDeploys} deploys per run, ${loadLoops} loops, no client retries; failed / requests:`,
+      ...loadedRuns.map(
+        (r) =>
+          `  run ${r.run}             keep-alive ${r.byKind['keep-alive'].failed} / ${r.byKind['keep-alive'].requests} · new connection ${r.byKind['new connection'].failed} / ${r.byKind['new connection'].requests} (deploys: ${Object.entries(r.deployStatuses).map(([k, v]) => `${v} ${k}`).join(', ')})`,
+      ),
+      ...placed.slice(0, 20).map(
+        (f) =>
+          `  failed: run ${f.run} ${f.kind}${f.reusedSocket ? ' (reused socket)' : ''} ${f.error} after ${f.afterMs} ms; sent ${f.sinceProxyChangeEndMs} ms from a proxy change's end, ${f.sinceContainerKillMs} ms from a container kill`,
+      ),
       '',
       JSON.stringify(summary),
     ].join('\n'),

@@ -509,6 +509,7 @@ const worker = service('worker', tsx, ['workers/src/main.ts'], {
   KEELSON_WORK_DIR: join(dataDir, 'work'),
   KEELSON_PROXY_ADMIN_URL: `http://127.0.0.1:${ports.caddyAdmin}`,
   KEELSON_PROXY_LISTEN: `:${ports.apps}`,
+  KEELSON_PROXY_UPSTREAMS_DIR: join(dataDir, 'caddy-upstreams'),
 });
 const workerReady = worker.waitForLine(/workers running/);
 

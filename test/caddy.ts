@@ -13,6 +13,8 @@ export interface TestCaddy {
   adminUrl: string;
   /** A free port for the HTTP server the test configures (`127.0.0.1:<httpPort>`). */
   httpPort: number;
+  /** This instance's directory of app upstreams (`CaddyProxy`'s `upstreamsDir`), removed with it. */
+  upstreamsDir: string;
   stop(): Promise<void>;
 }
 
@@ -66,7 +68,7 @@ export async function startCaddy(): Promise<TestCaddy> {
     await stop();
     throw new Error(`${(err as Error).message}\n${output.trim()}`);
   }
-  return { adminUrl, httpPort, stop };
+  return { adminUrl, httpPort, upstreamsDir: join(dir, 'upstreams'), stop };
 }
 
 let ensured = false;

@@ -49,6 +49,8 @@ export interface DeployWorld {
   releases(appId: string): Promise<Release[]>;
   /** GET through the edge proxy with the app's Host header. */
   viaProxy(hostname: string, path?: string, agent?: Agent): Promise<{ status: number; body: string }>;
+  /** The same, never retried: `agent: false` opens a new connection for it. */
+  viaProxyOnce(hostname: string, path: string, agent: Agent | false): Promise<{ status: number; body: string }>;
   /** Containers of the app's releases on the engine. */
   releaseContainers(appId: string): Promise<Array<{ Names: string[]; State: string }>>;
 }
@@ -67,7 +69,7 @@ export function setupDeployWorld(opts: { engine?: () => { docker: Docker; endpoi
     world.caddy = await startCaddy();
     world.tenantId = (await world.p.createTenant()).id;
     world.operator = await world.p.signIn({ tenantId: world.tenantId, role: 'operator' });
-    world.proxy = new CaddyProxy({ adminUrl: world.caddy.adminUrl, listen: [`127.0.0.1:${world.caddy.httpPort}`] });
+    world.proxy = new CaddyProxy({ adminUrl: world.caddy.adminUrl, listen: [`127.0.0.1:${world.caddy.httpPort}`], upstreamsDir: world.caddy.upstreamsDir });
     const engine = opts.engine?.();
     world.docker = engine?.docker ?? world.p.docker;
     world.nodeId = (await world.p.addDockerNode(world.tenantId, undefined, { proxy: world.proxy, ...engine })).id;
@@ -132,12 +134,15 @@ export function setupDeployWorld(opts: { engine?: () => { docker: Docker; endpoi
       return await getOnce(world.caddy.httpPort, hostname, path, agent);
     } catch (err) {
       // A kept-alive connection the server closed as the request went out (Caddy closes idle
-      // connections when its config changes): the request never reached it. HTTP lets clients
-      // retry an idempotent request then, and browsers do; Node's agent leaves it to the caller.
+      // connections when its config changes: another app's first route in this file's Caddy):
+      // the request never reached it. HTTP lets clients retry an idempotent request then, and
+      // browsers do; Node's agent leaves it to the caller.
       if ((err as { reusedSocket?: boolean }).reusedSocket) return getOnce(world.caddy.httpPort, hostname, path, agent);
       throw err;
     }
   };
+
+  world.viaProxyOnce = (hostname, path, agent) => getOnce(world.caddy.httpPort, hostname, path, agent);
 
   world.releaseContainers = async (appId) =>
     (await world.docker.listContainers({ all: true, filters: { label: [`io.keelson.app=${appId}`] } })) as Array<{ Names: string[]; State: string }>;
@@ -145,7 +150,7 @@ export function setupDeployWorld(opts: { engine?: () => { docker: Docker; endpoi
   return world;
 }
 
-function getOnce(port: number, hostname: string, path: string, agent?: Agent): Promise<{ status: number; body: string }> {
+function getOnce(port: number, hostname: string, path: string, agent?: Agent | false): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
     const req = httpRequest({ host: '127.0.0.1', port, path, headers: { host: hostname }, agent, timeout: 5000 }, (res) => {
       let body = '';

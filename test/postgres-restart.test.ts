@@ -37,7 +37,7 @@ describe('Postgres restarted mid-run', () => {
     caddy = await startCaddy();
     tenantId = (await p.createTenant()).id;
     operator = await p.signIn({ tenantId, role: 'operator' });
-    const proxy = new CaddyProxy({ adminUrl: caddy.adminUrl, listen: [`127.0.0.1:${caddy.httpPort}`] });
+    const proxy = new CaddyProxy({ adminUrl: caddy.adminUrl, listen: [`127.0.0.1:${caddy.httpPort}`], upstreamsDir: caddy.upstreamsDir });
     nodeId = (await p.addDockerNode(tenantId, undefined, { proxy })).id;
     sample = createSampleApp();
   });

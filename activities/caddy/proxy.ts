@@ -1,20 +1,26 @@
+import { mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
 /**
  * The edge proxy of a Docker node: one Caddy HTTP server whose routes send each app's hostnames
- * to the container of its current release, driven only through Caddy's admin API.
+ * to the container of its current release, driven through Caddy's admin API and one directory.
  *
- * Every change is one admin request, and Caddy applies each admin request as a whole new config:
- * the new server starts listening on the same port beside the old one (SO_REUSEPORT), then the old
- * one stops accepting and finishes, in the background, the requests it already has, on the
- * upstreams it had. Switching an app's upstream is therefore atomic for the clients: a request is
- * served either wholly by the old release or wholly by the new one, and every connection accepted
- * after the change returns reaches the new one. Two things outside this class complete the
- * picture (scripts/caddy.sh, README.md): net.ipv4.tcp_migrate_req=1, without which connections
- * queued on the old socket are reset, and clients retrying a request on a kept-alive connection
- * that the old server closed as idle (as browsers do).
+ * Caddy applies every admin request as a whole new config: the new server starts listening beside
+ * the old one, and the old one finishes its requests in flight but closes its idle keep-alive
+ * connections at once. A client that sends its next request on such a connection just as it is
+ * closed gets an error, unless it retries (browsers do, most HTTP libraries do not). So a switch
+ * of an app's release does not go through the admin API at all: an app's route reads its upstream
+ * from the name of the one file in the app's upstream directory (`<upstreamsDir>/<route id>/`,
+ * e.g. `127.0.0.1:49153`), which Caddy looks up on every request, and a switch renames that file
+ * (rename(2) is atomic). Caddy's config, its listeners and every client connection stay as they
+ * are; requests already proxied finish on the old release, and every request that arrives after
+ * the rename goes to the new one. The admin API changes the config only when an app gets its
+ * route, changes hostnames, is suspended or removed.
  *
- * Read-modify-write changes (the previous upstream returned by `setRoute`, inserting before the
- * catch-all) are guarded by Caddy's `If-Match` check against the route table they were computed
- * from, and recomputed when another change got in between.
+ * Read-modify-write changes of the config (inserting before the catch-all, removal by index) are
+ * guarded by Caddy's `If-Match` check against the route table they were computed from, and
+ * recomputed when another change got in between.
  */
 
 export interface CaddyProxyOptions {
@@ -24,6 +30,14 @@ export interface CaddyProxyOptions {
   server?: string;
   /** Addresses that server listens on (Caddy's network address syntax). */
   listen?: string[];
+  /**
+   * Where each app's current upstream is kept, as the name of one file in `<dir>/<route id>/`.
+   * Caddy reads it on every request, so it must be on the same host as Caddy and readable by it.
+   * Default: a directory under the system's temporary directory named after the admin address and
+   * the server (a restarted host loses it along with Caddy's in-memory config; the node worker puts
+   * both back).
+   */
+  upstreamsDir?: string;
 }
 
 export interface ProxyRouteSpec {
@@ -65,13 +79,15 @@ export class CaddyAdminError extends Error {
 /** What a 404 answers for hostnames no route claims; app routes go before it. */
 const NOT_FOUND_BODY = 'no app for this host';
 
+/** What an app's route answers while its upstream directory holds no upstream. */
+const NO_UPSTREAM_BODY = 'no release of this app is serving';
+
 /** Upper bound for one admin call (they take milliseconds; a config load with many routes, more). */
 const ADMIN_TIMEOUT_MS = 30_000;
 
 /**
- * How long a retired server may keep finishing its requests after a change before Caddy closes
- * them. A change returns at once and the old server drains in the background, so a deploy should
- * let this pass before it stops the old release if it must not cut a long request short. Caddy's
+ * How long a retired server may keep finishing its requests after a config change (not a switch,
+ * which changes no config) before Caddy closes them. Caddy's
  * default is to wait forever, which would keep old servers (and upstream connections) around for
  * as long as any streaming response lasts. Set when this class creates the http app; an http app
  * configured by someone else keeps its own setting.
@@ -85,6 +101,8 @@ const MAX_CONFLICT_ATTEMPTS = 8;
 const MAX_DROPPED_ATTEMPTS = 4;
 
 const ROUTE_ID = /^[A-Za-z0-9._:-]+$/;
+/** An upstream as Caddy dials it, `host:port`; also the name of the file that holds it. */
+const UPSTREAM = /^[^\s/]+:\d{1,5}$/;
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 type JsonObject = { [key: string]: Json };
@@ -99,15 +117,18 @@ export class CaddyProxy {
   readonly adminUrl: string;
   readonly server: string;
   readonly listen: string[];
+  readonly upstreamsDir: string;
   private readonly catchAllId: string;
 
-  constructor({ adminUrl, server = 'keelson', listen = [':8080'] }: CaddyProxyOptions) {
+  constructor({ adminUrl, server = 'keelson', listen = [':8080'], upstreamsDir }: CaddyProxyOptions) {
     if (!ROUTE_ID.test(server)) throw new Error(`invalid proxy server name "${server}" (letters, digits, ._:- only)`);
     if (listen.length === 0) throw new Error('the proxy server needs at least one listen address');
     this.adminUrl = adminUrl.replace(/\/+$/, '');
     this.server = server;
     this.listen = [...listen];
     this.catchAllId = `${server}-catch-all`;
+    const admin = new URL(this.adminUrl);
+    this.upstreamsDir = resolve(upstreamsDir ?? join(tmpdir(), 'keelson-proxy-upstreams', `${admin.hostname}-${admin.port || 'default'}-${server}`));
   }
 
   private get serverPath() {
@@ -137,38 +158,39 @@ export class CaddyProxy {
   }
 
   /**
-   * Points `hosts` at `upstream`: replaces the route with this id in one admin request, or adds
-   * it before the catch-all. Requests already in flight finish on the previous upstream; every
-   * request accepted after this resolves goes to the new one.
+   * Points `hosts` at `upstream`. The upstream changes by renaming the file in the app's upstream
+   * directory, which touches neither Caddy's config nor any connection: requests in flight finish
+   * on the previous upstream, and every request that arrives after this resolves goes to the new
+   * one. The route itself is written through the admin API only when it is missing or differs
+   * (first deploy, new hostnames, a suspended page, a route of an older Keelson).
    */
   async setRoute({ id, hosts, upstream }: ProxyRouteSpec): Promise<{ previous: string | null }> {
     checkRouteId(id);
     if (id === this.catchAllId) throw new Error(`route id "${id}" is the proxy server's own catch-all`);
     if (hosts.length === 0 || hosts.some((h) => !h.trim())) throw new Error(`route ${id}: hosts must be non-empty hostnames`);
-    if (!/^[^\s/]+:\d{1,5}$/.test(upstream)) throw new Error(`route ${id}: upstream "${upstream}" is not host:port`);
-    const route = routeConfig({ id, hosts, upstream });
+    if (!UPSTREAM.test(upstream)) throw new Error(`route ${id}: upstream "${upstream}" is not host:port`);
+    // The upstream first, so that a route being added or rewritten finds it in place.
+    const before = await this.writeUpstream(id, upstream);
+    const route = routeConfig({ id, hosts, dir: this.routeDir(id) });
 
-    // What the last attempted write replaced: a write whose answer was lost may have applied, and
-    // the next attempt then finds the new upstream already in place.
-    let replaced: string | null | undefined;
-    return this.retryOnConflict(`setRoute ${id}`, async () => {
+    // The upstream of a route written by an older Keelson (the upstream in the config itself).
+    let configured: string | null = null;
+    await this.retryOnConflict(`setRoute ${id}`, async () => {
       const { value: routes, etag } = await this.readRoutes();
       const existing = routes.find((r) => r['@id'] === id);
       if (existing) {
-        const current = parseRoute(existing)?.upstream ?? null;
-        if (replaced !== undefined && current === upstream) return { previous: replaced };
-        replaced = current;
+        if (canonicalJson(existing) === canonicalJson(route)) return;
+        configured ??= parseStaticUpstream(existing);
         // The whole route object, so that changed hosts or proxy settings apply in the same step.
         await this.admin('PATCH', `/id/${id}`, route, etag);
-        return { previous: current };
+        return;
       }
       const catchAll = routes.findIndex((r) => r['@id'] === this.catchAllId);
       if (catchAll < 0) throw new Error(`proxy server "${this.server}" has no catch-all route; call ensureServer() first`);
-      replaced = null;
       // PUT on an array index inserts there, shifting the catch-all one place on.
       await this.admin('PUT', `${this.routesPath}/${catchAll}`, route, etag);
-      return { previous: null };
     });
+    return { previous: before ?? configured };
   }
 
   /**
@@ -195,18 +217,26 @@ export class CaddyProxy {
     });
   }
 
-  /** The route's hostnames and upstream, or null when there is no route with this id. */
+  /**
+   * The route's hostnames and upstream, or null when there is no route with this id or its
+   * upstream directory holds none (a host that lost it: `setRoute` puts it back).
+   */
   async getRoute(id: string): Promise<ProxyRoute | null> {
     checkRouteId(id);
     const { value: routes } = await this.readRoutes({ missingIsEmpty: true });
     const route = routes.find((r) => r['@id'] === id);
     if (!route) return null;
-    const parsed = parseRoute(route);
-    if (!parsed) throw new Error(`route ${id} in proxy server "${this.server}" is not a reverse_proxy route to one upstream`);
-    return parsed;
+    const hosts = hostsOf(route);
+    if (hosts && upstreamDirOf(route) === this.routeDir(id)) {
+      const upstream = await this.readUpstream(id);
+      return upstream ? { hosts, upstream } : null;
+    }
+    const upstream = parseStaticUpstream(route);
+    if (!hosts || !upstream) throw new Error(`route ${id} in proxy server "${this.server}" is not a reverse_proxy route to one upstream`);
+    return { hosts, upstream };
   }
 
-  /** Removes the route; a route that is not there is success. */
+  /** Removes the route and its upstream directory; a route that is not there is success. */
   async removeRoute(id: string): Promise<void> {
     checkRouteId(id);
     await this.retryOnConflict(`removeRoute ${id}`, async () => {
@@ -215,6 +245,49 @@ export class CaddyProxy {
       if (index < 0) return;
       await this.admin('DELETE', `${this.routesPath}/${index}`, undefined, etag);
     });
+    await rm(this.routeDir(id), { recursive: true, force: true });
+  }
+
+  private routeDir(id: string): string {
+    return join(this.upstreamsDir, id);
+  }
+
+  /** The upstream named in the route's directory, or null when it holds none. */
+  private async readUpstream(id: string): Promise<string | null> {
+    return (await this.upstreamFiles(id)).sort()[0] ?? null;
+  }
+
+  private async upstreamFiles(id: string): Promise<string[]> {
+    try {
+      return (await readdir(this.routeDir(id))).filter((name) => UPSTREAM.test(name));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw err;
+    }
+  }
+
+  /**
+   * Makes `upstream` the one file in the route's directory and returns the upstream it replaced.
+   * An existing file is renamed, so at every moment exactly one upstream is there for Caddy to
+   * find; a rename that loses to a concurrent one (ENOENT) reads the directory again.
+   */
+  private async writeUpstream(id: string, upstream: string): Promise<string | null> {
+    const dir = this.routeDir(id);
+    await mkdir(dir, { recursive: true, mode: 0o755 });
+    for (let attempt = 1; ; attempt++) {
+      const names = (await this.upstreamFiles(id)).sort();
+      const [current, ...extra] = names;
+      try {
+        if (current === undefined) await writeFile(join(dir, upstream), '', { mode: 0o644 });
+        else if (current !== upstream) await rename(join(dir, current), join(dir, upstream));
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT' && attempt < MAX_CONFLICT_ATTEMPTS) continue;
+        throw new Error(`route ${id}: could not write its upstream in ${dir}: ${(err as Error).message}`, { cause: err });
+      }
+      // Only a crash between someone's create and rename could leave more than one.
+      for (const name of extra) if (name !== upstream) await rm(join(dir, name), { force: true });
+      return current ?? null;
+    }
   }
 
   private serverConfig(): JsonObject {
@@ -346,8 +419,13 @@ export class CaddyProxy {
   }
 }
 
+/** The placeholder that carries an app's upstream from its directory to the proxy's dial address. */
+const UPSTREAM_PLACEHOLDER = 'keelson_upstream';
+
 /**
- * One app's route. The settings are those of a single-upstream switch:
+ * One app's route. Its upstream is the name of the file in `dir` (the `file` matcher globs the
+ * directory on every request and `map` strips the leading slash), so the route's config never
+ * names a release. The proxy's settings are those of a single-upstream switch:
  * - `try_duration`/`try_interval`: a request that cannot reach the upstream (a release that
  *   stopped listening a moment early, a container restarting) is retried for a few seconds
  *   instead of failing at once with a 502.
@@ -355,17 +433,31 @@ export class CaddyProxy {
  *   and with one upstream per route Caddy marking it unhealthy could only turn a blip into an
  *   outage of `fail_duration`.
  * - a short dial timeout, so a dead address is retried (within `try_duration`) instead of waited on.
+ * A directory with no upstream in it answers 502 rather than falling through to an empty 200.
  */
-function routeConfig({ id, hosts, upstream }: ProxyRouteSpec): JsonObject {
+function routeConfig({ id, hosts, dir }: { id: string; hosts: string[]; dir: string }): JsonObject {
   return {
     '@id': id,
     match: [{ host: hosts }],
     handle: [
       {
-        handler: 'reverse_proxy',
-        upstreams: [{ dial: upstream }],
-        load_balancing: { selection_policy: { policy: 'first' }, try_duration: '5s', try_interval: '100ms' },
-        transport: { protocol: 'http', dial_timeout: '2s' },
+        handler: 'subroute',
+        routes: [
+          {
+            match: [{ file: { root: dir, try_files: ['/*'] } }],
+            handle: [
+              { handler: 'map', source: '{http.matchers.file.relative}', destinations: [`{${UPSTREAM_PLACEHOLDER}}`], mappings: [{ input_regexp: '^/(.+)$', outputs: ['$1'] }] },
+              {
+                handler: 'reverse_proxy',
+                upstreams: [{ dial: `{${UPSTREAM_PLACEHOLDER}}` }],
+                load_balancing: { selection_policy: { policy: 'first' }, try_duration: '5s', try_interval: '100ms' },
+                transport: { protocol: 'http', dial_timeout: '2s' },
+              },
+            ],
+            terminal: true,
+          },
+          { handle: [{ handler: 'static_response', status_code: 502, body: NO_UPSTREAM_BODY }], terminal: true },
+        ],
       },
     ],
     terminal: true,
@@ -381,17 +473,31 @@ function staticRouteConfig({ id, hosts, status, body }: StaticRouteSpec): JsonOb
   };
 }
 
-function parseRoute(route: JsonObject): ProxyRoute | null {
+function hostsOf(route: JsonObject): string[] | null {
   const match = Array.isArray(route.match) && isObject(route.match[0]) ? route.match[0] : null;
+  return match && Array.isArray(match.host) ? match.host.filter((h): h is string => typeof h === 'string') : null;
+}
+
+/** The directory a route reads its upstream from, or null for any other kind of route. */
+function upstreamDirOf(route: JsonObject): string | null {
   const handler = Array.isArray(route.handle) && isObject(route.handle[0]) ? route.handle[0] : null;
-  const upstreams = handler && Array.isArray(handler.upstreams) ? handler.upstreams : [];
+  const first = handler?.handler === 'subroute' && Array.isArray(handler.routes) && isObject(handler.routes[0]) ? handler.routes[0] : null;
+  const match = first && Array.isArray(first.match) && isObject(first.match[0]) ? first.match[0] : null;
+  const file = match && isObject(match.file) ? match.file : null;
+  return typeof file?.root === 'string' ? file.root : null;
+}
+
+/** The upstream of a route that names it in the config (as routes did before upstream directories). */
+function parseStaticUpstream(route: JsonObject): string | null {
+  const handler = Array.isArray(route.handle) && isObject(route.handle[0]) ? route.handle[0] : null;
+  const upstreams = handler?.handler === 'reverse_proxy' && Array.isArray(handler.upstreams) ? handler.upstreams : [];
   const dial = isObject(upstreams[0]) ? upstreams[0].dial : null;
-  if (!match || !Array.isArray(match.host) || typeof dial !== 'string') return null;
-  return { hosts: match.host.filter((h): h is string => typeof h === 'string'), upstream: dial };
+  return typeof dial === 'string' ? dial : null;
 }
 
 function checkRouteId(id: string) {
-  if (!ROUTE_ID.test(id)) throw new Error(`invalid proxy route id "${id}" (letters, digits, ._:- only)`);
+  // Also a directory name under upstreamsDir: "." and ".." are not.
+  if (!ROUTE_ID.test(id) || /^\.+$/.test(id)) throw new Error(`invalid proxy route id "${id}" (letters, digits, ._:- only)`);
 }
 
 function adminError(method: string, path: string, status: number, body: string): CaddyAdminError {

@@ -26,6 +26,7 @@ describe('a worker killed mid-deploy', () => {
       KEELSON_WORK_DIR: workDir,
       KEELSON_PROXY_ADMIN_URL: caddy.adminUrl,
       KEELSON_PROXY_LISTEN: `127.0.0.1:${caddy.httpPort}`,
+      KEELSON_PROXY_UPSTREAMS_DIR: caddy.upstreamsDir,
     });
 
   beforeAll(async () => {

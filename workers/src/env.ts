@@ -27,6 +27,11 @@ export function loadWorkerEnv(source: NodeJS.ProcessEnv = process.env) {
         .string()
         .default(':8080')
         .transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean)),
+      /**
+       * Where the edge proxy reads each app's current upstream (one file per app, renamed on a
+       * switch; on this host, readable by Caddy). Default: under the system's temporary directory.
+       */
+      KEELSON_PROXY_UPSTREAMS_DIR: z.string().optional(),
       /** OpenTofu for Terraform stacks: its binary (default .tools/bin/tofu, else tofu on PATH) and CLI config (provider mirrors). */
       KEELSON_TOFU_BINARY: z.string().optional(),
       KEELSON_TOFU_CLI_CONFIG: z.string().optional(),

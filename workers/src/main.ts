@@ -61,7 +61,7 @@ if (env.KEELSON_CORE_WORKER) {
     });
   }
 }
-const proxy = new CaddyProxy({ adminUrl: env.KEELSON_PROXY_ADMIN_URL, listen: env.KEELSON_PROXY_LISTEN });
+const proxy = new CaddyProxy({ adminUrl: env.KEELSON_PROXY_ADMIN_URL, listen: env.KEELSON_PROXY_LISTEN, upstreamsDir: env.KEELSON_PROXY_UPSTREAMS_DIR });
 const workDir = resolve(env.KEELSON_WORK_DIR);
 // Apps' uptime checks go through this host's edge proxy, as their users' requests do.
 const listen = env.KEELSON_PROXY_LISTEN[0] ?? ':8080';
