@@ -38,15 +38,14 @@ export interface DunningWorld {
   close(): Promise<void>;
 }
 
-export async function createDunningWorld(): Promise<DunningWorld> {
-  const p = await createTestPlatform();
-  const smtp = await startSmtpReceiver();
-  const tenantId = (await p.createTenant()).id;
-  const billing = await p.signIn({ tenantId, role: 'billing' });
-  const owner = await p.signIn({ tenantId, role: 'owner' });
-  await api(p, owner, '/api/mail/smtp', { method: 'PUT', body: { host: '127.0.0.1', port: smtp.port, security: 'none', fromAddress: 'billing@hoster.test' } });
-  await api(p, billing, '/api/billing/settings', { method: 'PUT', body: { legalName: 'Hoster Ltd', paymentTermsDays: 0, address: { line1: '1 Quay', postalCode: 'D01', city: 'Dublin', country: 'IE' } } });
+/** The simulator's side of a dunning world, for a platform and organization made elsewhere (the browser tests' own). */
+export type SimulatorServices = Pick<DunningWorld, 'sim' | 'clusterId' | 'serviceWithVm' | 'vm' | 'invoiceOf'> & { close(): Promise<void> };
 
+/**
+ * Starts the Proxmox simulator (in-memory guests), registers it as the organization's cluster and
+ * returns how to make customers whose subscription's service is a running VM on it.
+ */
+export async function attachSimulatorServices(p: TestPlatform, tenantId: string, billing: SignedIn): Promise<SimulatorServices> {
   const dir = await mkdtemp(join(tmpdir(), 'keelson-dunning-sim-'));
   const sim = await startProxmoxSim({ stateDir: dir, timeScale: 0.02, tokens: [{ tokenid: TOKEN_ID }] });
   const [cluster] = await p.db
@@ -66,14 +65,9 @@ export async function createDunningWorld(): Promise<DunningWorld> {
   const plan = await createPlan(p, billing, { kind: 'service' }, { monthlyMinor: 2500 });
   let nextVmid = 300;
 
-  const world: DunningWorld = {
-    p,
-    smtp,
+  return {
     sim,
-    tenantId,
     clusterId,
-    billing,
-    owner,
     async serviceWithVm({ startAt = new Date(Date.now() - 2 * 86_400_000) } = {}) {
       const customer = await createCustomer(p, billing);
       const vmid = nextVmid++;
@@ -115,10 +109,31 @@ export async function createDunningWorld(): Promise<DunningWorld> {
     async close() {
       await p.temporal.schedule.getHandle(billingScheduleId(tenantId)).delete().catch(() => undefined);
       await sim.close().catch(() => undefined);
-      await smtp.close().catch(() => undefined);
       await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export async function createDunningWorld(): Promise<DunningWorld> {
+  const p = await createTestPlatform();
+  const smtp = await startSmtpReceiver();
+  const tenantId = (await p.createTenant()).id;
+  const billing = await p.signIn({ tenantId, role: 'billing' });
+  const owner = await p.signIn({ tenantId, role: 'owner' });
+  await api(p, owner, '/api/mail/smtp', { method: 'PUT', body: { host: '127.0.0.1', port: smtp.port, security: 'none', fromAddress: 'billing@hoster.test' } });
+  await api(p, billing, '/api/billing/settings', { method: 'PUT', body: { legalName: 'Hoster Ltd', paymentTermsDays: 0, address: { line1: '1 Quay', postalCode: 'D01', city: 'Dublin', country: 'IE' } } });
+  const services = await attachSimulatorServices(p, tenantId, billing);
+  return {
+    p,
+    smtp,
+    tenantId,
+    billing,
+    owner,
+    ...services,
+    async close() {
+      await services.close();
+      await smtp.close().catch(() => undefined);
       await p.close();
     },
   };
-  return world;
 }

@@ -241,6 +241,39 @@ describe('payments: Stripe, webhooks, reconciliation and the ledger', () => {
     expect(receipts(email).some((m) => m.text.includes('10.00 more than the invoice owed is kept as credit'))).toBe(true);
   });
 
+  it('"Pay now" charges the card on file once: two clicks at once are one charge, a paid invoice is not charged again', { timeout: 120_000 }, async () => {
+    const customer = await createCustomer(p, billingA);
+    const portal = await createCustomerUser(p, billingA, tenantA, customer.id);
+    const invoiceId = await finalizedInvoice(billingA, customer.id, SETTLED_MINOR);
+    const payNow = (who?: SignedIn, id = invoiceId) => p.request(`/api/invoices/${id}/pay/saved-card`, { method: 'POST', headers: who?.headers });
+    expect((await payNow()).status).toBe(401);
+    expect((await payNow(operatorA)).status).toBe(403);
+    expect((await payNow(billingB)).status).toBe(404);
+    expect((await payNow(portal, randomUUID())).status).toBe(404);
+    const noCard = await payNow(portal);
+    expect(noCard.status).toBe(409);
+    expect(await noCard.text()).toContain('no card on file');
+
+    await api(p, portal, `/api/customers/${customer.id}/card`, { method: 'PUT', body: { paymentMethodId: 'pm_card_visa' } });
+    const [a, b] = await Promise.all([payNow(portal), payNow(portal)]);
+    expect([a.status, b.status]).toEqual([201, 201]);
+    const [ca, cb] = (await Promise.all([a.json(), b.json()])) as Array<{ outcome: string; paymentIntentId: string; attempt: number; card: { last4: string } }>;
+    expect(ca).toMatchObject({ attempt: 1, paymentIntentId: expect.stringMatching(/^pi_/), card: { last4: '4242' } });
+    expect(['succeeded', 'processing']).toContain(ca!.outcome);
+    expect(cb).toMatchObject({ attempt: 1, paymentIntentId: ca!.paymentIntentId });
+
+    const paid = await until('paid by its run', async () => {
+      const l = await ledger(portal, invoiceId);
+      return l.status === 'paid' && l;
+    }, 60_000);
+    expect(paid.payments).toEqual([expect.objectContaining({ provider: 'stripe', amountMinor: SETTLED_MINOR })]);
+    const attempts = await p.db.select().from(paymentAttempts).where(eq(paymentAttempts.invoiceId, invoiceId));
+    expect(attempts).toEqual([expect.objectContaining({ kind: 'saved_card', attempt: 1, idempotencyKey: `invoice/${invoiceId}/saved-card/1`, status: 'succeeded' })]);
+    const again = await payNow(portal);
+    expect(again.status).toBe(409);
+    expect(await again.text()).toContain('nothing to pay');
+  });
+
   it('saves a card from the portal and charges a due invoice off-session once per attempt', { timeout: 120_000 }, async () => {
     const customer = await createCustomer(p, billingA);
     const portal = await createCustomerUser(p, billingA, tenantA, customer.id);

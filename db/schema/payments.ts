@@ -77,6 +77,8 @@ export const ATTEMPT_KINDS = [
   'off_session',
   /** The customer's "Pay now" in the portal: a PaymentIntent their browser confirms; `invoice/<id>/checkout/<n>`. */
   'checkout',
+  /** The customer's "Pay now" with the card on file, confirmed by Keelson for them; `invoice/<id>/saved-card/<n>`. */
+  'saved_card',
 ] as const;
 export type AttemptKind = (typeof ATTEMPT_KINDS)[number];
 

@@ -72,6 +72,17 @@ export const StripeSettingsBody = z
 export const CheckoutSchema = z
   .object({ paymentIntentId: z.string(), clientSecret: z.string(), publishableKey: z.string().nullable(), amountMinor: z.number().int(), currency: z.string() })
   .openapi('Checkout');
+export const SavedCardChargeSchema = z
+  .object({
+    outcome: z.enum(['succeeded', 'processing', 'declined', 'requires_action']).openapi({ description: 'succeeded/processing: the payment is recorded by its run within seconds; declined: see message; requires_action: the bank wants the customer to authenticate (Stripe.js)' }),
+    paymentIntentId: z.string().nullable(),
+    attempt: z.number().int(),
+    message: z.string().nullable(),
+    amountMinor: z.number().int(),
+    currency: z.string(),
+    card: z.object({ brand: z.string(), last4: z.string() }),
+  })
+  .openapi('SavedCardCharge');
 export const CardSchema = z
   .object({ card: z.object({ brand: z.string(), last4: z.string(), expMonth: z.number().int().nullable(), expYear: z.number().int().nullable(), updatedAt: z.string() }).nullable() })
   .openapi('SavedCard');

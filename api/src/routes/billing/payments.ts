@@ -2,9 +2,9 @@ import { createRoute, z } from '@hono/zod-openapi';
 import { requirePermission, requireStaff } from '../../auth/middleware';
 import { createRouter } from '../../router';
 import { ErrorSchema, errorResponses, jsonBody, jsonResponse, UuidParam } from '../../schemas';
-import { getCard, getStripeSettings, invoicePayments, payInvoice, putStripeSettings, receiveStripeWebhook, recordManualPayment, refundPayment, saveCard, startCardSetup } from '../../services/billing/payments-service';
+import { getCard, getStripeSettings, invoicePayments, payInvoice, payWithSavedCard, putStripeSettings, receiveStripeWebhook, recordManualPayment, refundPayment, saveCard, startCardSetup } from '../../services/billing/payments-service';
 import { serviceContext } from '../../services/context';
-import { CardBody, CardSchema, CheckoutSchema, InvoicePaymentsSchema, ManualPaymentBody, RecordedSchema, RefundBody, RefundedSchema, SetupSchema, StripeSettingsBody, StripeSettingsSchema } from './payments-schema';
+import { CardBody, CardSchema, CheckoutSchema, SavedCardChargeSchema, InvoicePaymentsSchema, ManualPaymentBody, RecordedSchema, RefundBody, RefundedSchema, SetupSchema, StripeSettingsBody, StripeSettingsSchema } from './payments-schema';
 
 export { InvoicePaymentsSchema } from './payments-schema';
 
@@ -35,10 +35,21 @@ const payNow = createRoute({
   responses: { 201: jsonResponse(CheckoutSchema, 'The PaymentIntent to confirm'), ...errorResponses },
 });
 
+const payWithCard = createRoute({
+  method: 'post',
+  path: '/{id}/pay/saved-card',
+  tags,
+  summary: '"Pay now" with the card on file: the balance charged to the saved card (asked again while one is on its way: its answer, no second charge)',
+  middleware: pay,
+  request: { params: UuidParam },
+  responses: { 201: jsonResponse(SavedCardChargeSchema, 'What Stripe answered'), ...errorResponses },
+});
+
 /** Mounted at /api/invoices beside the invoice routes. */
 export function invoicePaymentsRoutes() {
   return createRouter()
     .openapi(payNow, async (c) => c.json(CheckoutSchema.parse(await payInvoice(serviceContext(c), c.req.valid('param').id)), 201))
+    .openapi(payWithCard, async (c) => c.json(SavedCardChargeSchema.parse(await payWithSavedCard(serviceContext(c), c.req.valid('param').id)), 201))
     .openapi(listPayments, async (c) => c.json(InvoicePaymentsSchema.parse(await invoicePayments(serviceContext(c), c.req.valid('param').id)), 200))
     .openapi(addPayment, async (c) => c.json(RecordedSchema.parse(await recordManualPayment(serviceContext(c), c.req.valid('param').id, c.req.valid('json'))), 201));
 }

@@ -1,5 +1,5 @@
 import { z } from '@hono/zod-openapi';
-import { BILLING_CYCLES, CUSTOMER_KINDS, DUNNING_STEP_KINDS, INVOICE_STATUSES, LINE_KINDS, SUBSCRIPTION_STATUSES, SUSPENSION_REASONS } from '@keelson/db/schema';
+import { BILLING_CYCLES, CUSTOMER_KINDS, DUNNING_STEP_KINDS, GUEST_STATES, INVOICE_STATUSES, LINE_KINDS, SUBSCRIPTION_STATUSES, SUSPENSION_REASONS } from '@keelson/db/schema';
 import { StartedRunSchema } from '../../schemas';
 import { AddressSchema } from '../customers/schema';
 import { Country, TimeZone } from '../../services/billing/validation';
@@ -35,6 +35,10 @@ export const SubscriptionSchema = z
     resource: z.string().nullable(),
     suspended: z.boolean().openapi({ description: 'The service is stopped by a suspension' }),
     suspensionReasons: z.array(z.enum(SUSPENSION_REASONS)).openapi({ description: 'Why it is suspended (each reason is lifted on its own)' }),
+    serviceState: z
+      .enum(GUEST_STATES)
+      .nullable()
+      .openapi({ description: 'The power state of its VM or container as last recorded (running, stopped…); null for an app or no service' }),
     createdAt: z.string(),
   })
   .openapi('Subscription');

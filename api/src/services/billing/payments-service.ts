@@ -2,7 +2,7 @@ import { issueCreditNote, lineAmounts } from '@keelson/activities/billing/ledger
 import { customerCredit, invoiceBalance, recordPayment, recordRefund, type RecordedPayment } from '@keelson/activities/billing/payments-ledger';
 import { BillingOperation, WorkflowId, WorkflowType, type InvoicePaidSignal } from '@keelson/common/constants';
 import { INVOICE_PAID_SIGNAL, organizationStripe, signalPaymentIntent } from '@keelson/activities/payments/index';
-import { startCheckout } from '@keelson/activities/payments/checkout';
+import { chargeSavedCard, startCheckout } from '@keelson/activities/payments/checkout';
 import { upsertReconcileSchedule } from '@keelson/activities/payments/schedules';
 import { decryptSecret, encryptSecret } from '@keelson/common/codec';
 import { writeAudit } from '@keelson/db';
@@ -238,6 +238,24 @@ export async function payInvoice(ctx: ServiceContext, invoiceId: string) {
   const checkout = await ledgerCall(() => startCheckout({ db: ctx.deps.db, keys: ctx.deps.keys, stripeApiUrl: ctx.deps.config.stripeApiUrl }, ctx.principal.tenantId, invoiceId));
   await writeAudit(ctx.deps.db, { ...auditActor(ctx), action: 'payment.checkout', resourceType: 'invoice', resourceId: invoiceId, details: { paymentIntentId: checkout.paymentIntentId, amountMinor: checkout.amountMinor } });
   return checkout;
+}
+
+/**
+ * "Pay now" with the card on file (decision 0026): the card the customer saved is charged for the
+ * balance, confirmed by Keelson — no Stripe.js on the page. A charge Stripe took is handed to its
+ * PaymentIntent's run at once (it records the payment, emails the receipt, ends the dunning ladder
+ * and so brings suspended services back); if that hand-over fails, the webhook or reconciliation
+ * still settle it, so the customer's answer does not depend on it.
+ */
+export async function payWithSavedCard(ctx: ServiceContext, invoiceId: string) {
+  await visibleInvoice(ctx, invoiceId);
+  const tenantId = ctx.principal.tenantId;
+  const charge = await ledgerCall(() => chargeSavedCard({ db: ctx.deps.db, keys: ctx.deps.keys, stripeApiUrl: ctx.deps.config.stripeApiUrl }, tenantId, invoiceId));
+  await writeAudit(ctx.deps.db, { ...auditActor(ctx), action: 'payment.saved_card', resourceType: 'invoice', resourceId: invoiceId, details: { paymentIntentId: charge.paymentIntentId, attempt: charge.attempt, outcome: charge.outcome, amountMinor: charge.amountMinor } });
+  if (charge.paymentIntentId && (charge.outcome === 'succeeded' || charge.outcome === 'processing')) {
+    await signalPaymentIntent(ctx.deps.temporal, ctx.deps.config.coreTaskQueue, { tenantId, paymentIntentId: charge.paymentIntentId, source: 'pay-now', actor: `${ctx.principal.actorType}:${ctx.principal.actorId}` }).catch(() => undefined);
+  }
+  return charge;
 }
 
 async function visibleCustomer(ctx: ServiceContext, customerId: string) {

@@ -4,7 +4,7 @@ import { cancelSubscription as cancelRecord, createSubscription as createRecord 
 import { BillingOperation, resourceRef, SubscriptionUpdate, WorkflowId, WorkflowType } from '@keelson/common/constants';
 import { runSearchAttributes } from '@keelson/common/search-attributes';
 import { writeAudit, type Executor } from '@keelson/db';
-import { customers, plans, products, serviceSuspensions, subscriptions, type BillingCycle, type SubscriptionStatus } from '@keelson/db/schema';
+import { containers, customers, guests, plans, products, serviceSuspensions, subscriptions, type BillingCycle, type GuestState, type SubscriptionStatus } from '@keelson/db/schema';
 import { WithStartWorkflowOperation, WorkflowUpdateFailedError, type Workflow } from '@temporalio/client';
 import { and, desc, eq, sql, type SQL } from 'drizzle-orm';
 import { randomUUID } from 'node:crypto';
@@ -14,7 +14,7 @@ import { auditActor, type ServiceContext } from '../context';
 import { customerResource, customerScope } from '../customer-scope';
 import { ledgerCall } from './ledger-errors';
 
-type Row = { sub: typeof subscriptions.$inferSelect; planName: string; productName: string; customerName: string; heldFor: string[] | null };
+type Row = { sub: typeof subscriptions.$inferSelect; planName: string; productName: string; customerName: string; heldFor: string[] | null; serviceState: string | null };
 
 /**
  * The reasons holding the subscription's service while it is stopped for them (decision 0027):
@@ -25,7 +25,18 @@ const heldFor = sql<string[] | null>`(
   where s.tenant_id = ${subscriptions.tenantId} and s.resource = ${subscriptions.resource}
     and s.suspended_at is not null and s.lifted_at is null)`;
 
-export function presentSubscription({ sub, planName, productName, customerName, heldFor }: Row) {
+/**
+ * The power state of the subscription's VM or container as its workflows last recorded it (a VM's
+ * power run writes it after Proxmox's task finished), in the words the portal uses for every
+ * service. Apps have no power state of their own: null.
+ */
+const serviceState = sql<string | null>`(case split_part(${subscriptions.resource}, ':', 1)
+  when 'proxmox-guest' then (select g.state::text from ${guests} g where g.tenant_id = ${subscriptions.tenantId} and g.id::text = split_part(${subscriptions.resource}, ':', 2))
+  when 'container' then (select case c.state when 'creating' then 'provisioning' when 'removing' then 'destroyed' when 'removed' then 'destroyed' else c.state::text end
+    from ${containers} c where c.tenant_id = ${subscriptions.tenantId} and c.id::text = split_part(${subscriptions.resource}, ':', 2))
+  end)`;
+
+export function presentSubscription({ sub, planName, productName, customerName, heldFor, serviceState }: Row) {
   const iso = (d: Date | null) => d?.toISOString() ?? null;
   return {
     id: sub.id,
@@ -53,6 +64,7 @@ export function presentSubscription({ sub, planName, productName, customerName, 
     /** The service is suspended, and why (`overdue`, `staff`, `kyc`). */
     suspended: (heldFor ?? []).length > 0,
     suspensionReasons: heldFor ?? [],
+    serviceState: serviceState as GuestState | null,
     createdAt: sub.createdAt.toISOString(),
   };
 }
@@ -60,7 +72,7 @@ export function presentSubscription({ sub, planName, productName, customerName, 
 function query(db: Executor, ctx: ServiceContext, ...more: Array<SQL | undefined>) {
   const scope = customerScope(ctx);
   return db
-    .select({ sub: subscriptions, planName: plans.name, productName: products.name, customerName: customers.name, heldFor })
+    .select({ sub: subscriptions, planName: plans.name, productName: products.name, customerName: customers.name, heldFor, serviceState })
     .from(subscriptions)
     .innerJoin(plans, eq(plans.id, subscriptions.planId))
     .innerJoin(products, eq(products.id, plans.productId))

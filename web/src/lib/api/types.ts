@@ -229,6 +229,8 @@ export type ManualPaymentMethod = ManualPaymentInput['method'];
 export type RecordedPayment = Out<typeof Payments.RecordedSchema>;
 /** `GET /api/customers/{id}/card`: the card on file for off-session charges, or null. */
 export type SavedCard = Out<typeof Payments.CardSchema>;
+export type SavedCardCharge = Out<typeof Payments.SavedCardChargeSchema>;
+export type CardSetup = Out<typeof Payments.SetupSchema>;
 export type BillingSettings = Out<typeof Billing.BillingSettingsSchema>;
 export type BillingSettingsState = Out<typeof Billing.BillingSettingsStateSchema>;
 /** `PUT /api/billing/settings`: the form sends every field. */

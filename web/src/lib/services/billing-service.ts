@@ -1,6 +1,8 @@
 import { apiUrl, request, type Fetch } from '$lib/api/request';
 import type {
   BackfillInput,
+  CardSetup,
+  SavedCardCharge,
   BillingSchedule,
   BillingSettings,
   BillingSettingsInput,
@@ -110,6 +112,11 @@ export const voidInvoice = (fetch: Fetch, id: string, reason: string) => request
 export const markInvoicePaid = (fetch: Fetch, id: string) => request<Invoice>(fetch, `/invoices/${enc(id)}/mark-paid`, { method: 'POST' });
 /** The customer's card on file (brand, last four digits, expiry), or null. */
 export const fetchSavedCard = (fetch: Fetch, customerId: string, signal?: AbortSignal) => request<SavedCard>(fetch, `/customers/${enc(customerId)}/card`, { signal });
+/** A SetupIntent for the card form (Stripe.js confirms it), then the confirmed card kept. */
+export const startCardSetup = (fetch: Fetch, customerId: string) => request<CardSetup>(fetch, `/customers/${enc(customerId)}/card/setup`, { method: 'POST' });
+export const saveCard = (fetch: Fetch, customerId: string, paymentMethodId: string) => request<SavedCard>(fetch, `/customers/${enc(customerId)}/card`, { method: 'PUT', body: { paymentMethodId } });
+/** "Pay now" with the card on file. */
+export const payWithSavedCard = (fetch: Fetch, invoiceId: string) => request<SavedCardCharge>(fetch, `/invoices/${enc(invoiceId)}/pay/saved-card`, { method: 'POST' });
 /** Payments and the balance, from the ledger. */
 export const fetchInvoicePayments = (fetch: Fetch, id: string, signal?: AbortSignal) => request<InvoicePayments>(fetch, `/invoices/${enc(id)}/payments`, { signal });
 /** A bank transfer or cash received by hand; more than owed becomes the customer's credit. */
