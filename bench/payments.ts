@@ -4,12 +4,13 @@
  * sends C signed `payment_intent.succeeded` events at once (each its own event and PaymentIntent,
  * signed with the stripe package's `generateTestHeaderString`), then one event C times at once
  * (one is taken, the rest are duplicates). Reports acknowledgement p50/p99 of each (goal p99 <
- * 200 ms under 50 concurrent deliveries) and checks that every distinct event was recorded once.
+ * 200 ms under 50 concurrent deliveries), checks that every distinct event was recorded once, and
+ * how long after the last answer every recorded event had been handed to its run.
  */
 import { encryptSecret, parseKeyRing } from '@keelson/common/codec';
 import { connectDb } from '@keelson/db';
 import { stripeEvents, stripeSettings } from '@keelson/db/schema';
-import { eq, sql } from 'drizzle-orm';
+import { and, eq, sql } from 'drizzle-orm';
 import { randomUUID } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import Stripe from 'stripe';
@@ -58,6 +59,16 @@ try {
     log(`round ${r + 1}/${ROUNDS}`);
   }
   const [recorded] = await db.select({ n: sql<number>`count(*)::int` }).from(stripeEvents).where(eq(stripeEvents.tenantId, platform.tenantId));
+  // Answered before the hand-over: how long until every recorded event was handed to its run.
+  const answeredAt = performance.now();
+  let pending = -1;
+  while (performance.now() - answeredAt < 120_000) {
+    const [row] = await db.select({ n: sql<number>`count(*)::int` }).from(stripeEvents).where(and(eq(stripeEvents.tenantId, platform.tenantId), eq(stripeEvents.handOffPending, true)));
+    pending = row!.n;
+    if (pending === 0) break;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  const handOffDrainMs = performance.now() - answeredAt;
   const a = summarize(distinct);
   const d = summarize(duplicates);
   console.log(
@@ -70,6 +81,8 @@ try {
         goalP99Ms: 200,
         outcomes,
         eventsRecorded: recorded!.n,
+        eventsStillPendingHandOff: pending,
+        handOffDrainedMsAfterLastAnswer: round(handOffDrainMs),
         eventsExpected: 1 + ROUNDS * C + ROUNDS,
         notes: platform.notes,
       },

@@ -6,6 +6,7 @@ import { randomUUID } from 'node:crypto';
 import Stripe from 'stripe';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { InvoicePaymentsSchema } from '../api/src/routes/billing/payments';
+import { startStripeHandOffDispatcher } from '../api/src/services/billing/stripe-hand-off';
 import { api, createCustomer, createCustomerUser } from './billing-fixtures';
 import { createTestPlatform, TEST_KEYS, type SignedIn, type TestPlatform } from './platform';
 import { startSmtpReceiver, type SmtpReceiver } from './smtp';
@@ -140,6 +141,42 @@ describe('payments: Stripe, webhooks, reconciliation and the ledger', () => {
     expect(rows).toHaveLength(1);
     const events = await p.db.select().from(stripeEvents).where(eq(stripeEvents.objectId, checkout.paymentIntentId));
     expect(events).toHaveLength(6);
+    // Each was handed to the run after its answer, by the request that recorded it.
+    expect(events.filter((e) => e.handOffPending)).toEqual([]);
+  });
+
+  it('hands over an event recorded but never handed over (its process died after answering): one payment, one receipt', { timeout: 120_000 }, async () => {
+    const customer = await createCustomer(p, billingA);
+    const portal = await createCustomerUser(p, billingA, tenantA, customer.id);
+    const invoiceId = await finalizedInvoice(billingA, customer.id, SETTLED_MINOR);
+    const checkout = await api<{ paymentIntentId: string }>(p, portal, `/api/invoices/${invoiceId}/pay`, { method: 'POST', expect: 201 });
+    // What the webhook leaves behind when its process dies between the commit and the hand-over:
+    // the event recorded (Stripe got its 200 and will not send it again), still pending.
+    const eventId = `evt_${randomUUID().replaceAll('-', '')}`;
+    await p.db.insert(stripeEvents).values({ tenantId: tenantA, eventId, type: 'payment_intent.succeeded', objectId: checkout.paymentIntentId, handOffPending: true, receivedAt: new Date(Date.now() - 60_000) });
+    const payload = intentEvent(checkout.paymentIntentId, eventId);
+    expect(await (await deliver(tenantA, payload, sign(payload))).json()).toMatchObject({ outcome: 'duplicate' });
+    // Organization A reconciles hourly: nothing else brings this payment in.
+    await new Promise((r) => setTimeout(r, 3_000));
+    expect((await ledger(billingA, invoiceId)).status).toBe('finalized');
+
+    // The next API process's dispatcher (api/src/server.ts starts one in each) hands it over.
+    const dispatcher = startStripeHandOffDispatcher(p.deps, { everyMs: 500 });
+    try {
+      const paid = await until('paid after the hand-over', async () => {
+        const l = await ledger(billingA, invoiceId);
+        return l.status === 'paid' && l;
+      }, 60_000);
+      expect(paid.payments).toEqual([expect.objectContaining({ provider: 'stripe', amountMinor: SETTLED_MINOR, recordedBy: 'webhook:stripe' })]);
+      const [row] = await p.db.select().from(stripeEvents).where(and(eq(stripeEvents.tenantId, tenantA), eq(stripeEvents.eventId, eventId)));
+      expect(row!.handOffPending).toBe(false);
+    } finally {
+      await dispatcher.stop();
+    }
+    const email = (await api<{ contacts: Array<{ email: string }> }>(p, billingA, `/api/customers/${customer.id}`)).contacts[0]!.email;
+    await smtp.waitFor(() => receipts(email).length >= 1, 60_000);
+    await new Promise((r) => setTimeout(r, 2_000));
+    expect(receipts(email)).toHaveLength(1);
   });
 
   it('refuses stale, missing and wrong signatures, malformed and oversized bodies, and records nothing', async () => {

@@ -13,6 +13,7 @@ import { API_DB_POOL_SIZE } from './deps';
 import { loadApiEnv } from './env';
 import { runLogHub } from './services/run-log-hub';
 import { closeApiKeyCache } from './auth/api-key-cache';
+import { startStripeHandOffDispatcher } from './services/billing/stripe-hand-off';
 
 /** How long open requests (SSE streams, long polls) get to finish before they are cut. */
 const SHUTDOWN_GRACE_MS = 5_000;
@@ -28,7 +29,7 @@ const temporal = new Client({
   dataConverter: keelsonDataConverter(env.KEELSON_ENCRYPTION_KEYS, dataKeysFor(database.db, env.KEELSON_ENCRYPTION_KEYS)),
 });
 
-const app = createApp({
+const deps = {
   db: database.db,
   pool: database.pool,
   temporal,
@@ -44,7 +45,11 @@ const app = createApp({
     stripeApiUrl: env.KEELSON_STRIPE_API_URL,
     paymentsReconcileEveryMs: env.KEELSON_PAYMENTS_RECONCILE_MS,
   },
-});
+};
+const app = createApp(deps);
+// Stripe events recorded but not handed to their run (a failed hand-over, a process that died
+// after answering): handed over from here, by every API process (decision 0032).
+const stripeHandOff = startStripeHandOffDispatcher(deps, { onError: (err) => log({ level: 'warn', msg: 'stripe hand-off sweep failed', error: (err as Error).message }) });
 
 const server = serve({ fetch: app.fetch, hostname: env.HOST, port: env.PORT }, (info: AddressInfo) => {
   const host = info.family === 'IPv6' ? `[${info.address}]` : info.address;
@@ -70,6 +75,7 @@ async function shutdown(signal: string) {
   const cut = setTimeout(() => server.closeAllConnections(), SHUTDOWN_GRACE_MS);
   await closed;
   clearTimeout(cut);
+  await stripeHandOff.stop();
   await runLogHub(database.pool).close();
   await closeApiKeyCache(database.db);
   await Promise.allSettled([connection.close(), database.close()]);

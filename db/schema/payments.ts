@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm';
-import { bigint, index, integer, pgTable, primaryKey, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
+import { bigint, boolean, index, integer, pgTable, primaryKey, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
 import { creditNotes, customers, invoices } from './billing';
 import { tenants } from './tenancy';
 
@@ -208,6 +208,15 @@ export const stripeEvents = pgTable(
     /** The PaymentIntent (or other object) the event is about. */
     objectId: text('object_id'),
     receivedAt: ts('received_at').notNull().defaultNow(),
+    /**
+     * Recorded, not yet handed to its PaymentIntent's run. The webhook answers once the row is
+     * committed and hands it over after; a hand-over that failed or never happened (the API
+     * died) is done by the dispatcher, which looks only at these rows.
+     */
+    handOffPending: boolean('hand_off_pending').notNull().default(false),
   },
-  (t) => [uniqueIndex('stripe_events_tenant_id_event_id_idx').on(t.tenantId, t.eventId)],
+  (t) => [
+    uniqueIndex('stripe_events_tenant_id_event_id_idx').on(t.tenantId, t.eventId),
+    index('stripe_events_hand_off_pending_idx').on(t.receivedAt).where(sql`${t.handOffPending}`),
+  ],
 );

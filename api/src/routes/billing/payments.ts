@@ -80,13 +80,12 @@ const receive = createRoute({
   tags: ['webhooks', 'payments'],
   summary: 'Stripe events of an organization (Stripe-Signature over the raw body, 300 s tolerance)',
   description:
-    'Verified before anything is parsed. Each event id is taken once; a PaymentIntent event is handed to its PaymentIntent run, which reads the PaymentIntent from Stripe before recording anything (200). A repeated event changes nothing (200).',
+    'Verified before anything is parsed. Each event id is taken once and answered as soon as it is recorded; a PaymentIntent event is then handed to its PaymentIntent run, which reads the PaymentIntent from Stripe before recording anything (200). A repeated event changes nothing (200).',
   request: { params: WebhookParams },
   responses: {
     200: jsonResponse(Outcome, 'Accepted, a duplicate, or ignored with a reason'),
     400: jsonResponse(Outcome, 'Missing, stale or wrong signature, or not an event'),
     413: jsonResponse(ErrorSchema, 'Body larger than 1 MiB'),
-    503: jsonResponse(Outcome, 'Could not be handed over; redeliver later'),
   },
 });
 

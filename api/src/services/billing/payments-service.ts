@@ -19,6 +19,7 @@ import { customerResource, customerScope } from '../customer-scope';
 import { startWorkflowRun } from '../runs-service';
 import { forTenant } from '../tenant-scope';
 import { ledgerCall } from './ledger-errors';
+import { handOverStripeEvent } from './stripe-hand-off';
 
 /** Stripe's own default: a signed event older than this is refused (replay protection). */
 export const STRIPE_SIGNATURE_TOLERANCE_S = 300;
@@ -177,8 +178,8 @@ export async function recordManualPayment(ctx: ServiceContext, invoiceId: string
 }
 
 export interface StripeWebhookResult {
-  status: 200 | 400 | 503;
-  outcome: 'accepted' | 'duplicate' | 'ignored' | 'rejected' | 'failed';
+  status: 200 | 400;
+  outcome: 'accepted' | 'duplicate' | 'ignored' | 'rejected';
   reason: string;
 }
 
@@ -194,9 +195,11 @@ const reject = (reason: string): StripeWebhookResult => ({ status: 400, outcome:
 /**
  * A Stripe webhook for one organization: `Stripe-Signature` is verified over the raw bytes before
  * anything is parsed (the stripe package's own check, 300 s tolerance); the event id is taken once
- * by a unique index in the statement that records it; a PaymentIntent event is then handed to its
- * PaymentIntent's run (signal-with-start), which reads the PaymentIntent from Stripe before acting.
- * Nothing slow happens here, so Stripe gets its answer at once.
+ * by a unique index in the statement that records it, and the answer goes out once that row is
+ * committed. A PaymentIntent event is handed to its PaymentIntent's run (signal-with-start, which
+ * reads the PaymentIntent from Stripe before acting) after the answer, not before it: Temporal's
+ * latency is not Stripe's to wait for, and the recorded row guarantees the hand-over
+ * (`stripe-hand-off.ts`).
  */
 export async function receiveStripeWebhook(deps: AppDeps, tenantId: string, rawBody: Buffer, header: (name: string) => string | undefined): Promise<StripeWebhookResult> {
   const signature = header('stripe-signature');
@@ -215,21 +218,18 @@ export async function receiveStripeWebhook(deps: AppDeps, tenantId: string, rawB
   if (!parsed.success) return reject(parsed.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; '));
   const { id: eventId, type, data } = parsed.data;
   const isIntent = data.object.object === 'payment_intent' && type.startsWith('payment_intent.');
+  // Claimed and recorded in one statement; a PaymentIntent event is recorded as waiting for its hand-over.
   const [claimed] = await deps.db
     .insert(stripeEvents)
-    .values({ tenantId, eventId, type, objectId: data.object.id })
+    .values({ tenantId, eventId, type, objectId: data.object.id, handOffPending: isIntent })
     .onConflictDoNothing()
     .returning({ id: stripeEvents.id });
   if (!claimed) return { status: 200, outcome: 'duplicate', reason: `event ${eventId} was already received` };
   if (!isIntent) return { status: 200, outcome: 'ignored', reason: `event ${type} is not about a PaymentIntent` };
-  try {
-    await signalPaymentIntent(deps.temporal, deps.config.coreTaskQueue, { tenantId, paymentIntentId: data.object.id, source: `webhook:${eventId}`, actor: 'webhook:stripe' });
-  } catch (err) {
-    // Not handed over: forget the event so Stripe's redelivery is taken.
-    await deps.db.delete(stripeEvents).where(eq(stripeEvents.id, claimed.id));
-    return { status: 503, outcome: 'failed', reason: `the event could not be handed over; redeliver later (${(err as Error).message.slice(0, 200)})` };
-  }
-  return { status: 200, outcome: 'accepted', reason: `event ${eventId} handed to payment-intent/${data.object.id}` };
+  // Answered now; handed over after. The committed row is the promise: if this hand-over fails
+  // or never runs (the process dies), the dispatcher finds the row still pending and does it.
+  void handOverStripeEvent(deps, { id: claimed.id, tenantId, eventId, objectId: data.object.id }).catch(() => undefined);
+  return { status: 200, outcome: 'accepted', reason: `event ${eventId} recorded for payment-intent/${data.object.id}` };
 }
 
 /** "Pay now" for an invoice the caller may see: a PaymentIntent their browser confirms (decision 0026). */

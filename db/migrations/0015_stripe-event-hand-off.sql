@@ -1,0 +1,2 @@
+ALTER TABLE "stripe_events" ADD COLUMN "hand_off_pending" boolean DEFAULT false NOT NULL;--> statement-breakpoint
+CREATE INDEX "stripe_events_hand_off_pending_idx" ON "stripe_events" USING btree ("received_at") WHERE "stripe_events"."hand_off_pending";
