@@ -3,7 +3,7 @@ import type { KycCaseDetail, KycCaseList, KycCaseView, KycDecisionInput, KycDocu
 
 /** KYC cases (decision 0023): a customer user's calls are narrowed to their own customer by the API. */
 export const fetchKycQueue = (fetch: Fetch, state = 'in_review') => request<KycCaseList>(fetch, '/kyc/cases', { query: { state } });
-export const fetchKycCase = (fetch: Fetch, customerId: string) => request<KycCaseDetail>(fetch, `/kyc/cases/${encodeURIComponent(customerId)}`);
+export const fetchKycCase = (fetch: Fetch, customerId: string, signal?: AbortSignal) => request<KycCaseDetail>(fetch, `/kyc/cases/${encodeURIComponent(customerId)}`, { signal });
 export const openKycCase = (fetch: Fetch, customerId: string) => request<{ workflowId: string }>(fetch, `/kyc/cases/${encodeURIComponent(customerId)}`, { method: 'POST', body: {} });
 export const submitKyc = (fetch: Fetch, customerId: string) => request<KycCaseView>(fetch, `/kyc/cases/${encodeURIComponent(customerId)}/submit`, { method: 'POST' });
 export const decideKyc = (fetch: Fetch, customerId: string, body: KycDecisionInput) => request<KycCaseView>(fetch, `/kyc/cases/${encodeURIComponent(customerId)}/decision`, { method: 'POST', body });
