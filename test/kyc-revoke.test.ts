@@ -1,4 +1,5 @@
-import { customerContacts } from '@keelson/db/schema';
+import { customerContacts, outboundEmails } from '@keelson/db/schema';
+import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { InvoiceDunningSchema, SubscriptionSchema, SuspensionListSchema } from '../api/src/routes/billing/schema';
 import { CaseDetailSchema, CaseViewSchema } from '../api/src/routes/kyc/schema';
@@ -141,8 +142,13 @@ describe('a KYC approval withdrawn', () => {
     expect((await kycCase(s.portal, s.customerId)).history.map((h) => h.event)).toEqual(['opened', 'submitted', 'in_review', 'approved', 'services_released']);
 
     // The withdrawal emailed the customer once, with its reason.
+    const withdrawn = (m: { to: string[]; subject: string }) => m.to.includes(s.email) && m.subject === 'Your identity verification was withdrawn';
+    await w.smtp.waitFor((ms) => ms.some(withdrawn), 30_000).catch(async () => {
+      const rows = await w.p.db.select({ key: outboundEmails.key, status: outboundEmails.status, to: outboundEmails.to, lastError: outboundEmails.lastError }).from(outboundEmails).where(eq(outboundEmails.tenantId, w.tenantId));
+      throw new Error(`no withdrawal email to ${s.email}; received: ${JSON.stringify(w.smtp.messages.map((m) => [m.to, m.subject]))}; recorded: ${JSON.stringify(rows)}`);
+    });
     await new Promise((r) => setTimeout(r, 1000));
-    const sent = w.smtp.messages.filter((m) => m.to.includes(s.email) && m.subject === 'Your identity verification was withdrawn');
+    const sent = w.smtp.messages.filter(withdrawn);
     expect(sent).toHaveLength(1);
     expect(sent[0]!.text).toContain('the passport was reported stolen');
     expect(sent[0]!.messageId).toMatch(/^<.+@.+>$/);

@@ -66,6 +66,11 @@ const db = proxyLocalActivities<KycActivities>({ startToCloseTimeout: '30s', loc
 const lookup = proxyActivities<KycActivities>({ startToCloseTimeout: '30s', retry: { initialInterval: '500ms', maximumInterval: '10s' } });
 /** Holding and releasing the customer's services: writes and signals, through the suspension module. */
 const suspension = proxyActivities<SuspensionActivities>({ startToCloseTimeout: '1m', retry: { initialInterval: '500ms', maximumInterval: '10s' } });
+/**
+ * Which services the customer's `kyc` holds still hold: one query, asked on every approval before
+ * the reviewer's answer, so a local activity (a trip through the task queue showed in the answer).
+ */
+const suspensionLookup = proxyLocalActivities<SuspensionActivities>({ startToCloseTimeout: '30s', localRetryThreshold: '10s', retry: { initialInterval: '500ms', maximumInterval: '10s' } });
 /** A KYC email is worth a few retries over minutes, not a day: the row records a failure. */
 const emailDelivery = { startToCloseTimeout: '30s', retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '1m', maximumAttempts: 8 } } as const;
 
@@ -148,7 +153,8 @@ export async function kycCase(input: KycCaseInput): Promise<KycCaseView> {
   /** An approval lifts the `kyc` holds of the customer's services (other reasons stay). */
   async function releaseServices(by: string): Promise<void> {
     if (!patched('kyc-holds-services')) return;
-    const held = await suspension.suspensionHeldBy({ tenantId: input.tenantId, reason: 'kyc', source: holdSource });
+    const lookup = { tenantId: input.tenantId, reason: 'kyc' as const, source: holdSource };
+    const held = patched('kyc-held-by-local') ? await suspensionLookup.suspensionHeldBy(lookup) : await suspension.suspensionHeldBy(lookup);
     if (!held.length) return;
     const { lifted } = await suspension.suspensionLift({ tenantId: input.tenantId, resources: held.map((h) => ({ resource: h.resource, customerId: input.customerId })), reason: 'kyc', source: holdSource, actor: by });
     if (lifted.length) await record('services_released', null, `${lifted.length} service(s) no longer held for KYC`);
@@ -168,6 +174,21 @@ export async function kycCase(input: KycCaseInput): Promise<KycCaseView> {
         { deliver: emailDelivery },
       ).catch(() => undefined); // a failed email is recorded on its row; the case goes on
     });
+  }
+
+  /**
+   * Before the run ends or continues as new: every email queued is sent and every handler is
+   * done. A handler changes the state before it awaits (a revocation is `revoked` at once), so the
+   * loop may see the case ended while the handler still runs and queues its email afterwards:
+   * the outbox is awaited again until no handler added to it.
+   */
+  async function settle(): Promise<void> {
+    for (;;) {
+      const queued = outbox;
+      await queued;
+      await condition(allHandlersFinished);
+      if (queued === outbox || !patched('kyc-outbox-after-handlers')) return;
+    }
   }
 
   /** Documents of a decided submission are deleted after the retention period. */
@@ -393,16 +414,14 @@ export async function kycCase(input: KycCaseInput): Promise<KycCaseView> {
       reopen = null;
       // A customer rejected for good needs staff to open a new case.
       if (s.state !== 'rejected_final' || r.staff) {
-        await outbox;
-        await condition(allHandlersFinished);
+        await settle();
         await continueAsNew<typeof kycCase>({ ...input, actor: r.by, carried: { ...freshCase(s.highRisk, Date.now()), deletions: s.deletions } });
       }
     }
     reopen = null;
     if (KYC_TERMINAL.includes(s.state) && s.deletions.length === 0 && providerInbox.length === 0) break;
     if (workflowInfo().continueAsNewSuggested && !deciding && providerInbox.length === 0) {
-      await outbox;
-      await condition(allHandlersFinished);
+      await settle();
       await continueAsNew<typeof kycCase>({ ...input, carried: s });
     }
     const wake = nextWake();
@@ -454,7 +473,6 @@ export async function kycCase(input: KycCaseInput): Promise<KycCaseView> {
       s.deletions = s.deletions.filter((d) => d.at > now);
     }
   }
-  await outbox;
-  await condition(allHandlersFinished);
+  await settle();
   return view();
 }
