@@ -24,11 +24,17 @@ export interface Pve {
 
 type ProxyNode = { $(segment: string | number): ProxyNode } & Record<`$${'get' | 'post' | 'put' | 'delete'}`, (params?: PveParams) => Promise<unknown>>;
 
-export function pveOf(px: ProxmoxApi): Pve {
-  const at = (path: PvePath): ProxyNode => path.reduce<ProxyNode>((node, segment) => node.$(segment), px as unknown as ProxyNode);
+/**
+ * `reads` (default: `px`) serves the GETs — a client with kept-alive connections, where repeating
+ * a read after pveproxy closed a pooled socket is harmless; `px` every call that changes something
+ * (one connection per call, since proxmox-api repeats a call after a network error).
+ */
+export function pveOf(px: ProxmoxApi, reads: ProxmoxApi = px): Pve {
+  const at = (path: PvePath, api: ProxmoxApi): ProxyNode => path.reduce<ProxyNode>((node, segment) => node.$(segment), api as unknown as ProxyNode);
   // The client deletes undefined values from the object it is given; hand it a copy.
   const clean = (params?: PveParams) => (params ? Object.fromEntries(Object.entries(params).filter(([, v]) => v !== undefined)) : undefined) as PveParams | undefined;
-  const raw = <T>(method: 'get' | 'post' | 'put' | 'delete', path: PvePath, params?: PveParams) => at(path)[`$${method}`](clean(params)) as Promise<T>;
+  const raw = <T>(method: 'get' | 'post' | 'put' | 'delete', path: PvePath, params?: PveParams) =>
+    at(path, method === 'get' ? reads : px)[`$${method}`](clean(params)) as Promise<T>;
   const mapped =
     (method: 'get' | 'post' | 'put' | 'delete') =>
     async <T>(path: PvePath, params?: PveParams, action?: string): Promise<T> => {
@@ -43,10 +49,13 @@ export function pveOf(px: ProxmoxApi): Pve {
 
 /**
  * Delays for polling: quick at first (most tasks end within seconds), capped at `maxMs` so the end
- * of a task is noticed within half a second; something still going after `slowAfterMs` (a
- * backup, a big clone) is polled every `slowMs` instead, to spare the cluster.
+ * of a task is noticed within a quarter of a second (an eighth on average: the wait between a task's
+ * end and its next poll is what a provisioning spends beyond Proxmox's own time, bench/README.md);
+ * something still going after `slowAfterMs` (a backup, a big clone) is polled every `slowMs`
+ * instead, to spare the cluster. Polls are reads over a kept-alive connection (`pveOf`), so one
+ * costs pveproxy a small GET, not a TLS handshake.
  */
-export function* backoff(initialMs = 100, maxMs = 500, factor = 1.5, slowAfterMs = 60_000, slowMs = 2_000): Generator<number, never> {
+export function* backoff(initialMs = 100, maxMs = 250, factor = 1.5, slowAfterMs = 60_000, slowMs = 2_000): Generator<number, never> {
   const started = Date.now();
   for (let delay = initialMs; ; delay = Math.min(maxMs, delay * factor)) yield Date.now() - started > slowAfterMs ? Math.max(delay, slowMs) : delay;
 }

@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 import type { RunLog } from '../db/run-log';
 import { runPlaybook } from './ansible';
 import { backoff, nonRetryable, pveOf, retryable, runTaskOnce, waitForTask, type Pve, type PveParams } from './api';
-import { connectProxmox } from './client';
+import { connectProxmox, type ProxmoxApi } from './client';
 import { isAlreadyExists, parseProxmoxError, toProxmoxFailure } from './errors';
 import type {
   BackupInput,
@@ -106,8 +106,19 @@ function isUsableIpv4(address: string): boolean {
  * and treats "already in the wanted state" as success.
  */
 export function createProxmoxActivities({ clusters, runLog, ansibleDir = DEFAULT_ANSIBLE_DIR }: ProxmoxActivityDeps) {
+  // Reads (task and agent polls, lookups) go over kept-alive connections, one pool per cluster
+  // for the process, so a poll costs a request instead of a TLS handshake on both ends; writes
+  // keep one connection per call. A changed connection (new token, CA) gets a new pool.
+  const readers = new Map<string, { key: string; api: ProxmoxApi }>();
   async function pveFor(clusterId: string): Promise<Pve> {
-    return pveOf(connectProxmox(await clusters.connect(clusterId)));
+    const connection = await clusters.connect(clusterId);
+    const key = JSON.stringify([connection.url, connection.tokenId, connection.tokenSecret, connection.caPem]);
+    let reader = readers.get(clusterId);
+    if (reader?.key !== key) {
+      reader = { key, api: connectProxmox(connection, { keepAlive: true }) };
+      readers.set(clusterId, reader);
+    }
+    return pveOf(connectProxmox(connection), reader.api);
   }
 
   async function findGuest(pve: Pve, vmid: number): Promise<ClusterResource | undefined> {
@@ -307,7 +318,7 @@ export function createProxmoxActivities({ clusters, runLog, ansibleDir = DEFAULT
     async waitForAgentIp(input: WaitForAgentIpInput): Promise<{ ip: string; interface: string }> {
       const pve = await pveFor(input.clusterId);
       const kind = kindOf(input);
-      for (const delay of backoff(250, 1_000)) {
+      for (const delay of backoff()) {
         try {
           if (kind === 'qemu') {
             const reply = await pve.raw<{ result?: Array<{ name: string; 'ip-addresses'?: Array<{ 'ip-address': string; 'ip-address-type': string }> }> }>(
