@@ -114,8 +114,15 @@ describe('service suspension', () => {
     expect((await post(admin, 'unsuspend')).status).toBe(409);
     expect((await holds(s.subscriptionId)).map((h) => [h.reason, h.liftedAt])).toEqual([['kyc', null]]);
 
-    // Operators, viewers and the customer read the holds; another organization cannot.
+    // Operators, viewers and the customer read the holds; another organization cannot. The
+    // customer reads the reason, not the staff's note nor who placed the hold.
+    await post(w.billing, 'suspend', { note: 'abuse report #4411' });
     for (const who of [operator, viewer, customer]) expect((await w.p.request(`${path}/suspensions`, { headers: who.headers })).status).toBe(200);
+    const seenByCustomer = SuspensionListSchema.parse(await (await w.p.request(`${path}/suspensions`, { headers: customer.headers })).json()).items;
+    expect(seenByCustomer.map((h) => h.reason).sort()).toEqual(['kyc', 'staff']);
+    expect(JSON.stringify(seenByCustomer)).not.toContain('abuse report');
+    expect(JSON.stringify(seenByCustomer)).not.toContain(w.billing.userId);
+    expect((await holds(s.subscriptionId)).find((h) => h.reason === 'staff')?.note).toBe('abuse report #4411');
     expect((await w.p.request(`${path}/suspensions`, { headers: other.headers })).status).toBe(404);
   });
 });

@@ -56,7 +56,10 @@ export type PresentedHold = ReturnType<typeof presentHold>;
 export async function listSuspensions(ctx: ServiceContext, subscriptionId: string): Promise<PresentedHold[]> {
   const sub = await requireService(ctx, subscriptionId);
   if (!sub.resource) return [];
-  return holdsOf(ctx, sub.resource);
+  const holds = await holdsOf(ctx, sub.resource);
+  // A customer sees why and when, not the staff's note (an abuse report, say) nor who acted.
+  if (customerScope(ctx)) return holds.map((h) => ({ ...h, note: '', requestedBy: 'provider', liftedBy: h.liftedBy === null ? null : 'provider' }));
+  return holds;
 }
 
 export async function holdsOf(ctx: ServiceContext, resource: string): Promise<PresentedHold[]> {
