@@ -72,8 +72,20 @@ export async function describeBillingSchedule(ctx: ServiceContext) {
   }
 }
 
+/** Creates the Schedule if it does not exist yet; an existing one is left exactly as it is. */
+async function createBillingScheduleIfMissing(ctx: ServiceContext): Promise<void> {
+  try {
+    await ctx.deps.temporal.schedule.create(options(ctx, await timing(ctx)));
+  } catch (err) {
+    if (!(err instanceof ScheduleAlreadyRunning)) throw err;
+  }
+}
+
 async function act(ctx: ServiceContext, action: string, details: Record<string, unknown>, fn: (handle: ReturnType<ServiceContext['deps']['temporal']['schedule']['getHandle']>) => Promise<void>) {
-  await ensureBillingSchedule(ctx);
+  // Not ensureBillingSchedule: its update writes the whole Schedule back, paused state included,
+  // and Temporal's scheduler may apply a pause or resume sent right after it *before* it — the
+  // resume was then undone by the state the update had read (seen under load).
+  await createBillingScheduleIfMissing(ctx);
   const handle = ctx.deps.temporal.schedule.getHandle(billingScheduleId(ctx.principal.tenantId));
   try {
     await fn(handle);
