@@ -8,6 +8,7 @@ import { createApp } from '@keelson/api';
 import { generateApiKey } from '@keelson/api/auth/api-keys';
 import { API_DB_POOL_SIZE, type AppDeps } from '@keelson/api/deps';
 import { runLogHub } from '@keelson/api/services/run-log-hub';
+import { markRunAuditSweep, startRunAuditSweeper } from '@keelson/api/services/run-audit';
 import { closeApiKeyCache } from '@keelson/api/auth/api-key-cache';
 import { parseKeyRing } from '@keelson/common/codec';
 import { FAILURE_CONVERTER_PATH, keelsonDataConverter } from '@keelson/common/temporal';
@@ -184,6 +185,11 @@ export async function startBenchPlatform(options: BenchPlatformOptions = {}): Pr
       config: { namespace: 'default', coreTaskQueue, cookieSecure: false, codecCorsOrigins: [], temporalUiUrl: 'http://localhost:8233' },
     };
     const app = createApp(deps);
+    // As every API process does (api/src/server.ts, decision 0037): the sweep that writes start
+    // rows a dead process left unwritten runs beside the starts, so its cost is in the figures.
+    await markRunAuditSweep(deps);
+    const runAuditSweeper = startRunAuditSweeper(deps);
+    cleanups.push(() => runAuditSweeper.stop());
     const server = await new Promise<Server>((resolve) => {
       const s = serve({ fetch: app.fetch, hostname: '127.0.0.1', port: 0 }, () => resolve(s as Server)) as Server;
     });

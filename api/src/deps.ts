@@ -6,10 +6,11 @@ import type { TicketTimelineConfig } from '@keelson/activities/tickets/types';
 import type pg from 'pg';
 
 /**
- * Connections of an API process's Postgres pool. Every start holds one for its audit insert while
- * Temporal answers other starts, so at 64 starts in flight a pool of 10 had up to 39 queries
- * waiting for a connection (bench/README.md); 20 leaves Postgres's default 100 connections room
- * for a worker, a second API process and the tools.
+ * Connections of an API process's Postgres pool. When every start held one for its audit insert
+ * while Temporal answered other starts, at 64 starts in flight a pool of 10 had up to 39 queries
+ * waiting for a connection (bench/README.md); start rows now go out grouped, after the answer
+ * (decisions 0020, 0037). 20 leaves Postgres's default 100 connections room for a worker, a
+ * second API process and the tools.
  */
 export const API_DB_POOL_SIZE = 20;
 

@@ -26,6 +26,10 @@ export function loadApiEnv(source: NodeJS.ProcessEnv = process.env) {
       KEELSON_STRIPE_API_URL: z.string().url().optional(),
       /** How often each organization's payments are reconciled with Stripe (ms; default an hour). */
       KEELSON_PAYMENTS_RECONCILE_MS: z.coerce.number().int().min(1000).default(3_600_000),
+      /** How often the run audit sweep looks for start rows a dead process left unwritten (ms; decision 0037). */
+      KEELSON_RUN_AUDIT_SWEEP_MS: z.coerce.number().int().min(100).default(60_000),
+      /** How old a run must be before the sweep looks at it (ms); its own process writes its row at once. */
+      KEELSON_RUN_AUDIT_MARGIN_MS: z.coerce.number().int().min(0).default(15_000),
     },
     source,
   );

@@ -14,6 +14,7 @@ import { loadApiEnv } from './env';
 import { runLogHub } from './services/run-log-hub';
 import { closeApiKeyCache } from './auth/api-key-cache';
 import { startStripeHandOffDispatcher } from './services/billing/stripe-hand-off';
+import { markRunAuditSweep, startRunAuditSweeper } from './services/run-audit';
 
 /** How long open requests (SSE streams, long polls) get to finish before they are cut. */
 const SHUTDOWN_GRACE_MS = 5_000;
@@ -51,6 +52,18 @@ const app = createApp(deps);
 // after answering): handed over from here, by every API process (decision 0032).
 const stripeHandOff = startStripeHandOffDispatcher(deps, { onError: (err) => log({ level: 'warn', msg: 'stripe hand-off sweep failed', error: (err as Error).message }) });
 
+// Start rows of runs whose process died before writing them are written from the runs' memos
+// (decision 0037); the sweep's record exists before this process answers its first start.
+await markRunAuditSweep(deps);
+const runAuditSweeper = startRunAuditSweeper(deps, {
+  everyMs: env.KEELSON_RUN_AUDIT_SWEEP_MS,
+  marginMs: env.KEELSON_RUN_AUDIT_MARGIN_MS,
+  onSwept: (r) => {
+    if (r.written || r.unreadable.length) log({ level: 'warn', msg: 'run audit sweep wrote start rows', written: r.written, examined: r.examined, unreadable: r.unreadable });
+  },
+  onError: (err) => log({ level: 'warn', msg: 'run audit sweep failed', error: (err as Error).message }),
+});
+
 const server = serve({ fetch: app.fetch, hostname: env.HOST, port: env.PORT }, (info: AddressInfo) => {
   const host = info.family === 'IPv6' ? `[${info.address}]` : info.address;
   log({ level: 'info', msg: 'api listening', url: `http://${host}:${info.port}`, temporal: env.TEMPORAL_ADDRESS, namespace: env.TEMPORAL_NAMESPACE });
@@ -76,6 +89,7 @@ async function shutdown(signal: string) {
   await closed;
   clearTimeout(cut);
   await stripeHandOff.stop();
+  await runAuditSweeper.stop();
   await runLogHub(database.pool).close();
   await closeApiKeyCache(database.db);
   await Promise.allSettled([connection.close(), database.close()]);

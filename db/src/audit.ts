@@ -11,11 +11,13 @@ export interface AuditEntry {
   ip?: string | null;
   userAgent?: string | null;
   details?: Record<string, unknown>;
+  /** An entry more than one writer may record (a run's start row, decision 0037): recorded once. */
+  key?: string | null;
 }
 
-/** Call inside the transaction of the mutation it records. */
+/** Call inside the transaction of the mutation it records. An entry whose `key` is already recorded is left as it is. */
 export async function writeAudit(tx: Executor, entry: AuditEntry): Promise<void> {
-  await tx.insert(auditLog).values({ ...entry, details: entry.details ?? {} });
+  await tx.insert(auditLog).values({ ...entry, details: entry.details ?? {} }).onConflictDoNothing();
 }
 
 /** Inserts that may run at once per writer; rows arriving meanwhile wait and go out together in the next. */
@@ -83,7 +85,10 @@ export class AuditWriter {
   }
 
   private async insert(entries: AuditEntry[]) {
-    await this.db.insert(auditLog).values(entries.map((entry) => ({ ...entry, details: entry.details ?? {} })));
+    await this.db
+      .insert(auditLog)
+      .values(entries.map((entry) => ({ ...entry, details: entry.details ?? {} })))
+      .onConflictDoNothing();
     this.stats.inserts++;
     this.stats.rows += entries.length;
   }

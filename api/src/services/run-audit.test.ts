@@ -5,11 +5,12 @@ import { and, eq } from 'drizzle-orm';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestPlatform, type TestPlatform } from '../../../test/platform';
+import { markRunAuditSweep, RUN_AUDIT_MEMO, sweepRunAudits } from './run-audit';
 
 /**
- * The start path's shared work: audit rows of concurrent starts go out together (group commit)
- * and each start still answers only once its own row is committed; an organization's data key
- * is read once however many starts need it at the same moment.
+ * The start path's shared work: audit rows of concurrent starts go out together (group commit),
+ * after the answers, each once, under the key the run carries (decision 0037); an organization's
+ * data key is read once however many starts need it at the same moment.
  */
 describe('run audit rows under concurrent starts', () => {
   let p: TestPlatform;
@@ -28,30 +29,41 @@ describe('run audit rows under concurrent starts', () => {
   const startNoop = () =>
     p.request('/api/runs', { method: 'POST', headers: { authorization: `Bearer ${key}` }, body: { operation: 'system.noop', input: {} } });
 
-  it('answers each of 40 concurrent starts only after its own audit row committed', async () => {
+  it('writes one start row for each of 40 concurrent starts, keyed by what the run carries, and a sweep adds none', async () => {
     const writer = auditWriter(p.db);
     const before = { ...writer.stats };
-    // Read on a connection of its own the moment each answer arrives: the row must already be there.
-    const seenAtAnswer = await Promise.all(
+    await markRunAuditSweep(p.deps, new Date(Date.now() - 60_000));
+    const runs = await Promise.all(
       Array.from({ length: 40 }, async () => {
         const res = await startNoop();
         expect(res.status).toBe(201);
-        const run = (await res.json()) as { workflowId: string; runId: string };
-        const rows = await p.db
-          .select({ actorId: auditLog.actorId, details: auditLog.details, tenantId: auditLog.tenantId })
-          .from(auditLog)
-          .where(and(eq(auditLog.action, 'run.start'), eq(auditLog.resourceId, run.workflowId)));
-        return { run, rows };
+        return (await res.json()) as { workflowId: string; runId: string };
       }),
     );
-    for (const { run, rows } of seenAtAnswer) {
+    // The rows go out right after the answers, grouped (how many share an insert depends on when Temporal answers).
+    const rowsOf = async (workflowId: string) =>
+      p.db
+        .select({ actorId: auditLog.actorId, actorType: auditLog.actorType, details: auditLog.details, tenantId: auditLog.tenantId, key: auditLog.key })
+        .from(auditLog)
+        .where(and(eq(auditLog.action, 'run.start'), eq(auditLog.resourceId, workflowId)));
+    for (let i = 0; i < 100 && writer.stats.rows - before.rows < 40; i++) await new Promise((r) => setTimeout(r, 50));
+    expect(writer.stats.rows - before.rows).toBe(40);
+    for (const run of runs) {
+      const rows = await rowsOf(run.workflowId);
       expect(rows).toHaveLength(1);
       expect(rows[0]!.tenantId).toBe(tenantId);
+      expect(rows[0]!.actorType).toBe('api_key');
       expect(rows[0]!.actorId).toMatch(/^[0-9a-f-]{36}$/);
-      expect(rows[0]!.details).toMatchObject({ operation: 'system.noop', runId: run.runId });
+      expect(rows[0]!.details).toMatchObject({ operation: 'system.noop', runId: run.runId, resources: [] });
+      // The run carries the same row under the same key (sealed: read through the API's codec).
+      const { memo } = await p.temporal.workflow.getHandle(run.workflowId, run.runId).describe();
+      expect(memo?.[RUN_AUDIT_MEMO]).toMatchObject({ key: rows[0]!.key, tenantId, action: 'run.start', resourceId: run.workflowId });
     }
-    // Through the grouped writer (how many share an insert depends on when Temporal answers).
-    expect(writer.stats.rows - before.rows).toBe(40);
+    // A sweep over these runs finds every row written: it writes none again.
+    const swept = await sweepRunAudits(p.deps, { marginMs: 0, now: new Date(Date.now() + 5_000) });
+    expect(swept).toMatchObject({ written: 0, unreadable: [] });
+    expect(swept!.examined).toBeGreaterThanOrEqual(40);
+    for (const run of runs) expect(await rowsOf(run.workflowId)).toHaveLength(1);
   });
 
   it("groups rows written at once, and fails only the row that cannot be written, keeping the others'", async () => {

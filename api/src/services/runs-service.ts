@@ -2,6 +2,7 @@ import { runsStarted } from '@keelson/activities/monitoring/prometheus';
 import { ApprovalUpdate, type ApprovalAnswer, type ApprovalDecision } from '@keelson/common/approval';
 import { readRunAttributes, runSearchAttributes } from '@keelson/common/search-attributes';
 import { payloadCodec } from './payload-codec';
+import { RUN_AUDIT_MEMO, runStartRow, type RunAuditMemo } from './run-audit';
 import { DunningOperation, type RunStatus } from '@keelson/common/constants';
 import { auditWriter, writeAudit, type AuditEntry, type Executor } from '@keelson/db';
 import {
@@ -203,27 +204,44 @@ export interface StartRunSpec {
 }
 
 /**
- * Starts a workflow for the caller's tenant with Keelson's search attributes, and audits it —
- * through `tx` when the start is part of a larger mutation, so its audit row commits with it.
+ * Starts a workflow for the caller's tenant with Keelson's search attributes, and audits it.
+ *
+ * The run carries its own start row in its memo (sealed like every payload) under a fresh key,
+ * so the start itself is the row's write-ahead record (decision 0037). When the start is part of
+ * a larger mutation the row is written in `tx` and commits with it; otherwise the caller is
+ * answered once Temporal has the run, and the row is written right after by the process's
+ * grouped writer, or — if the process dies first or the insert fails — by the run audit sweep
+ * (`run-audit.ts`) from the run's memo. Either way the row is written once.
  */
 export async function startWorkflowRun(ctx: ServiceContext, spec: StartRunSpec, tx: Executor = ctx.deps.db): Promise<StartedRun> {
   const { tenantId, actor } = ctx.principal;
+  const carried: RunAuditMemo = {
+    ...auditActor(ctx),
+    action: 'run.start',
+    resourceType: 'run',
+    resourceId: spec.workflowId,
+    details: { operation: spec.operation, resources: spec.resources },
+    key: randomUUID(),
+  };
   try {
     const handle = await ctx.deps.temporal.workflow.start(spec.workflowType, {
       taskQueue: ctx.deps.config.coreTaskQueue,
       workflowId: spec.workflowId,
       args: [{ ...spec.input, tenantId, actor }],
       typedSearchAttributes: runSearchAttributes({ tenantId, operation: spec.operation, resources: spec.resources, actor }),
+      memo: { [RUN_AUDIT_MEMO]: carried },
       workflowIdConflictPolicy: 'FAIL',
       workflowIdReusePolicy: 'ALLOW_DUPLICATE_FAILED_ONLY',
     });
-    await writeRunAudit(ctx, tx, {
-      ...auditActor(ctx),
-      action: 'run.start',
-      resourceType: 'run',
-      resourceId: spec.workflowId,
-      details: { operation: spec.operation, runId: handle.firstExecutionRunId, resources: spec.resources },
-    });
+    const row = runStartRow(carried, handle.firstExecutionRunId);
+    if (tx === ctx.deps.db) {
+      // Off the answer's path: a row this insert does not write, the sweep writes from the run.
+      auditWriter(ctx.deps.db)
+        .write(row)
+        .catch(() => undefined);
+    } else {
+      await writeAudit(tx, row);
+    }
     runsStarted.inc({ operation: spec.operation });
     return { workflowId: spec.workflowId, runId: handle.firstExecutionRunId, operation: spec.operation };
   } catch (err) {
