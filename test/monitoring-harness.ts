@@ -26,7 +26,7 @@ export interface Delivery {
   id: string;
   event: string;
   signatureOk: boolean;
-  body: { id: string; event: string; sequence: number; alert: { id: string; resourceName: string; ruleName: string; summary: string } };
+  body: { id: string; event: string; sequence: number; createdAt: string; alert: { id: string; resourceName: string; ruleName: string; summary: string } };
   receivedAt: number;
 }
 
