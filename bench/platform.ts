@@ -15,7 +15,7 @@ import { FAILURE_CONVERTER_PATH, keelsonDataConverter } from '@keelson/common/te
 import { connectDb, createScratchDatabase, dropOrphanedScratchDatabases, dropScratchDatabases, migrateDb, scratchPrefix, dataKeysFor } from '@keelson/db';
 import { createRunLog, createRunLogActivities, type EdgeProxy } from '@keelson/activities';
 import { apiKeys, memberships, nodes, tenants, users } from '@keelson/db/schema';
-import { createCoreWorker, createNodeWorker, WORKFLOWS_PATH, type TerraformWorkerOptions } from '@keelson/workers/workers';
+import { createCoreWorker, createNodeWorker, WORKFLOWS_PATH, type TerraformWorkerOptions, type WorkerDeps } from '@keelson/workers/workers';
 import Docker from 'dockerode';
 import type pg from 'pg';
 import { mkdtemp } from 'node:fs/promises';
@@ -112,6 +112,9 @@ export interface BenchPlatformOptions {
   scopes?: string[];
   /** How the core worker runs OpenTofu (state in the bench database). */
   terraform?: TerraformWorkerOptions;
+  /** The in-process core worker's billing clock and Stripe (the API's Stripe too). */
+  billing?: WorkerDeps['billing'];
+  payments?: WorkerDeps['payments'];
 }
 
 export async function startBenchPlatform(options: BenchPlatformOptions = {}): Promise<BenchPlatform> {
@@ -172,7 +175,7 @@ export async function startBenchPlatform(options: BenchPlatformOptions = {}): Pr
     };
     if (options.coreWorker !== false) {
       const code = await workflowCode();
-      const worker = await createCoreWorker({ connection: native, namespace: 'default', db: workerDb.db, keys, coreTaskQueue, workflowBundle: { code }, terraform: options.terraform, databaseUrl: dbUrl });
+      const worker = await createCoreWorker({ connection: native, namespace: 'default', db: workerDb.db, keys, coreTaskQueue, workflowBundle: { code }, terraform: options.terraform, billing: options.billing, payments: options.payments, databaseUrl: dbUrl });
       const running = worker.run();
       cleanups.push(() => stopWorker(worker, running));
     }
@@ -182,7 +185,7 @@ export async function startBenchPlatform(options: BenchPlatformOptions = {}): Pr
       pool: apiDb.pool,
       temporal: client,
       keys,
-      config: { namespace: 'default', coreTaskQueue, cookieSecure: false, codecCorsOrigins: [], temporalUiUrl: 'http://localhost:8233' },
+      config: { namespace: 'default', coreTaskQueue, cookieSecure: false, codecCorsOrigins: [], temporalUiUrl: 'http://localhost:8233', stripeApiUrl: options.payments?.stripeApiUrl },
     };
     const app = createApp(deps);
     // As every API process does (api/src/server.ts, decision 0037): the sweep that writes start

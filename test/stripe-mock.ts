@@ -16,8 +16,9 @@ const root = fileURLToPath(new URL('..', import.meta.url));
  * `succeeded` for `amountMinor` in `currency` — the state a real Stripe account would report
  * after the customer's card was charged. Everything else (ids, validation of every parameter
  * against Stripe's OpenAPI spec, customers, SetupIntents, payment methods) is stripe-mock's own.
+ * It listens on `options.port` (a bench gives its own), or on a free port.
  */
-export async function startSettledStripeMock(settled: { amountMinor: number; currency: string }): Promise<{ url: string; close(): Promise<void> }> {
+export async function startSettledStripeMock(settled: { amountMinor: number; currency: string }, options: { port?: number } = {}): Promise<{ url: string; close(): Promise<void> }> {
   const bundled = execFileSync('bash', [join(root, 'scripts/stripe-mock.sh'), 'fixtures'], { encoding: 'utf8' }).trim();
   const fixtures = JSON.parse(readFileSync(bundled, 'utf8')) as { resources: Record<string, Record<string, unknown>> };
   const pi = fixtures.resources.payment_intent!;
@@ -35,7 +36,7 @@ export async function startSettledStripeMock(settled: { amountMinor: number; cur
   const dir = mkdtempSync(join(tmpdir(), 'keelson-stripe-mock-'));
   const file = join(dir, 'fixtures.json');
   writeFileSync(file, JSON.stringify(fixtures));
-  const port = await freePort();
+  const port = options.port ?? (await freePort());
   const child: ChildProcess = spawn('bash', [join(root, 'scripts/stripe-mock.sh'), 'run', '--port', String(port), '--fixtures', file], { stdio: ['ignore', 'ignore', 'pipe'], detached: true });
   let stderr = '';
   child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()).slice(-4000));
