@@ -202,6 +202,29 @@ describe('payments: Stripe, webhooks, reconciliation and the ledger', () => {
     expect(await count()).toEqual(before);
   });
 
+  it('verifies with a new signing secret from the moment it is stored, and no longer with the old one', async () => {
+    const chargeEvent = () => JSON.stringify({ id: `evt_${randomUUID().replaceAll('-', '')}`, object: 'event', created: Math.floor(Date.now() / 1000), livemode: false, type: 'charge.succeeded', data: { object: { id: 'ch_rotation', object: 'charge' } } });
+    const outcome = async (res: Promise<Response>) => {
+      const r = await res;
+      return [r.status, ((await r.json()) as { outcome: string }).outcome];
+    };
+    const first = chargeEvent();
+    // Verified (and the secret remembered) with the current secret.
+    expect(await outcome(deliver(tenantA, first, sign(first)))).toEqual([200, 'ignored']);
+    const rolled = 'whsec_keelsonRolledSecret0123456789';
+    try {
+      await api(p, billingA, '/api/billing/stripe', { method: 'PUT', body: { secretKey: SECRET_KEY, webhookSecret: rolled } });
+      const old = chargeEvent();
+      expect(await outcome(deliver(tenantA, old, sign(old)))).toEqual([400, 'rejected']);
+      const fresh = chargeEvent();
+      expect(await outcome(deliver(tenantA, fresh, sign(fresh, { secret: rolled })))).toEqual([200, 'ignored']);
+      const [row] = await p.db.select({ n: sql<number>`count(*)::int` }).from(stripeEvents).where(eq(stripeEvents.eventId, JSON.parse(old).id));
+      expect(row!.n).toBe(0);
+    } finally {
+      await api(p, billingA, '/api/billing/stripe', { method: 'PUT', body: { secretKey: SECRET_KEY, webhookSecret: WEBHOOK_SECRET, publishableKey: 'pk_test_keelson0123' } });
+    }
+  });
+
   it('settles a payment whose webhook never arrives: reconciliation reads it back within its interval', { timeout: 150_000 }, async () => {
     const customer = await createCustomer(p, billingB);
     const portal = await createCustomerUser(p, billingB, tenantB, customer.id);

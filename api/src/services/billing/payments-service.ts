@@ -4,7 +4,7 @@ import { BillingOperation, WorkflowId, WorkflowType, type InvoicePaidSignal } fr
 import { INVOICE_PAID_SIGNAL, organizationStripe, signalPaymentIntent } from '@keelson/activities/payments/index';
 import { chargeSavedCard, startCheckout } from '@keelson/activities/payments/checkout';
 import { upsertReconcileSchedule } from '@keelson/activities/payments/schedules';
-import { decryptSecret, encryptSecret } from '@keelson/common/codec';
+import { encryptSecret } from '@keelson/common/codec';
 import { writeAudit } from '@keelson/db';
 import { creditNotes, customers, invoiceLines, invoices, payments, refunds, stripeCustomers, stripeEvents, stripeSettings, type PaymentMethod } from '@keelson/db/schema';
 import { WorkflowNotFoundError } from '@temporalio/client';
@@ -20,6 +20,7 @@ import { startWorkflowRun } from '../runs-service';
 import { forTenant } from '../tenant-scope';
 import { ledgerCall } from './ledger-errors';
 import { handOverStripeEvent } from './stripe-hand-off';
+import { stripeWebhookSecrets } from './stripe-webhook-secrets';
 
 /** Stripe's own default: a signed event older than this is refused (replay protection). */
 export const STRIPE_SIGNATURE_TOLERANCE_S = 300;
@@ -58,6 +59,8 @@ export async function putStripeSettings(ctx: ServiceContext, body: { secretKey: 
     await tx.insert(stripeSettings).values({ tenantId, ...values }).onConflictDoUpdate({ target: stripeSettings.tenantId, set: values });
     await writeAudit(tx, { ...auditActor(ctx), action: 'payments.stripe.update', resourceType: 'stripe_settings', resourceId: tenantId, details: { secretKey: mask(values.secretKeyHint) } });
   });
+  // This process verifies the next delivery with the new signing secret; others within the cache's TTL.
+  stripeWebhookSecrets(ctx.deps).forget(tenantId);
   await forTenant(ctx.deps, tenantId, () =>
     upsertReconcileSchedule(ctx.deps.temporal, { tenantId, actor: `${ctx.principal.actorType}:${ctx.principal.actorId}`, taskQueue: ctx.deps.config.coreTaskQueue, everyMs: ctx.deps.config.paymentsReconcileEveryMs }),
   );
@@ -204,12 +207,12 @@ const reject = (reason: string): StripeWebhookResult => ({ status: 400, outcome:
 export async function receiveStripeWebhook(deps: AppDeps, tenantId: string, rawBody: Buffer, header: (name: string) => string | undefined): Promise<StripeWebhookResult> {
   const signature = header('stripe-signature');
   if (!signature) return reject('the Stripe-Signature header is missing');
-  const [settings] = await deps.db.select({ webhookSecretSealed: stripeSettings.webhookSecretSealed }).from(stripeSettings).where(eq(stripeSettings.tenantId, tenantId));
+  const secret = await stripeWebhookSecrets(deps).secretOf(tenantId);
   // An unknown organization answers like a bad signature: nothing to learn from probing.
-  if (!settings) return reject('the signature does not verify');
+  if (!secret) return reject('the signature does not verify');
   let event: Stripe.Event;
   try {
-    event = Stripe.webhooks.constructEvent(rawBody, signature, decryptSecret(deps.keys, settings.webhookSecretSealed), STRIPE_SIGNATURE_TOLERANCE_S);
+    event = Stripe.webhooks.constructEvent(rawBody, signature, secret, STRIPE_SIGNATURE_TOLERANCE_S);
   } catch (err) {
     if (err instanceof Stripe.errors.StripeSignatureVerificationError) return reject(`the signature does not verify (${err.message.split('\n')[0]!.slice(0, 200)})`);
     return reject('the body is not a JSON event');
