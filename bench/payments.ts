@@ -8,7 +8,9 @@
  * times at once (one is taken, the rest are duplicates). Reports acknowledgement p50/p99 of each
  * (goal p99 < 200 ms under 50 concurrent deliveries), checks that every distinct event was
  * recorded once, and how long after the last answer every recorded event had been handed to its
- * run; beside them, the API process's event-loop delay, Postgres pool waits and CPU time.
+ * run; beside them, the API process's event-loop delay, Postgres pool waits and CPU time. After
+ * each, the same deliveries go to a bare endpoint (node:http, pg, the same check and claim) in the
+ * same process: the ratio to it is what compares across runs on a shared machine.
  *
  * Payment → running: N customers whose service is a running VM on the Proxmox simulator, their
  * invoices issued by a billing run and overdue at once, the ladder's day-0 step suspending each
