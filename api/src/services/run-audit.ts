@@ -92,6 +92,7 @@ export async function sweepRunAudits(
         try {
           const [opened] = await codec.decode([carried]);
           const memo = defaultPayloadConverter.fromPayload<RunAuditMemo>(opened!);
+          if (typeof memo?.key !== 'string' || typeof memo.tenantId !== 'string') throw new Error('not a start row');
           // Dated when the run started, not when the sweep found it.
           if (!rows.has(memo.key)) rows.set(memo.key, { ...runStartRow(memo, firstRunId(info)), createdAt: toDate(info.startTime) ?? undefined });
         } catch {
