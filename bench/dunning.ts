@@ -13,7 +13,10 @@ import { billingSettings, customerContacts, customers, dunningSettings, dunningS
 import { localDate, periodAt } from '@keelson/activities/billing/periods';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import { and, eq, isNotNull, sql } from 'drizzle-orm';
+import { readFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import { cpus, totalmem } from 'node:os';
+import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { startSmtpReceiver } from '../test/smtp';
 import { processUsage, spawnWorkerProcess, startBenchPlatform, terminateAll, type WorkerProcess } from './platform';
@@ -22,13 +25,15 @@ import { round, summarize } from './stats';
 const USAGE = `usage: npm run bench:dunning -- [options]
   --invoices N     unpaid invoices whose ladders start at once          default 1000
   --day-ms D       how long a ladder day lasts (KEELSON_DUNNING_DAY_MS) default 1000
-  --concurrency C  ladder starts in flight                              default 32`;
+  --concurrency C  ladder starts in flight                              default 32
+  --cpu-prof DIR   write a CPU profile of the worker process into DIR (node --cpu-prof)`;
 
 const { values } = parseArgs({
   options: {
     invoices: { type: 'string', default: '1000' },
     'day-ms': { type: 'string', default: '1000' },
     concurrency: { type: 'string', default: '32' },
+    'cpu-prof': { type: 'string' },
     help: { type: 'boolean', default: false },
   },
 });
@@ -98,7 +103,13 @@ try {
   }
 
   log('starting the worker process…');
-  worker = spawnWorkerProcess(platform, { KEELSON_DUNNING_DAY_MS: String(DAY_MS) });
+  // The worker serves its metrics (its heap, the SDK's task counts and cache) on metricsPort and
+  // metricsPort + 1; the bench reads them during the run.
+  const metricsPort = await freePortPair();
+  worker = spawnWorkerProcess(platform, {
+    KEELSON_DUNNING_DAY_MS: String(DAY_MS),
+    KEELSON_WORKER_METRICS_PORT: String(metricsPort),
+  }, values['cpu-prof'] ? ['--cpu-prof', '--cpu-prof-interval', '5000', '--cpu-prof-dir', resolve(values['cpu-prof'])] : []);
   await worker.ready;
   const pid = worker.pid;
 
@@ -118,6 +129,9 @@ try {
   // Settle before the figure: the issuing run's own ladders end at once (dunning was off).
   await new Promise((r) => setTimeout(r, 5000));
   const before = processUsage(pid);
+  const metricsBefore = await scrapeMetrics(metricsPort);
+  const loadAtStart = loadAverage();
+  let loadMaxOneMinute = 0;
   log(`worker at ${Math.round(before.rssMiB)} MiB; starting ${unpaid.length} ladders at once (a day is ${DAY_MS} ms)…`);
 
   await db.update(dunningSettings).set({ enabled: true }).where(eq(dunningSettings.tenantId, tenantId));
@@ -157,10 +171,22 @@ try {
   let maxRss = before.rssMiB;
   let allStepsMs = NaN;
   let allEmailsMs = NaN;
+  let heapUsedMaxMiB = 0;
+  let externalMaxMiB = 0;
+  let stickyCacheMax = 0;
+  let lastScrape = 0;
   for (const deadline = Date.now() + 1_800_000; ; ) {
     const u = processUsage(pid);
     maxRss = Math.max(maxRss, u.rssMiB);
     peak = Math.max(peak, u.peakRssMiB);
+    if (Date.now() - lastScrape > 2000) {
+      lastScrape = Date.now();
+      const m = await scrapeMetrics(metricsPort);
+      heapUsedMaxMiB = Math.max(heapUsedMaxMiB, (m.get('keelson_nodejs_heap_size_used_bytes') ?? 0) / 2 ** 20);
+      externalMaxMiB = Math.max(externalMaxMiB, (m.get('keelson_nodejs_external_memory_bytes') ?? 0) / 2 ** 20);
+      stickyCacheMax = Math.max(stickyCacheMax, m.get('temporal_sticky_cache_size') ?? 0);
+      loadMaxOneMinute = Math.max(loadMaxOneMinute, Number(loadAverage().split(' ')[0]));
+    }
     const done = await count(dunningSteps, and(eq(dunningSteps.tenantId, tenantId), isNotNull(dunningSteps.doneAt)));
     if (Number.isNaN(allStepsMs) && done >= stepsWanted) allStepsMs = performance.now() - t0;
     if (Number.isNaN(allEmailsMs) && smtp.messages.length >= emailsWanted) allEmailsMs = performance.now() - t0;
@@ -172,6 +198,32 @@ try {
   await new Promise((r) => setTimeout(r, 5000));
   const after = processUsage(pid);
   peak = Math.max(peak, after.peakRssMiB);
+  const metricsAfter = await scrapeMetrics(metricsPort);
+  // What the worker did for the figure: the SDK's counts (workflow tasks, replays, activities,
+  // sticky cache) and, for three ladders, what their histories hold.
+  const sdk: Record<string, number | null> = {};
+  for (const [name, v] of metricsAfter) {
+    if (!/^temporal_.*(_total|_count)$/.test(name) || /_bucket$/.test(name)) continue;
+    const delta = v - (metricsBefore.get(name) ?? 0);
+    if (delta) sdk[name] = round(delta, 0);
+  }
+  for (const h of ['workflow_task_schedule_to_start_latency', 'workflow_task_execution_latency', 'workflow_task_replay_latency', 'activity_schedule_to_start_latency', 'activity_execution_latency']) {
+    const sum = (metricsAfter.get(`temporal_${h}_sum`) ?? 0) - (metricsBefore.get(`temporal_${h}_sum`) ?? 0);
+    const n = (metricsAfter.get(`temporal_${h}_count`) ?? 0) - (metricsBefore.get(`temporal_${h}_count`) ?? 0);
+    if (n) sdk[`${h}_mean`] = round(sum / n, 4);
+  }
+  const histories: Array<Record<string, number>> = [];
+  for (const inv of [unpaid[0]!, unpaid[Math.floor(unpaid.length / 2)]!, unpaid.at(-1)!]) {
+    const history = await platform.client.workflow.getHandle(WorkflowId.dunning(inv.id)).fetchHistory();
+    const kinds: Record<string, number> = { events: history.events?.length ?? 0 };
+    for (const e of history.events ?? []) {
+      if (e.workflowTaskCompletedEventAttributes) kinds.workflowTasks = (kinds.workflowTasks ?? 0) + 1;
+      if (e.activityTaskScheduledEventAttributes) kinds.activities = (kinds.activities ?? 0) + 1;
+      if (e.markerRecordedEventAttributes) kinds.localActivities = (kinds.localActivities ?? 0) + 1;
+      if (e.timerStartedEventAttributes) kinds.timers = (kinds.timers ?? 0) + 1;
+    }
+    histories.push(kinds);
+  }
 
   // How late each step ran: after its planned time, or after the ladders started when it was
   // already due then (these invoices were due before the ladders started).
@@ -195,11 +247,57 @@ try {
     stepLatenessMs: { p50: round(late.p50), p99: round(late.p99), max: round(late.max), samples: late.samples },
     outcomes,
     emails: { expected: emailsWanted, received: smtp.messages.length, distinctMessageIds: new Set(ids).size },
-    worker: { cpuSeconds: round((after.cpuMs - before.cpuMs) / 1000, 1), rssBeforeMiB: mib(before.rssMiB), rssMaxSampledMiB: mib(maxRss), rssAfterMiB: mib(after.rssMiB), peakRssMiB: mib(peak) },
+    worker: {
+      cpuSeconds: round((after.cpuMs - before.cpuMs) / 1000, 1),
+      rssBeforeMiB: mib(before.rssMiB),
+      rssMaxSampledMiB: mib(maxRss),
+      rssAfterMiB: mib(after.rssMiB),
+      peakRssMiB: mib(peak),
+      heapUsedMaxSampledMiB: mib(heapUsedMaxMiB),
+      externalMaxSampledMiB: mib(externalMaxMiB),
+      stickyCacheMax,
+      sdk,
+    },
+    ladderHistories: histories,
+    loadAverage: { atStart: loadAtStart, maxOneMinute: loadMaxOneMinute, atEnd: loadAverage() },
     machine: { cpus: cpus().length, memoryGiB: round(totalmem() / 1024 ** 3, 1), node: process.version },
     notes: platform.notes,
   };
   console.log(JSON.stringify(summary, null, 2));
 } finally {
   await stopAll();
+}
+
+function loadAverage(): string {
+  return readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+}
+
+/** A port whose successor is free too (the worker serves the SDK's metrics on the next one). */
+async function freePortPair(): Promise<number> {
+  const listen = (port: number) =>
+    new Promise<number | null>((done) => {
+      const server = createServer();
+      server.once('error', () => done(null));
+      server.listen(port, '127.0.0.1', () => {
+        const got = (server.address() as AddressInfo).port;
+        server.close(() => done(got));
+      });
+    });
+  for (;;) {
+    const port = await listen(0);
+    if (port && port < 65535 && (await listen(port + 1))) return port;
+  }
+}
+
+/** The worker's `/metrics`, summed over labels, by name. */
+async function scrapeMetrics(port: number): Promise<Map<string, number>> {
+  const out = new Map<string, number>();
+  const text = await fetch(`http://127.0.0.1:${port}/metrics`).then((r) => r.text()).catch(() => '');
+  for (const line of text.split('\n')) {
+    const m = /^([a-zA-Z_:][\w:]*)(?:\{[^}]*\})?\s+(\S+)/.exec(line);
+    if (!m) continue;
+    const v = Number(m[2]);
+    if (Number.isFinite(v)) out.set(m[1]!, (out.get(m[1]!) ?? 0) + v);
+  }
+  return out;
 }

@@ -386,10 +386,11 @@ export interface WorkerProcess {
 
 /**
  * `workers/src/main.ts` in a process of its own on this platform's database, Temporal, keys and
- * core queue (as production runs it), so its CPU time and memory are its own. `env` adds to that.
+ * core queue (as production runs it), so its CPU time and memory are its own. `env` adds to that;
+ * `nodeArgs` go to node (`--cpu-prof`, which NODE_OPTIONS does not take).
  */
-export function spawnWorkerProcess(p: BenchPlatform, env: Record<string, string> = {}): WorkerProcess {
-  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', 'workers/src/main.ts'], {
+export function spawnWorkerProcess(p: BenchPlatform, env: Record<string, string> = {}, nodeArgs: string[] = []): WorkerProcess {
+  const child: ChildProcess = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', 'workers/src/main.ts'], {
     cwd: root,
     env: {
       ...process.env,
