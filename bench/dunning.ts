@@ -26,6 +26,8 @@ const USAGE = `usage: npm run bench:dunning -- [options]
   --invoices N     unpaid invoices whose ladders start at once          default 1000
   --day-ms D       how long a ladder day lasts (KEELSON_DUNNING_DAY_MS) default 1000
   --concurrency C  ladder starts in flight                              default 32
+  --recheck-ms R   how often a ladder with every step done re-reads its
+                   invoice (KEELSON_DUNNING_RECHECK_MS)                 default one ladder day
   --cpu-prof DIR   write a CPU profile of the worker process into DIR (node --cpu-prof)`;
 
 const { values } = parseArgs({
@@ -34,6 +36,7 @@ const { values } = parseArgs({
     'day-ms': { type: 'string', default: '1000' },
     concurrency: { type: 'string', default: '32' },
     'cpu-prof': { type: 'string' },
+    'recheck-ms': { type: 'string' },
     help: { type: 'boolean', default: false },
   },
 });
@@ -41,7 +44,7 @@ if (values.help) {
   console.log(USAGE);
   process.exit(0);
 }
-const int = (name: 'invoices' | 'day-ms' | 'concurrency', min: number) => {
+const int = (name: 'invoices' | 'day-ms' | 'concurrency' | 'recheck-ms', min: number) => {
   const v = Number(values[name]);
   if (!Number.isInteger(v) || v < min) {
     console.error(`bench:dunning: --${name} must be an integer ≥ ${min}\n${USAGE}`);
@@ -52,6 +55,7 @@ const int = (name: 'invoices' | 'day-ms' | 'concurrency', min: number) => {
 const N = int('invoices', 1);
 const DAY_MS = int('day-ms', 100);
 const CONCURRENCY = int('concurrency', 1);
+const RECHECK_MS = values['recheck-ms'] === undefined ? DAY_MS : int('recheck-ms', 100);
 /** Three emails and a suspension (skipped: these invoices have no service) per invoice. */
 const LADDER = [
   { day: 0, kind: 'reminder' as const },
@@ -108,6 +112,7 @@ try {
   const metricsPort = await freePortPair();
   worker = spawnWorkerProcess(platform, {
     KEELSON_DUNNING_DAY_MS: String(DAY_MS),
+    KEELSON_DUNNING_RECHECK_MS: String(RECHECK_MS),
     KEELSON_WORKER_METRICS_PORT: String(metricsPort),
   }, values['cpu-prof'] ? ['--cpu-prof', '--cpu-prof-interval', '5000', '--cpu-prof-dir', resolve(values['cpu-prof'])] : []);
   await worker.ready;
@@ -240,6 +245,7 @@ try {
     invoices: unpaid.length,
     ladder: LADDER,
     dayMs: DAY_MS,
+    recheckMs: RECHECK_MS,
     ladderSpanSeconds: round((LADDER.at(-1)!.day * DAY_MS) / 1000, 1),
     startsSeconds: round(startsMs / 1000, 1),
     secondsToAllStepsDone: round(allStepsMs / 1000, 1),

@@ -19,6 +19,11 @@ export interface DunningDeps {
   now?: () => Date;
   /** How long one ladder day lasts: a day in production, a fraction of a second in tests. */
   dayMs?: number;
+  /**
+   * How often a ladder that has done every step re-reads its invoice while it waits for the
+   * payment (in case a signal was lost). Default: once a ladder day.
+   */
+  recheckMs?: number;
 }
 
 export interface PlannedStep {
@@ -32,7 +37,7 @@ export interface PlannedStep {
 
 export type DunningPlan =
   | { active: false; reason: string }
-  | { active: true; now: string; dayMs: number; number: string; customerId: string; subscriptionId: string | null; terminationApproval: boolean; steps: PlannedStep[] };
+  | { active: true; now: string; dayMs: number; recheckMs?: number; number: string; customerId: string; subscriptionId: string | null; terminationApproval: boolean; steps: PlannedStep[] };
 
 /** The organization's ladder: its own, or the default one. */
 export async function loadDunningSettings(db: Pick<Database, 'select'>, tenantId: string): Promise<{ enabled: boolean; ladder: DunningRung[]; terminationApproval: boolean }> {
@@ -50,7 +55,7 @@ const STEP_SUBJECT: Record<'reminder' | 'final_notice', (number: string, seller:
   final_notice: (n, s) => `Final notice: invoice ${n} from ${s} is overdue`,
 };
 
-export function createDunningActivities({ db, now = () => new Date(), dayMs = DAY_MS }: DunningDeps) {
+export function createDunningActivities({ db, now = () => new Date(), dayMs = DAY_MS, recheckMs = dayMs }: DunningDeps) {
   return {
     /**
      * Plans the invoice's ladder once (a snapshot of the organization's ladder, each step's time
@@ -81,6 +86,7 @@ export function createDunningActivities({ db, now = () => new Date(), dayMs = DA
         active: true,
         now: now().toISOString(),
         dayMs,
+        recheckMs,
         number: inv.number,
         customerId: inv.customerId,
         subscriptionId: inv.subscriptionId,

@@ -58,6 +58,8 @@ export function loadWorkerEnv(source: NodeJS.ProcessEnv = process.env) {
       KEELSON_STRIPE_API_URL: z.string().url().optional(),
       /** How long one day of a dunning ladder lasts, in ms (default a day); tests shrink it so a ladder runs in seconds. */
       KEELSON_DUNNING_DAY_MS: z.coerce.number().int().min(1).default(86_400_000),
+      /** How often a dunning ladder with every step done re-reads its unpaid invoice (ms); default one ladder day. */
+      KEELSON_DUNNING_RECHECK_MS: z.coerce.number().int().min(1).optional(),
       /**
        * How many workflows the core worker keeps in its sticky cache. Each costs about half a MiB;
        * the SDK's own default follows the machine's memory (2,310 on a 24 GiB machine, 1.8 GiB

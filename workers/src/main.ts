@@ -42,7 +42,7 @@ if (env.KEELSON_CORE_WORKER) {
       workflowBundle,
       databaseUrl: env.DATABASE_URL,
       payments: { stripeApiUrl: env.KEELSON_STRIPE_API_URL },
-      billing: { dunningDayMs: env.KEELSON_DUNNING_DAY_MS },
+      billing: { dunningDayMs: env.KEELSON_DUNNING_DAY_MS, dunningRecheckMs: env.KEELSON_DUNNING_RECHECK_MS },
       maxCachedWorkflows: env.KEELSON_MAX_CACHED_WORKFLOWS,
       terraform: {
         ...(env.KEELSON_TOFU_BINARY ? { binary: env.KEELSON_TOFU_BINARY } : {}),

@@ -110,7 +110,7 @@ export interface WorkerDeps {
    * Billing's clock: tests move "now" to run months of cycles in seconds. `dunningDayMs` is how
    * long one day of a dunning ladder lasts (default a day; tests make it a second or less).
    */
-  billing?: { now?: () => Date; dunningDayMs?: number };
+  billing?: { now?: () => Date; dunningDayMs?: number; dunningRecheckMs?: number };
   terraform?: TerraformWorkerOptions;
   /** Card payments: Stripe's API base URL (default Stripe's own; stripe-mock in tests and `npm run dev`). */
   payments?: { stripeApiUrl?: string };
@@ -160,7 +160,7 @@ export function createCoreWorker(deps: WorkerDeps): Promise<Worker> {
       ...createPaymentActivities({ db: deps.db, keys: deps.keys, stripeApiUrl: deps.payments?.stripeApiUrl, temporal, taskQueue, now: deps.billing?.now }),
       ...createTicketActivities({ db: deps.db }),
       ...createSuspensionActivities({ db: deps.db, temporal }),
-      ...createDunningActivities({ db: deps.db, now: deps.billing?.now, dayMs: deps.billing?.dunningDayMs }),
+      ...createDunningActivities({ db: deps.db, now: deps.billing?.now, dayMs: deps.billing?.dunningDayMs, recheckMs: deps.billing?.dunningRecheckMs }),
     },
   });
 }

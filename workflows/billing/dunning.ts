@@ -5,7 +5,9 @@ import {
   defineSignal,
   executeChild,
   log,
+  patched,
   proxyActivities,
+  proxyLocalActivities,
   setHandler,
   workflowInfo,
 } from '@temporalio/workflow';
@@ -53,6 +55,19 @@ const db = proxyActivities<DunningActivities & SuspensionActivities & Pick<Billi
   startToCloseTimeout: '30s',
   retry: { initialInterval: '500ms', maximumInterval: '30s' },
 });
+/**
+ * The ladder's own bookkeeping (its plan, its services, the invoice's status, each step's email
+ * row and record): short keyed Postgres reads and writes, each safe to repeat, run as local
+ * activities inside the workflow task that needs them rather than as activity tasks of their own,
+ * each a round trip through Temporal with a workflow task after it. Since BOOKKEEPING_LOCAL.
+ */
+const bookkeeping = proxyLocalActivities<DunningActivities & Pick<SuspensionActivities, 'suspensionServicesOf'>>({
+  startToCloseTimeout: '30s',
+  localRetryThreshold: '10s',
+  retry: { initialInterval: '500ms', maximumInterval: '30s' },
+});
+/** The ladder's bookkeeping runs as local activities (runs started before keep activity tasks). */
+const BOOKKEEPING_LOCAL = 'dunning-local-bookkeeping';
 const mail = proxyActivities<MailActivities>(deliverCalls);
 /** An off-session charge: one Stripe request under the attempt's row lock. */
 const payments = proxyActivities<PaymentActivities>({ startToCloseTimeout: '2m', retry: { initialInterval: '2s', maximumInterval: '1m', maximumAttempts: 10 } });
@@ -64,8 +79,10 @@ export async function dunningLadder(input: DunningInput): Promise<{ outcome: Dun
   const ids = { tenantId, invoiceId };
   let paid: InvoicePaidSignal | null = null;
   setHandler(invoicePaidSignal, (p) => void (paid ??= p ?? {}));
+  // Decided once, before the first command: a run keeps the kind it started with.
+  const book = patched(BOOKKEEPING_LOCAL) ? bookkeeping : db;
 
-  const plan = await db.dunningStart(ids);
+  const plan = await book.dunningStart(ids);
   if (!plan.active) {
     log.info('no dunning for this invoice', { invoiceId, reason: plan.reason });
     return { outcome: 'not_started' };
@@ -73,14 +90,14 @@ export async function dunningLadder(input: DunningInput): Promise<{ outcome: Dun
   // Timers count workflow time; the plan's times are the billing clock's (injectable in tests).
   const skew = Date.parse(plan.now) - Date.now();
   const clock = () => Date.now() + skew;
-  const services = plan.subscriptionId ? await db.suspensionServicesOf({ tenantId, subscriptionIds: [plan.subscriptionId] }) : [];
+  const services = plan.subscriptionId ? await book.suspensionServicesOf({ tenantId, subscriptionIds: [plan.subscriptionId] }) : [];
   const source = `invoice:${invoiceId}`;
-  const record = (step: PlannedStep, outcome: DunningStepOutcome, note = '', emailId: string | null = null) => db.dunningRecordStep({ ...ids, position: step.position, outcome, note, emailId });
+  const record = (step: PlannedStep, outcome: DunningStepOutcome, note = '', emailId: string | null = null) => book.dunningRecordStep({ ...ids, position: step.position, outcome, note, emailId });
 
   let ended: 'paid' | 'void' | null = null;
   const checkInvoice = async () => {
     if (paid) return (ended = 'paid');
-    const { status } = await db.dunningInvoice(ids);
+    const { status } = await book.dunningInvoice(ids);
     if (status === 'paid') return (ended = 'paid');
     if (status === 'void' || status === 'missing') return (ended = 'void');
     return null;
@@ -96,7 +113,7 @@ export async function dunningLadder(input: DunningInput): Promise<{ outcome: Dun
       case 'reminder':
       case 'final_notice': {
         const suspendAt = plan.steps.find((s) => s.kind === 'suspend' && s.position > step.position)?.scheduledAt ?? null;
-        const { emailId } = await db.dunningQueueEmail({ ...ids, position: step.position, kind: step.kind, suspendOn: suspendAt });
+        const { emailId } = await book.dunningQueueEmail({ ...ids, position: step.position, kind: step.kind, suspendOn: suspendAt });
         if (!emailId) {
           await record(step, 'skipped', 'the customer has no billing email');
           break;
@@ -158,10 +175,11 @@ export async function dunningLadder(input: DunningInput): Promise<{ outcome: Dun
   }
 
   // Every step done and the invoice still open: wait for a payment (or a void), reading the
-  // invoice once a ladder day in case a signal was lost.
+  // invoice every `recheckMs` (once a ladder day unless the worker says otherwise) in case a
+  // signal was lost. (A plan recorded before recheckMs existed has only dayMs.)
   while (!ended) {
     if (workflowInfo().continueAsNewSuggested) await continueAsNew<typeof dunningLadder>(input);
-    await condition(() => paid !== null, plan.dayMs);
+    await condition(() => paid !== null, plan.recheckMs ?? plan.dayMs);
     await checkInvoice();
   }
   await restore(input, services.map((s) => ({ resource: s.resource, customerId: s.customerId })), source);
