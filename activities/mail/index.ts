@@ -4,12 +4,13 @@ import type { Database } from '@keelson/db';
 import { files, outboundEmailAttachments, outboundEmails } from '@keelson/db/schema';
 import { and, asc, eq, inArray, sql } from 'drizzle-orm';
 import { enqueueEmail } from './outbox';
-import { isPermanentSmtpError, loadSmtpConnection, smtpErrorMessage, smtpTransport } from './smtp';
+import { isPermanentSmtpError, loadSmtpConnection, sendPooled, smtpErrorMessage } from './smtp';
 import type { EmailDelivery, EmailRequest, MailFailureType, QueuedEmail } from './types';
 
 export type { EmailAttachment, EmailDelivery, EmailRequest, MailFailureType, QueuedEmail } from './types';
 export { enqueueEmail, storeFile } from './outbox';
 export { deterministicMessageId } from './message-id';
+export { closeSmtpPools } from './smtp';
 
 export interface MailDeps {
   db: Database;
@@ -79,10 +80,9 @@ export function createMailActivities({ db, keys, claimSeconds = 30 }: MailDeps) 
         .where(eq(outboundEmailAttachments.emailId, emailId))
         .orderBy(asc(outboundEmailAttachments.position));
 
-      const transport = smtpTransport(connection);
       let response: string;
       try {
-        const info = await transport.sendMail({
+        const info = await sendPooled(connection, {
           messageId: email.messageId,
           from: connection.fromName ? { name: connection.fromName, address: connection.fromAddress } : connection.fromAddress,
           replyTo: connection.replyTo ?? undefined,
@@ -105,8 +105,6 @@ export function createMailActivities({ db, keys, claimSeconds = 30 }: MailDeps) 
         // Let the next attempt in at once rather than after the claim runs out.
         await db.update(outboundEmails).set({ status: 'queued', claimedUntil: null, lastError: reason }).where(and(eq(outboundEmails.id, emailId), eq(outboundEmails.status, 'sending')));
         throw fail('SmtpUnavailable', `sending ${email.kind}/${email.key} failed (attempt ${claimed.attempts}): ${reason}`, false);
-      } finally {
-        transport.close();
       }
       await db
         .update(outboundEmails)

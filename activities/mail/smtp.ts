@@ -2,7 +2,8 @@ import { decryptSecret, type KeyRing } from '@keelson/common/codec';
 import type { Executor } from '@keelson/db';
 import { smtpSettings, type SmtpSecurity } from '@keelson/db/schema';
 import { eq } from 'drizzle-orm';
-import nodemailer from 'nodemailer';
+import { createHash } from 'node:crypto';
+import nodemailer, { type SendMailOptions, type Transporter } from 'nodemailer';
 
 /** An organization's SMTP settings with the password opened, for one delivery. Never logged. */
 export interface SmtpConnection {
@@ -38,8 +39,9 @@ export const SMTP_TIMEOUTS_MS = { connection: 10_000, greeting: 10_000, socket: 
  * A nodemailer SMTP transport for these settings. TLS is verified against the system's CAs
  * (never turned off); `starttls` refuses to go on in clear when the server does not offer it.
  */
-export function smtpTransport(c: SmtpConnection) {
+export function smtpTransport(c: SmtpConnection, pool?: { maxConnections: number }) {
   return nodemailer.createTransport({
+    ...(pool ? { pool: true, maxConnections: pool.maxConnections, maxMessages: 100 } : {}),
     host: c.host,
     port: c.port,
     secure: c.security === 'tls',
@@ -67,4 +69,47 @@ export function isPermanentSmtpError(err: unknown): boolean {
 export function smtpErrorMessage(err: unknown): string {
   const e = err as { message?: string; response?: string; code?: string };
   return (e.response ?? e.message ?? String(err)).slice(0, 1000);
+}
+
+/** SMTP connections kept open per organization's settings while emails keep coming. */
+export const SMTP_POOL = { maxConnections: 4, idleMs: 15_000 } as const;
+
+const pools = new Map<string, { transport: Transporter; inFlight: number; idle?: NodeJS.Timeout }>();
+
+/**
+ * Sends one message over a pooled transport for these settings: a run of emails to one
+ * organization's server reuses a few open SMTP connections instead of a connection, greeting and
+ * login each. The pool is keyed by a hash of the settings (a changed password or host gets a new
+ * one) and closed once no email has used it for `SMTP_POOL.idleMs`. A connection the server
+ * dropped fails only the message on it, as a new connection would: the attempt is retried.
+ */
+export async function sendPooled(c: SmtpConnection, message: SendMailOptions): Promise<{ response: string }> {
+  const key = createHash('sha256').update(JSON.stringify([c.host, c.port, c.security, c.username, c.password])).digest('hex');
+  let entry = pools.get(key);
+  if (!entry) pools.set(key, (entry = { transport: smtpTransport(c, SMTP_POOL), inFlight: 0 }));
+  const pool = entry;
+  clearTimeout(pool.idle);
+  pool.inFlight++;
+  try {
+    return (await pool.transport.sendMail(message)) as { response: string };
+  } finally {
+    pool.inFlight--;
+    if (pool.inFlight === 0) {
+      pool.idle = setTimeout(() => {
+        if (pool.inFlight > 0 || pools.get(key) !== pool) return;
+        pools.delete(key);
+        pool.transport.close();
+      }, SMTP_POOL.idleMs);
+      pool.idle.unref();
+    }
+  }
+}
+
+/** Closes every pooled SMTP connection (a worker shutting down). */
+export function closeSmtpPools(): void {
+  for (const [key, pool] of pools) {
+    clearTimeout(pool.idle);
+    pools.delete(key);
+    pool.transport.close();
+  }
 }

@@ -1,6 +1,7 @@
 import { connectDb } from '@keelson/db';
 import { ensureMonitoringSchedules, reportNodeHealth } from '@keelson/activities';
 import { collectProcessMetrics, registry } from '@keelson/activities/monitoring/prometheus';
+import { closeSmtpPools } from '@keelson/activities/mail/index';
 import { Client } from '@temporalio/client';
 import { createServer } from 'node:http';
 import { CaddyProxy } from '@keelson/activities/caddy/proxy';
@@ -102,6 +103,7 @@ try {
 } finally {
   clearInterval(health);
   metricsServer?.close();
+  closeSmtpPools();
   await connection.close();
   await close();
 }
