@@ -15,7 +15,7 @@ export { monitoringEvaluate, monitoringMaintenance } from './monitoring/evaluate
 export { alertInstance } from './monitoring/alert-instance';
 export { orderFulfil } from './billing/order';
 export { billingRun } from './billing/run';
-export { invoiceSubscriptions, issueInvoices, issueCreditNote } from './billing/invoice';
+export { finalizeSubscriptionPeriods, invoiceSubscriptions, issueInvoiceRange, issueInvoices, issueCreditNote } from './billing/invoice';
 export { subscriptionLifecycle } from './billing/subscription';
 export { terraformRun } from './terraform/stack-run';
 export { terraformDriftCheck } from './terraform/drift-check';

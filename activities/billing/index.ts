@@ -1,8 +1,9 @@
 import type { KeyRing } from '@keelson/common/codec';
+import { mergeNumberRanges, type NumberRange } from '@keelson/common/number-ranges';
 import type { Database } from '@keelson/db';
 import { billingSettings, creditNotes, customerContacts, invoices, outboundEmails } from '@keelson/db/schema';
 import { ApplicationFailure, Context } from '@temporalio/activity';
-import { and, eq, inArray } from 'drizzle-orm';
+import { and, asc, between, eq, inArray, ne } from 'drizzle-orm';
 import { createMailActivities } from '../mail/index';
 import { enqueueEmail } from '../mail/outbox';
 import { invoiceFilename, renderCreditNotePdf, renderInvoicePdfs } from './documents';
@@ -113,6 +114,27 @@ export function createBillingActivities({ db, keys, now = () => new Date() }: Bi
     /** Finalizes drafts in one transaction (numbers from the locked counter); finalized ones are returned as they are. */
     async billingFinalizeInvoices(input: { tenantId: string; invoiceIds: string[] }): Promise<Finalized[]> {
       return ledger(() => finalizeInvoices(db, input.tenantId, input.invoiceIds, now()));
+    },
+
+    /**
+     * Finalizes a billing run's batch like `billingFinalizeInvoices`, answering with the number
+     * ranges the batch's invoices hold (those finalized before too: a retry after a crash finds
+     * them all finalized, and they must still be issued) instead of each invoice.
+     */
+    async billingFinalizeBatch(input: { tenantId: string; invoiceIds: string[] }): Promise<{ finalizedNow: number; ranges: NumberRange[] }> {
+      const out = await ledger(() => finalizeInvoices(db, input.tenantId, input.invoiceIds, now()));
+      const numbered = out.filter((f) => f.series !== undefined && f.sequence !== undefined);
+      return { finalizedNow: out.filter((f) => f.finalizedNow).length, ranges: mergeNumberRanges(numbered.map((f) => ({ series: f.series!, from: f.sequence!, to: f.sequence! }))) };
+    },
+
+    /** The invoices holding a range of numbers, as finalization answered them; voided ones are left out (they are not sent). */
+    async billingNumberedInvoices(input: { tenantId: string } & NumberRange): Promise<Finalized[]> {
+      const rows = await db
+        .select({ id: invoices.id, number: invoices.number, customerId: invoices.customerId, sequence: invoices.sequence })
+        .from(invoices)
+        .where(and(eq(invoices.tenantId, input.tenantId), eq(invoices.series, input.series), between(invoices.sequence, input.from, input.to), ne(invoices.status, 'void')))
+        .orderBy(asc(invoices.sequence));
+      return rows.map((r) => ({ invoiceId: r.id, number: r.number!, finalizedNow: false, customerId: r.customerId, series: input.series, sequence: r.sequence! }));
     },
 
     /** Renders the PDFs still missing; returns how long each new one took. */

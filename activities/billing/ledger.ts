@@ -212,6 +212,9 @@ export interface Finalized {
   finalizedNow: boolean;
   /** Whom it bills (absent in results recorded before it was added). */
   customerId?: string;
+  /** Its series and place in it (absent in results recorded before they were added). */
+  series?: string;
+  sequence?: number;
 }
 
 /**
@@ -224,13 +227,15 @@ export async function finalizeInvoices(db: Executor, tenantId: string, invoiceId
   return db.transaction(async (tx) => {
     const settings = await sellerSettings(tx, tenantId);
     const rows = await tx
-      .select({ id: invoices.id, status: invoices.status, number: invoices.number, customerId: invoices.customerId })
+      .select({ id: invoices.id, status: invoices.status, number: invoices.number, customerId: invoices.customerId, series: invoices.series, sequence: invoices.sequence })
       .from(invoices)
       .where(and(eq(invoices.tenantId, tenantId), inArray(invoices.id, invoiceIds)))
       .orderBy(asc(invoices.createdAt), asc(invoices.id))
       .for('update');
     const drafts = rows.filter((r) => r.status === 'draft');
-    const out: Finalized[] = rows.filter((r) => r.status !== 'draft').map((r) => ({ invoiceId: r.id, number: r.number!, finalizedNow: false, customerId: r.customerId }));
+    const out: Finalized[] = rows
+      .filter((r) => r.status !== 'draft')
+      .map((r) => ({ invoiceId: r.id, number: r.number!, finalizedNow: false, customerId: r.customerId, series: r.series ?? undefined, sequence: r.sequence ?? undefined }));
     if (!drafts.length) return out;
     const series = seriesFor(settings.invoicePrefix, now, settings.runTimeZone);
     const first = await takeNumbers(tx, tenantId, series, drafts.length);
@@ -247,7 +252,7 @@ export async function finalizeInvoices(db: Executor, tenantId: string, invoiceId
       where i.id = v.id and i.tenant_id = ${tenantId} and c.id = i.customer_id`);
     // A customer's credit (an earlier overpayment) pays the next invoice first (decision 0026).
     await applyCustomerCredit(tx, tenantId, assigned.map((a) => a.id), now);
-    return [...out, ...assigned.map((a) => ({ invoiceId: a.id, number: a.num, finalizedNow: true, customerId: a.customerId }))];
+    return [...out, ...assigned.map((a) => ({ invoiceId: a.id, number: a.num, finalizedNow: true, customerId: a.customerId, series, sequence: a.seq }))];
   });
 }
 

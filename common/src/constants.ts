@@ -75,7 +75,9 @@ export const WorkflowType = {
   order: 'orderFulfil',
   billingRun: 'billingRun',
   invoiceSubscriptions: 'invoiceSubscriptions',
+  finalizeSubscriptionPeriods: 'finalizeSubscriptionPeriods',
   issueInvoices: 'issueInvoices',
+  issueInvoiceRange: 'issueInvoiceRange',
   issueCreditNote: 'issueCreditNote',
   subscription: 'subscriptionLifecycle',
   terraformRun: 'terraformRun',
@@ -164,6 +166,8 @@ export const WorkflowId = {
   invoicePeriod: (subscriptionId: string, periodStart: string) => `invoice/${subscriptionId}/${periodStart}`,
   /** A batch of subscription periods of one billing run page (large runs), named by its first one. */
   invoiceBatch: (tenantId: string, subscriptionId: string, periodStart: string, size: number) => `invoice-batch/${tenantId}/${subscriptionId}/${periodStart}/${size}`,
+  /** Rendering and sending the invoices holding a range of numbers a billing run finalized. */
+  invoiceRange: (tenantId: string, series: string, from: number, to: number) => `invoice-range/${tenantId}/${series}/${from}-${to}`,
   /** Finalizing, rendering and sending invoices the API asked for (one request). */
   issueInvoices: (invoiceId: string, requestId: string) => `invoice/${invoiceId}/issue/${requestId}`,
   creditNote: (creditNoteId: string) => `credit-note/${creditNoteId}`,

@@ -25,6 +25,18 @@ export function runSearchAttributes(a: RunAttributes) {
   ];
 }
 
+/** The leading values whose JSON fits in `bytes` (Temporal caps a search attribute at 2 KiB). */
+export function fittingResources(values: string[], bytes = 1800): string[] {
+  const out: string[] = [];
+  let size = 2;
+  for (const v of values) {
+    size += v.length + 3;
+    if (size > bytes) break;
+    out.push(v);
+  }
+  return out;
+}
+
 export function readRunAttributes(sa: TypedSearchAttributes): Partial<RunAttributes> {
   return {
     tenantId: sa.get(SearchKey.tenant),

@@ -1,8 +1,9 @@
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
-import { ParentClosePolicy, patched, proxyActivities, startChild, WorkflowIdReusePolicy } from '@temporalio/workflow';
+import { ParentClosePolicy, patched, proxyActivities, startChild, upsertSearchAttributes, WorkflowIdReusePolicy } from '@temporalio/workflow';
 import type { BillingActivities, DraftedPeriod, DueSubscription, Finalized } from '@keelson/activities/billing/index';
 import { BillingOperation, DunningOperation, WorkflowId, resourceRef } from '@keelson/common/constants';
-import { runSearchAttributes } from '@keelson/common/search-attributes';
+import type { NumberRange } from '@keelson/common/number-ranges';
+import { fittingResources, runSearchAttributes, SearchKey } from '@keelson/common/search-attributes';
 import type { RunContext } from '../run-context';
 import { dunningLadder } from './dunning';
 
@@ -43,8 +44,13 @@ export interface IssueInvoicesResult {
 }
 
 export async function issueInvoices(input: IssueInvoicesInput): Promise<IssueInvoicesResult> {
+  const finalized = await db.billingFinalizeInvoices({ tenantId: input.tenantId, invoiceIds: input.invoiceIds });
+  return { finalized, ...(await issueFinalized(input, finalized)) };
+}
+
+/** Renders, records and sends the emails of, and starts the dunning ladders of invoices already finalized. */
+async function issueFinalized(input: IssueInvoicesInput, finalized: Finalized[]): Promise<Omit<IssueInvoicesResult, 'finalized'>> {
   const { tenantId, invoiceIds } = input;
-  const finalized = await db.billingFinalizeInvoices({ tenantId, invoiceIds });
   const { rendered, renderMs } = await render.billingRenderInvoicePdfs({ tenantId, invoiceIds });
   let sent = 0;
   let failed = 0;
@@ -54,7 +60,7 @@ export async function issueInvoices(input: IssueInvoicesInput): Promise<IssueInv
   }
   // Every invoice that went out gets its dunning ladder (a resend is the same invoice).
   if (!input.resendKey && patched(STARTS_DUNNING)) await startDunning(input, finalized);
-  return { finalized, pdfsRendered: rendered, renderMs, emailsSent: sent, emailsFailed: failed };
+  return { pdfsRendered: rendered, renderMs, emailsSent: sent, emailsFailed: failed };
 }
 
 /** Issuing starts each invoice's dunning ladder (added with Billing II's dunning). */
@@ -114,6 +120,54 @@ export async function invoiceSubscriptions(input: InvoiceSubscriptionsInput): Pr
     ? await issueInvoices({ tenantId: input.tenantId, actor: input.actor, invoiceIds, email: input.email })
     : { finalized: [], pdfsRendered: 0, renderMs: [], emailsSent: 0, emailsFailed: 0 };
   return { drafted, ...issued };
+}
+
+export interface FinalizeSubscriptionPeriodsResult {
+  /** Periods that moved on (a draft written now or before) or subscriptions that ended: the run goes round again. */
+  progressed: number;
+  finalizedNow: number;
+  /** The numbers this batch's invoices hold: what the billing run issues once every batch is finalized. */
+  ranges: NumberRange[];
+}
+
+/**
+ * The billing run's first half for a batch of periods: drafts them as `invoiceSubscriptions`
+ * does and finalizes the drafts, but renders and sends nothing. The run issues every batch's
+ * invoices (`issueInvoiceRange`) only once all are numbered, and this answer names number
+ * ranges, not invoices, so a run of 10,000 does not carry 10,000 invoices in its history.
+ */
+export async function finalizeSubscriptionPeriods(input: InvoiceSubscriptionsInput): Promise<FinalizeSubscriptionPeriodsResult> {
+  const drafted = await db.billingDraftPeriods({ tenantId: input.tenantId, due: input.due });
+  const invoiceIds = drafted.map((d) => d.invoiceId).filter((id): id is string => id !== null);
+  const progressed = drafted.filter((d) => d.outcome === 'drafted' || d.outcome === 'existing' || d.outcome === 'ended').length;
+  if (!invoiceIds.length) return { progressed, finalizedNow: 0, ranges: [] };
+  const { finalizedNow, ranges } = await db.billingFinalizeBatch({ tenantId: input.tenantId, invoiceIds });
+  return { progressed, finalizedNow, ranges };
+}
+
+export interface IssueInvoiceRangeInput extends RunContext, NumberRange {
+  email?: boolean;
+}
+
+export interface IssueInvoiceRangeResult {
+  invoices: number;
+  pdfsRendered: number;
+  emailsSent: number;
+  emailsFailed: number;
+}
+
+/**
+ * The billing run's second half for a range of numbers it finalized: reads the invoices holding
+ * them, then renders, emails and starts dunning as `issueInvoices` does (each step once per
+ * invoice, whoever else issues the same invoice).
+ */
+export async function issueInvoiceRange(input: IssueInvoiceRangeInput): Promise<IssueInvoiceRangeResult> {
+  const finalized = await db.billingNumberedInvoices({ tenantId: input.tenantId, series: input.series, from: input.from, to: input.to });
+  if (!finalized.length) return { invoices: 0, pdfsRendered: 0, emailsSent: 0, emailsFailed: 0 };
+  // Customers see the runs about them: name them (as many as fit) now that they are known.
+  upsertSearchAttributes([{ key: SearchKey.resources, value: fittingResources([...new Set(finalized.flatMap((f) => [...(f.customerId ? [resourceRef('customer', f.customerId)] : []), resourceRef('invoice', f.invoiceId)]))]) }]);
+  const issued = await issueFinalized({ tenantId: input.tenantId, actor: input.actor, invoiceIds: finalized.map((f) => f.invoiceId), email: input.email }, finalized);
+  return { invoices: finalized.length, pdfsRendered: issued.pdfsRendered, emailsSent: issued.emailsSent, emailsFailed: issued.emailsFailed };
 }
 
 export interface IssueCreditNoteInput extends RunContext {
