@@ -13,6 +13,7 @@ import { runSearchAttributes } from '@keelson/common/search-attributes';
 import { connectDb } from '@keelson/db';
 import { billingSettings, customerContacts, customers, invoices, planPrices, plans, products, subscriptions } from '@keelson/db/schema';
 import { and, eq, isNotNull, sql } from 'drizzle-orm';
+import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import { startBenchPlatform } from './platform';
 import { round, summarize } from './stats';
@@ -52,8 +53,11 @@ try {
   }
 
   const count = async (where: ReturnType<typeof and>) => (await db.select({ n: sql<number>`count(*)::int` }).from(invoices).where(where))[0]!.n;
+  // The machine is shared: the 1-minute load average as the run starts, at "all finalized" and at "all rendered".
+  const load = () => Math.round(loadavg()[0]! * 100) / 100;
+  const loads: Record<string, number> = { atStart: load() };
   const t0 = performance.now();
-  await platform.client.workflow.start(WorkflowType.billingRun, {
+  const run = await platform.client.workflow.start(WorkflowType.billingRun, {
     taskQueue: platform.coreTaskQueue,
     workflowId: `billing-run/${tenantId}/bench`,
     args: [{ tenantId, actor: platform.actor, batchSize: BATCH, parallel: PARALLEL, email: false }],
@@ -64,7 +68,10 @@ try {
   for (;;) {
     const finalized = await count(and(eq(invoices.tenantId, tenantId), isNotNull(invoices.number)));
     const rendered = await count(and(eq(invoices.tenantId, tenantId), isNotNull(invoices.pdfFileId)));
-    if (Number.isNaN(finalizedMs) && finalized >= N) finalizedMs = performance.now() - t0;
+    if (Number.isNaN(finalizedMs) && finalized >= N) {
+      finalizedMs = performance.now() - t0;
+      loads.atAllFinalized = load();
+    }
     if (rendered >= N) {
       renderedMs = performance.now() - t0;
       break;
@@ -73,6 +80,10 @@ try {
     await new Promise((r) => setTimeout(r, 500));
   }
   log(`finalized ${N} in ${round(finalizedMs / 1000)} s, rendered in ${round(renderedMs / 1000)} s`);
+  loads.atAllRendered = load();
+  // What the run carries in its history by then (its current execution's, after any
+  // continue-as-new); it goes on starting the invoices' dunning ladders, which this bench does not wait for.
+  const described = await platform.client.workflow.getHandle(run.workflowId).describe();
 
   // PDF render times, measured in this process on a sample of the invoices just issued.
   const sample = await db.select({ id: invoices.id }).from(invoices).where(eq(invoices.tenantId, tenantId)).limit(200);
@@ -108,10 +119,12 @@ try {
     secondsToAllFinalized: round(finalizedMs / 1000),
     goalSecondsToAllFinalized: 120,
     secondsToAllPdfsRendered: round(renderedMs / 1000),
+    runHistoryAtAllRendered: { events: described.historyLength, bytes: described.historySize ?? null },
     pdfRenderMs: { p50: round(render.p50), p99: round(render.p99), samples: render.samples },
     invoicesPerSecond: round(N / (finalizedMs / 1000)),
     plainInsertRowsPerSecond: round(rows.length / (plainMs / 1000)),
     ratioToPlainInserts: round(N / (finalizedMs / 1000) / (rows.length / (plainMs / 1000)), 3),
+    loadAverage1m: loads,
     notes: platform.notes,
   };
   console.log(JSON.stringify(summary, null, 2));
