@@ -187,6 +187,18 @@ export async function draftPeriodInvoices(db: Executor, tenantId: string, due: D
     if (ended.length) {
       await tx.update(subscriptions).set({ status: 'cancelled', updatedAt: sql`now()` }).where(and(eq(subscriptions.tenantId, tenantId), inArray(subscriptions.id, ended)));
     }
+    // A subscription already past the period the caller saw may have moved on in an earlier
+    // attempt of this very call (committed, then the worker died before answering): the draft
+    // written then is this period's, and the caller must still finalize it.
+    const skipped = out.filter((o) => o.outcome === 'skipped');
+    if (skipped.length) {
+      const keys = due.filter((d) => skipped.some((o) => o.subscriptionId === d.subscriptionId)).map((d) => periodInvoiceKey(d.subscriptionId, new Date(d.periodStart)));
+      const found = await tx.select({ id: invoices.id, subscriptionId: invoices.subscriptionId, periodStart: invoices.periodStart }).from(invoices).where(and(eq(invoices.tenantId, tenantId), inArray(invoices.key, keys)));
+      for (const f of found) {
+        const i = out.findIndex((o) => o.outcome === 'skipped' && o.subscriptionId === f.subscriptionId);
+        if (i >= 0) out[i] = { subscriptionId: f.subscriptionId!, periodStart: f.periodStart!.toISOString(), invoiceId: f.id, outcome: 'existing' };
+      }
+    }
     if (!work.length) return out;
 
     // Tax per customer, from one read of the customers and one of the rules.
