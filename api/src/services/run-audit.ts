@@ -5,6 +5,7 @@ import type { temporal as proto } from '@temporalio/proto';
 import { eq, inArray } from 'drizzle-orm';
 import type { AppDeps } from '../deps';
 import { payloadCodec } from './payload-codec';
+import { type PeriodicSweep, startPeriodicSweep } from './periodic-sweep';
 import { toDate } from './temporal-decoding';
 
 /**
@@ -133,11 +134,7 @@ async function writeMissing(tx: Tx, rows: StartRow[]): Promise<number> {
   return inserted.length;
 }
 
-export interface RunAuditSweeper {
-  /** Sweeps now (tests, and a process that just started). */
-  sweep(): Promise<RunAuditSweepResult | null>;
-  stop(): Promise<void>;
-}
+export type RunAuditSweeper = PeriodicSweep<RunAuditSweepResult | null>;
 
 /**
  * The sweep each API process runs: at once (start rows a dead process left unwritten), then every
@@ -147,33 +144,12 @@ export function startRunAuditSweeper(
   deps: SweepDeps,
   opts: { everyMs?: number; marginMs?: number; onSwept?: (result: RunAuditSweepResult) => void; onError?: (err: unknown) => void } = {},
 ): RunAuditSweeper {
-  const everyMs = opts.everyMs ?? RUN_AUDIT_SWEEP_MS;
-  let stopped = false;
-  let failures = 0;
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  let current: Promise<RunAuditSweepResult | null> = Promise.resolve(null);
-  const sweep = () => {
-    current = current.catch(() => null).then(() => sweepRunAudits(deps, { marginMs: opts.marginMs }));
-    return current;
-  };
-  const tick = async () => {
-    try {
-      const result = await sweep();
+  return startPeriodicSweep(() => sweepRunAudits(deps, { marginMs: opts.marginMs }), {
+    everyMs: opts.everyMs ?? RUN_AUDIT_SWEEP_MS,
+    maxBackoffMs: MAX_BACKOFF_MS,
+    onSwept: (result) => {
       if (result) opts.onSwept?.(result);
-      failures = 0;
-    } catch (err) {
-      failures++;
-      opts.onError?.(err);
-    }
-    if (!stopped) timer = setTimeout(tick, Math.min(everyMs * 2 ** failures, MAX_BACKOFF_MS));
-  };
-  timer = setTimeout(tick, 0);
-  return {
-    sweep,
-    async stop() {
-      stopped = true;
-      clearTimeout(timer);
-      await current.catch(() => undefined);
     },
-  };
+    onError: opts.onError,
+  });
 }

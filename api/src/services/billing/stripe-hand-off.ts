@@ -2,6 +2,7 @@ import { signalPaymentIntent } from '@keelson/activities/payments/index';
 import { stripeEvents } from '@keelson/db/schema';
 import { and, asc, eq, lt } from 'drizzle-orm';
 import type { AppDeps } from '../../deps';
+import { type PeriodicSweep, startPeriodicSweep } from '../periodic-sweep';
 
 /** A recorded Stripe event about a PaymentIntent, waiting to be handed to its run. */
 export interface PendingStripeEvent {
@@ -65,11 +66,7 @@ export async function handOverPendingStripeEvents(deps: Pick<AppDeps, 'db' | 'te
   });
 }
 
-export interface StripeHandOffDispatcher {
-  /** Sweeps now (tests, and a process that just started). */
-  sweep(): Promise<number>;
-  stop(): Promise<void>;
-}
+export type StripeHandOffDispatcher = PeriodicSweep<number>;
 
 /**
  * The dispatcher each API process runs: a sweep every `everyMs`, backing off (doubling, at most a
@@ -80,32 +77,9 @@ export function startStripeHandOffDispatcher(
   deps: Pick<AppDeps, 'db' | 'temporal' | 'config'>,
   opts: { everyMs?: number; graceMs?: number; onError?: (err: unknown) => void } = {},
 ): StripeHandOffDispatcher {
-  const everyMs = opts.everyMs ?? STRIPE_HAND_OFF_SWEEP_MS;
-  let stopped = false;
-  let failures = 0;
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  let current: Promise<number> = Promise.resolve(0);
-  const sweep = () => {
-    current = current.catch(() => 0).then(() => handOverPendingStripeEvents(deps, { graceMs: opts.graceMs }));
-    return current;
-  };
-  const tick = async () => {
-    try {
-      await sweep();
-      failures = 0;
-    } catch (err) {
-      failures++;
-      opts.onError?.(err);
-    }
-    if (!stopped) timer = setTimeout(tick, Math.min(everyMs * 2 ** failures, MAX_BACKOFF_MS));
-  };
-  timer = setTimeout(tick, 0);
-  return {
-    sweep,
-    async stop() {
-      stopped = true;
-      clearTimeout(timer);
-      await current.catch(() => undefined);
-    },
-  };
+  return startPeriodicSweep(() => handOverPendingStripeEvents(deps, { graceMs: opts.graceMs }), {
+    everyMs: opts.everyMs ?? STRIPE_HAND_OFF_SWEEP_MS,
+    maxBackoffMs: MAX_BACKOFF_MS,
+    onError: opts.onError,
+  });
 }
