@@ -86,6 +86,8 @@ describe('a start whose API process died before writing its audit row', () => {
 
     // Hold audit_log so the first process's insert cannot commit; reads still go through.
     const locker = new pg.Client({ connectionString: p.dbUrl });
+    // Ended by the platform's teardown if the test fails while it holds the lock.
+    locker.on('error', () => undefined);
     await locker.connect();
     await locker.query('BEGIN');
     await locker.query('LOCK TABLE audit_log IN SHARE MODE');
@@ -105,7 +107,7 @@ describe('a start whose API process died before writing its audit row', () => {
         `select pid from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock' and query ilike 'insert into "audit_log"%'`,
       );
       return rows.length ? rows : undefined;
-    });
+    }, 90_000);
     first.child.kill('SIGKILL');
     expect(await first.exited).toBe('SIGKILL');
     // A dead process's insert that had not reached Postgres: its statement is gone with it.
