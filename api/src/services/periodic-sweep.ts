@@ -25,7 +25,9 @@ export function startPeriodicSweep<T>(
   };
   const tick = async () => {
     try {
-      opts.onSwept?.(await sweep());
+      // Not `onSwept?.(await sweep())`: without an onSwept that would skip the sweep itself.
+      const result = await sweep();
+      opts.onSwept?.(result);
       failures = 0;
     } catch (err) {
       failures++;
