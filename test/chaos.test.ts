@@ -5,7 +5,7 @@ import { DockerGuests, pickFreeSubnet } from '@keelson/proxmox-sim/guests/docker
 import type { ChildProcess } from 'node:child_process';
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readdirSync } from 'node:fs';
+import { readdirSync, statSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -388,8 +388,10 @@ describe(`chaos: ${KILLS} worker SIGKILLs among creates, deploys and provisions 
       expect(record!.currentReleaseId).toBe(live[0]!.id);
       expect(engine.map((c) => [c.Names[0], c.State])).toEqual([[`/${live[0]!.containerName}`, 'running']]);
       served.push(appRouteId(app.id));
-      // The route's one upstream is the name of the one file in its directory.
-      expect(readdirSync(join(caddy.upstreamsDir, appRouteId(app.id)))).toEqual([live[0]!.upstream]);
+      // The route's upstream is the name of the newest file in its directory.
+      const dir = join(caddy.upstreamsDir, appRouteId(app.id));
+      const newest = readdirSync(dir).sort((a, b) => statSync(join(dir, b)).mtimeMs - statSync(join(dir, a)).mtimeMs)[0];
+      expect(newest).toBe(live[0]!.upstream);
       const body = ops.find((o) => o.releaseId === live[0]!.id)!.body;
       expect(await getThroughProxy(caddy.httpPort, app.hostname)).toEqual({ status: 200, body });
     }

@@ -131,6 +131,21 @@ describe('CaddyProxy', () => {
     expect(await get('legacy.test')).toEqual({ status: 200, body: 'legacy-two' });
   });
 
+  it('serves the newest upstream file and keeps the one it superseded for requests that already found it', async () => {
+    const a = await startUpstream('first');
+    const b = await startUpstream('second');
+    await proxy.setRoute({ id: 'app-newest', hosts: ['newest.test'], upstream: a.address });
+    expect(await proxy.setRoute({ id: 'app-newest', hosts: ['newest.test'], upstream: b.address })).toEqual({ previous: a.address });
+    const dir = join(caddy.upstreamsDir, 'app-newest');
+    // Caddy globs the directory, then stats what it found: the superseded file is still there.
+    expect(readdirSync(dir).sort()).toEqual([a.address, b.address].sort());
+    expect(await get('newest.test')).toEqual({ status: 200, body: 'second' });
+    // Back to an address whose file is there: it becomes the newest again.
+    expect(await proxy.setRoute({ id: 'app-newest', hosts: ['newest.test'], upstream: a.address })).toEqual({ previous: b.address });
+    expect(await get('newest.test')).toEqual({ status: 200, body: 'first' });
+    expect(await proxy.getRoute('app-newest')).toEqual({ hosts: ['newest.test'], upstream: a.address });
+  });
+
   it('reads and removes routes, idempotently', async () => {
     const up = await startUpstream('gone-soon');
     await proxy.setRoute({ id: 'app-remove', hosts: ['remove.test'], upstream: up.address });

@@ -1,4 +1,5 @@
-import { mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises';
+import { randomUUID } from 'node:crypto';
+import { mkdir, readdir, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
@@ -11,12 +12,12 @@ import { join, resolve } from 'node:path';
  * connections at once. A client that sends its next request on such a connection just as it is
  * closed gets an error, unless it retries (browsers do, most HTTP libraries do not). So a switch
  * of an app's release does not go through the admin API at all: an app's route reads its upstream
- * from the name of the one file in the app's upstream directory (`<upstreamsDir>/<route id>/`,
- * e.g. `127.0.0.1:49153`), which Caddy looks up on every request, and a switch renames that file
- * (rename(2) is atomic). Caddy's config, its listeners and every client connection stay as they
- * are; requests already proxied finish on the old release, and every request that arrives after
- * the rename goes to the new one. The admin API changes the config only when an app gets its
- * route, changes hostnames, is suspended or removed.
+ * from the name of the most recently modified file in the app's upstream directory
+ * (`<upstreamsDir>/<route id>/`, e.g. `127.0.0.1:49153`), which Caddy looks up on every request,
+ * and a switch puts a newer file there (renamed into place whole). Caddy's config, its listeners
+ * and every client connection stay as they are; requests already proxied finish on the old
+ * release, and every request that arrives after the switch goes to the new one. The admin API
+ * changes the config only when an app gets its route, changes hostnames, is suspended or removed.
  *
  * Read-modify-write changes of the config (inserting before the catch-all, removal by index) are
  * guarded by Caddy's `If-Match` check against the route table they were computed from, and
@@ -31,7 +32,7 @@ export interface CaddyProxyOptions {
   /** Addresses that server listens on (Caddy's network address syntax). */
   listen?: string[];
   /**
-   * Where each app's current upstream is kept, as the name of one file in `<dir>/<route id>/`.
+   * Where each app's current upstream is kept, as the name of the newest file in `<dir>/<route id>/`.
    * Caddy reads it on every request, so it must be on the same host as Caddy and readable by it.
    * Default: a directory under the system's temporary directory named after the admin address and
    * the server (a restarted host loses it along with Caddy's in-memory config; the node worker puts
@@ -93,6 +94,15 @@ const ADMIN_TIMEOUT_MS = 30_000;
  * configured by someone else keeps its own setting.
  */
 export const PROXY_DRAIN_GRACE_MS = 10_000;
+
+/**
+ * How long an upstream file stays after a newer one superseded it: far longer than Caddy takes
+ * between globbing a route's directory and stat-ing what it found.
+ */
+const SUPERSEDED_KEPT_MS = 10_000;
+
+/** Where upstream files are made before they are renamed into a route's directory; never a route id (`#`). */
+const INCOMING_DIR = '#incoming';
 
 /** Attempts of a read-modify-write change that keeps losing to concurrent changes. */
 const MAX_CONFLICT_ATTEMPTS = 8;
@@ -158,7 +168,7 @@ export class CaddyProxy {
   }
 
   /**
-   * Points `hosts` at `upstream`. The upstream changes by renaming the file in the app's upstream
+   * Points `hosts` at `upstream`. The upstream changes by a newer file in the app's upstream
    * directory, which touches neither Caddy's config nor any connection: requests in flight finish
    * on the previous upstream, and every request that arrives after this resolves goes to the new
    * one. The route itself is written through the admin API only when it is missing or differs
@@ -254,40 +264,62 @@ export class CaddyProxy {
 
   /** The upstream named in the route's directory, or null when it holds none. */
   private async readUpstream(id: string): Promise<string | null> {
-    return (await this.upstreamFiles(id)).sort()[0] ?? null;
+    return (await this.upstreamFiles(id))[0]?.name ?? null;
   }
 
-  private async upstreamFiles(id: string): Promise<string[]> {
+  /**
+   * The route's upstream files, newest first: the order in which Caddy's `most_recently_modified`
+   * picks (latest mtime; of equal ones, the first by name). A file that vanishes meanwhile is left out.
+   */
+  private async upstreamFiles(id: string): Promise<{ name: string; mtimeMs: number }[]> {
+    const dir = this.routeDir(id);
+    let names: string[];
     try {
-      return (await readdir(this.routeDir(id))).filter((name) => UPSTREAM.test(name));
+      names = (await readdir(dir)).filter((name) => UPSTREAM.test(name)).sort();
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
       throw err;
     }
+    const files = await Promise.all(names.map(async (name) => ({ name, mtimeMs: (await stat(join(dir, name)).catch(() => null))?.mtimeMs ?? -1 })));
+    return files.filter((f) => f.mtimeMs >= 0).sort((a, b) => b.mtimeMs - a.mtimeMs);
   }
 
   /**
-   * Makes `upstream` the one file in the route's directory and returns the upstream it replaced.
-   * An existing file is renamed, so at every moment exactly one upstream is there for Caddy to
-   * find; a rename that loses to a concurrent one (ENOENT) reads the directory again.
+   * Makes `upstream` the route's newest upstream file and returns the one it superseded. The file
+   * is written under a temporary name, given an mtime later than every other, and renamed into
+   * place, so Caddy sees it whole or not at all; an existing file of that name just has its
+   * mtime moved on. The superseded file stays: Caddy globs the directory and then stats what it
+   * found, and a request that globbed just before this switch must still find its file. Files
+   * superseded more than `SUPERSEDED_KEPT_MS` ago are removed here, on a later switch.
    */
   private async writeUpstream(id: string, upstream: string): Promise<string | null> {
     const dir = this.routeDir(id);
     await mkdir(dir, { recursive: true, mode: 0o755 });
-    for (let attempt = 1; ; attempt++) {
-      const names = (await this.upstreamFiles(id)).sort();
-      const [current, ...extra] = names;
-      try {
-        if (current === undefined) await writeFile(join(dir, upstream), '', { mode: 0o644 });
-        else if (current !== upstream) await rename(join(dir, current), join(dir, upstream));
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === 'ENOENT' && attempt < MAX_CONFLICT_ATTEMPTS) continue;
-        throw new Error(`route ${id}: could not write its upstream in ${dir}: ${(err as Error).message}`, { cause: err });
+    const before = await this.upstreamFiles(id);
+    const newest = before[0];
+    const mtime = new Date(Math.max(Date.now(), Math.floor(newest?.mtimeMs ?? 0) + 1));
+    try {
+      if (before.some((f) => f.name === upstream)) {
+        await utimes(join(dir, upstream), mtime, mtime);
+      } else {
+        // Outside every route's directory, so that Caddy's glob never finds it half-made.
+        const incoming = join(this.upstreamsDir, INCOMING_DIR);
+        await mkdir(incoming, { recursive: true, mode: 0o755 });
+        const temporary = join(incoming, `${process.pid}-${randomUUID()}`);
+        await writeFile(temporary, '', { mode: 0o644 });
+        await utimes(temporary, mtime, mtime);
+        await rename(temporary, join(dir, upstream));
       }
-      // Only a crash between someone's create and rename could leave more than one.
-      for (const name of extra) if (name !== upstream) await rm(join(dir, name), { force: true });
-      return current ?? null;
+    } catch (err) {
+      throw new Error(`route ${id}: could not write its upstream in ${dir}: ${(err as Error).message}`, { cause: err });
     }
+    // A file was superseded when the next newer one got its mtime.
+    const now = Date.now();
+    const files = await this.upstreamFiles(id);
+    for (const [i, file] of files.entries()) {
+      if (i > 0 && file.name !== upstream && now - files[i - 1]!.mtimeMs > SUPERSEDED_KEPT_MS) await rm(join(dir, file.name), { force: true });
+    }
+    return newest?.name ?? null;
   }
 
   private serverConfig(): JsonObject {
@@ -423,9 +455,9 @@ export class CaddyProxy {
 const UPSTREAM_PLACEHOLDER = 'keelson_upstream';
 
 /**
- * One app's route. Its upstream is the name of the file in `dir` (the `file` matcher globs the
- * directory on every request and `map` strips the leading slash), so the route's config never
- * names a release. The proxy's settings are those of a single-upstream switch:
+ * One app's route. Its upstream is the name of the most recently modified file in `dir` (the
+ * `file` matcher globs the directory on every request, stats what it found and takes the newest;
+ * `map` strips the leading slash), so the route's config never names a release. The proxy's settings are those of a single-upstream switch:
  * - `try_duration`/`try_interval`: a request that cannot reach the upstream (a release that
  *   stopped listening a moment early, a container restarting) is retried for a few seconds
  *   instead of failing at once with a 502.
@@ -444,7 +476,7 @@ function routeConfig({ id, hosts, dir }: { id: string; hosts: string[]; dir: str
         handler: 'subroute',
         routes: [
           {
-            match: [{ file: { root: dir, try_files: ['/*'] } }],
+            match: [{ file: { root: dir, try_files: ['/*'], try_policy: 'most_recently_modified' } }],
             handle: [
               { handler: 'map', source: '{http.matchers.file.relative}', destinations: [`{${UPSTREAM_PLACEHOLDER}}`], mappings: [{ input_regexp: '^/(.+)$', outputs: ['$1'] }] },
               {
