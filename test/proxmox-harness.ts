@@ -14,6 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { inject } from 'vitest';
+import { workflowSinks } from '../workers/src/workers';
 import { createTestPlatform, TEST_KEYS, type TestPlatform } from './platform';
 
 const run = promisify(execFile);
@@ -106,6 +107,7 @@ export async function startProxmoxHarness(name: string): Promise<ProxmoxHarness>
         workflowBundle: { codePath: inject('workflowBundlePath') },
         dataConverter: keelsonDataConverter(TEST_KEYS, createPostgresDataKeys(platform.db, TEST_KEYS)),
         activities: { ...createProxmoxActivities({ clusters, runLog }), ...createRunLogActivities({ runLog }) },
+        sinks: workflowSinks,
         // A stopped worker should give its activities back quickly, as a crashed one would.
         shutdownGraceTime: '1s',
       });

@@ -53,8 +53,11 @@ export const WORKFLOWS_PATH = fileURLToPath(new URL('../../workflows/index.ts', 
 /** Bundled with the workflows (also into prebuilt bundles): counts runs as they end. */
 export const WORKFLOW_INTERCEPTOR_MODULES = [fileURLToPath(new URL('../../workflows/metrics-interceptor.ts', import.meta.url))];
 
-/** Where workflow code reports ends of runs: Keelson's Prometheus counters, by operation. */
-const sinks: InjectedSinks<KeelsonSinks> = {
+/**
+ * Where workflow code reports ends of runs: Keelson's Prometheus counters, by operation. Every
+ * worker of Keelson's workflow bundle gives these (its interceptor calls them).
+ */
+export const workflowSinks: InjectedSinks<KeelsonSinks> = {
   runMetrics: {
     closed: {
       fn: (_info, operation, outcome) => (outcome === 'completed' ? runsCompleted : runsFailed).inc({ operation }),
@@ -139,7 +142,7 @@ export function createCoreWorker(deps: WorkerDeps): Promise<Worker> {
     ...(deps.workflowBundle ? { workflowBundle: deps.workflowBundle } : { workflowsPath: WORKFLOWS_PATH, interceptors: { workflowModules: WORKFLOW_INTERCEPTOR_MODULES } }),
     maxCachedWorkflows: deps.maxCachedWorkflows ?? DEFAULT_MAX_CACHED_WORKFLOWS,
     dataConverter,
-    sinks,
+    sinks: workflowSinks,
     activities: {
       ...createDockerNodeDirectoryActivities({ db: deps.db }),
       ...createProxmoxMetricsActivities({ db: deps.db, clusters, options: monitoring.proxmox }),
