@@ -3,7 +3,7 @@ import { and, eq, inArray } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCustomer, PNG, upload } from './kyc-harness';
 import { createTestPlatform, type SignedIn, type TestPlatform } from './platform';
-import { startSmtpReceiver, type SmtpReceiver } from './smtp';
+import { expectOncePerMessageId, startSmtpReceiver, type SmtpReceiver } from './smtp';
 import { until, workerProcesses } from './worker-process';
 
 /**
@@ -16,7 +16,8 @@ const INTERVAL = 15_000;
 /**
  * KYC cases' timers with the worker process SIGKILLed at each (decision 0023): as soon as a
  * reminder or an escalation has recorded its email, the worker dies and another starts. Each
- * email reaches the SMTP receiver exactly once, and every case waiting for documents has
+ * email reaches the SMTP receiver as one message (a copy only after a kill, under the same
+ * Message-ID), and every case waiting for documents has
  * expired within one timer interval of its expiry.
  */
 describe('KYC reminders, escalations and expiry with the worker SIGKILLed at each', () => {
@@ -87,8 +88,8 @@ describe('KYC reminders, escalations and expiry with the worker SIGKILLed at eac
     await new Promise((r) => setTimeout(r, 3_000));
     const rows = await p.db.select().from(outboundEmails).where(eq(outboundEmails.kind, 'kyc'));
     expect(rows.map((r) => r.key).sort()).toEqual([...expected].sort());
-    for (const row of rows) expect(smtp.messages.filter((m) => m.messageId === row.messageId), `${row.key} (${row.subject})`).toHaveLength(1);
-    expect(smtp.messages).toHaveLength(expected.length);
+    // Three kills, each as an email had just been recorded (see expectOncePerMessageId).
+    expectOncePerMessageId(smtp.messages, rows, 3);
     await workers.kill(worker);
   });
 });

@@ -1,5 +1,6 @@
 import { simpleParser, type ParsedMail } from 'mailparser';
 import { SMTPServer, type SMTPServerAddress } from 'smtp-server';
+import { expect } from 'vitest';
 
 /** One message as the receiver got it: the SMTP envelope and the parsed email. */
 export interface ReceivedEmail {
@@ -130,4 +131,24 @@ export async function startSmtpReceiver(options: SmtpReceiverOptions = {}): Prom
     },
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
+}
+
+/**
+ * What a test that SIGKILLs workers can hold the sender to. SMTP cannot be made idempotent by the
+ * sender: a worker killed after the server accepted a message and before the send was recorded
+ * sends it again once its claim runs out — the same message under the same Message-ID, which
+ * mail systems collapse into one. So: every recorded email arrived, nothing else arrived, every
+ * copy of a Message-ID is the same message, and there are at most `kills` extra copies in all.
+ * Returns the messages, one per Message-ID.
+ */
+export function expectOncePerMessageId(received: ReceivedEmail[], recorded: Array<{ messageId: string; key: string; subject: string }>, kills: number): ReceivedEmail[] {
+  const byMessageId = new Map<string | null, ReceivedEmail[]>();
+  for (const m of received) byMessageId.set(m.messageId, [...(byMessageId.get(m.messageId) ?? []), m]);
+  for (const row of recorded) expect(byMessageId.get(row.messageId)?.length ?? 0, `${row.key} (${row.subject}) arrived`).toBeGreaterThanOrEqual(1);
+  expect([...byMessageId.keys()].sort(), 'only recorded emails arrived').toEqual(recorded.map((r) => r.messageId).sort());
+  for (const [messageId, copies] of byMessageId) {
+    expect(new Set(copies.map((m) => `${m.subject}\n${m.to.join(',')}\n${m.text}\n${m.attachments.map((a) => a.content.toString('base64')).join(',')}`)).size, `copies of ${messageId} are one message`).toBe(1);
+  }
+  expect(received.length - byMessageId.size, 'extra copies (at most one per kill)').toBeLessThanOrEqual(kills);
+  return [...byMessageId.values()].map((copies) => copies[0]!);
 }
