@@ -313,11 +313,12 @@ export class CaddyProxy {
     } catch (err) {
       throw new Error(`route ${id}: could not write its upstream in ${dir}: ${(err as Error).message}`, { cause: err });
     }
-    // A file was superseded when the next newer one got its mtime.
+    // The directory now, newest first: the new file, then the others as they were. A file was
+    // superseded when the next newer one got its mtime.
+    const files = [{ name: upstream, mtimeMs: mtime.getTime() }, ...before.filter((f) => f.name !== upstream)];
     const now = Date.now();
-    const files = await this.upstreamFiles(id);
-    for (const [i, file] of files.entries()) {
-      if (i > 0 && file.name !== upstream && now - files[i - 1]!.mtimeMs > SUPERSEDED_KEPT_MS) await rm(join(dir, file.name), { force: true });
+    for (let i = 1; i < files.length; i++) {
+      if (now - files[i - 1]!.mtimeMs > SUPERSEDED_KEPT_MS) await rm(join(dir, files[i]!.name), { force: true });
     }
     return newest?.name ?? null;
   }
@@ -457,7 +458,8 @@ const UPSTREAM_PLACEHOLDER = 'keelson_upstream';
 /**
  * One app's route. Its upstream is the name of the most recently modified file in `dir` (the
  * `file` matcher globs the directory on every request, stats what it found and takes the newest;
- * `map` strips the leading slash), so the route's config never names a release. The proxy's settings are those of a single-upstream switch:
+ * `map` strips the leading slash), so the route's config never names a release. The proxy's
+ * settings are those of a single-upstream switch:
  * - `try_duration`/`try_interval`: a request that cannot reach the upstream (a release that
  *   stopped listening a moment early, a container restarting) is retried for a few seconds
  *   instead of failing at once with a 502.
