@@ -10,8 +10,8 @@ import { cpus } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { measureOutputStream, type StreamResult } from './output-stream';
-import { startBenchPlatform, type BenchPlatform } from './platform';
-import { measureStarts, type StartResult } from './starts';
+import { spawnWorkerProcess, startBenchPlatform, type BenchPlatform, type WorkerProcess } from './platform';
+import { measureStarts, startStartClient, type StartClient, type StartResult } from './starts';
 import { round } from './stats';
 
 const USAGE = `usage: npm run bench -- [options]
@@ -77,6 +77,8 @@ Runtime.install({ logger: new DefaultLogger('WARN') });
 
 const began = performance.now();
 let platform: BenchPlatform | undefined;
+let worker: WorkerProcess | undefined;
+let startClient: StartClient | undefined;
 let stopping = false;
 let stoppingSince = 0;
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
@@ -91,12 +93,17 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     stoppingSince = performance.now();
     progress(`${signal}: cleaning up (again to force)…`);
     // While the platform is still starting, the run stops (and cleans up) as soon as it is up.
-    if (platform) void platform.close().finally(() => process.exit(130));
+    if (platform) void stopAll().finally(() => process.exit(130));
   });
 }
 
 try {
-  platform = await startBenchPlatform();
+  // As production runs them: the worker in a process of its own, and the client (start-client.ts)
+  // in another, so this process is the API's alone.
+  platform = await startBenchPlatform({ coreWorker: false });
+  worker = spawnWorkerProcess(platform);
+  await worker.ready;
+  startClient = await startStartClient(platform);
   if (stopping) throw new Error('interrupted');
   progress(`ready in ${((performance.now() - began) / 1000).toFixed(1)}s: API ${platform.baseUrl}, Temporal ${platform.temporalAddress}`);
 
@@ -106,7 +113,7 @@ try {
     const batch = Math.max(params.batch, 2 * concurrency);
     const n = Math.max(params.n, 2 * batch);
     progress(`start: concurrency ${concurrency}, n=${n} per side, batches of ${batch}`);
-    const result = await measureStarts(platform, { n, concurrency, batch, warmup: params.warmup }, progress);
+    const result = await measureStarts(platform, startClient, { n, concurrency, batch, warmup: params.warmup }, progress);
     startsAt.push({ concurrency, n, batch, result });
   }
   const stream = await measureOutputStream(
@@ -128,8 +135,14 @@ try {
   if (!stopping) console.error(`bench: ${(err as Error).stack ?? err}`);
   process.exitCode = 1;
 } finally {
+  await stopAll();
+}
+async function stopAll() {
+  await startClient?.close().catch(() => undefined);
+  await worker?.stop();
   await platform?.close();
 }
+
 // Some handles (the SDK's native runtime) keep the event loop alive after everything is closed.
 process.exit(stopping ? 130 : (process.exitCode ?? 0));
 

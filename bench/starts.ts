@@ -1,15 +1,16 @@
 /**
  * Start throughput and latency: no-op workflows started through Keelson's API (real HTTP) and,
- * as baselines, directly with the same Temporal client — bare, and with the search attributes
- * Keelson sets on every run (which Temporal's visibility store has to index). The sides take
- * turns batch by batch, so drift on a noisy machine hits all alike; each batch's runs complete
- * before the next batch.
+ * as baselines, directly with a Temporal client like the API's — bare, and with the search
+ * attributes Keelson sets on every run (which Temporal's visibility store has to index). Every
+ * start is made and timed by a client in a process of its own (`start-client.ts`), as a real
+ * client runs apart from the API. The sides take turns batch by batch, so drift on a noisy
+ * machine hits all alike; each batch's runs complete before the next batch.
  */
-import { WorkflowId, WorkflowType } from '@keelson/common/constants';
-import { runSearchAttributes } from '@keelson/common/search-attributes';
-import { randomUUID } from 'node:crypto';
+import { fork } from 'node:child_process';
 import { createHistogram, type RecordableHistogram } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
 import type { BenchPlatform } from './platform';
+import type { BatchTimings, StartClientReply, StartClientRequest, StartSideName } from './start-client';
 import { summarize, type LatencySummary } from './stats';
 
 export interface StartOptions {
@@ -29,7 +30,7 @@ export interface StartSide {
   latency: LatencySummary;
   /** Throughput of each batch, in the order they ran (shows the machine's noise). */
   batchThroughput: number[];
-  /** This process's event-loop delay while the side's batches ran (ms): how busy the loop was. */
+  /** The API process's event-loop delay while the side's batches ran (ms): how busy its loop was. */
   eventLoopDelay: { p50: number; p99: number; max: number };
   /** Queries waiting for a connection of the API's Postgres pool, sampled every 5 ms. */
   poolWaiting: { mean: number; max: number };
@@ -42,18 +43,52 @@ export interface StartResult {
   rawAttributes: StartSide;
 }
 
-const SIDES = ['keelson', 'raw', 'rawAttributes'] as const;
+const SIDES = ['keelson', 'raw', 'rawAttributes'] as const satisfies readonly StartSideName[];
 type Side = (typeof SIDES)[number];
 
-/** Starts one run; resolves with its workflow id when the start call has returned. */
-type Starter = () => Promise<string>;
+/** The client process: makes a batch of one side's starts and answers their timings. */
+export interface StartClient {
+  batch(side: Side, count: number, concurrency: number): Promise<BatchTimings>;
+  close(): Promise<void>;
+}
 
-export async function measureStarts(p: BenchPlatform, opts: StartOptions, progress: (msg: string) => void): Promise<StartResult> {
-  const sides: Record<Side, Starter> = { keelson: keelsonStarter(p), raw: rawStarter(p, false), rawAttributes: rawStarter(p, true) };
+/** Forks `start-client.ts` for this platform; resolves once it is connected to the API and Temporal. */
+export async function startStartClient(p: BenchPlatform): Promise<StartClient> {
+  const child = fork(fileURLToPath(new URL('./start-client.ts', import.meta.url)), [], { execArgv: ['--import', 'tsx'], serialization: 'advanced' });
+  let pending: { resolve(reply: StartClientReply): void; reject(err: Error): void } | undefined;
+  child.on('message', (reply: StartClientReply) => pending?.resolve(reply));
+  child.on('exit', (code) => pending?.reject(new Error(`the start client exited (${code})`)));
+  const ask = (request: StartClientRequest) =>
+    new Promise<StartClientReply>((resolve, reject) => {
+      pending = { resolve, reject };
+      child.send(request);
+    }).then((reply) => {
+      if (reply.type === 'error') throw new Error(`start client: ${reply.message}`);
+      return reply;
+    });
+  await ask({
+    type: 'init',
+    config: { baseUrl: p.baseUrl, auth: p.auth, temporalAddress: p.temporalAddress, taskQueue: p.coreTaskQueue, tenantId: p.tenantId, actor: p.actor, keySpec: p.keySpec, dbUrl: p.dbUrl },
+  });
+  return {
+    async batch(side, count, concurrency) {
+      const reply = await ask({ type: 'batch', side, count, concurrency });
+      if (reply.type !== 'batch') throw new Error(`start client answered ${reply.type} to a batch`);
+      return reply.timings;
+    },
+    async close() {
+      if (child.exitCode !== null) return;
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.send({ type: 'close' } satisfies StartClientRequest);
+      await exited;
+    },
+  };
+}
 
+export async function measureStarts(p: BenchPlatform, client: StartClient, opts: StartOptions, progress: (msg: string) => void): Promise<StartResult> {
   progress(`start: warm-up, ${opts.warmup} per side`);
   for (const side of SIDES) {
-    const b = await runBatch(sides[side], opts.warmup, opts.concurrency);
+    const b = await client.batch(side, opts.warmup, opts.concurrency);
     await waitForRuns(p, b.ids);
   }
 
@@ -68,7 +103,7 @@ export async function measureStarts(p: BenchPlatform, opts: StartOptions, progre
     for (const side of order) {
       const m = measured[side];
       const stopSampling = sample(m.delay, m.waiting, p);
-      const b = await runBatch(sides[side], size, opts.concurrency);
+      const b = await client.batch(side, size, opts.concurrency);
       stopSampling();
       // Not measured: let every run of the batch finish so the next batch starts on a quiet system.
       await waitForRuns(p, b.ids);
@@ -89,38 +124,6 @@ export async function measureStarts(p: BenchPlatform, opts: StartOptions, progre
   return { keelson: result(measured.keelson), raw: result(measured.raw), rawAttributes: result(measured.rawAttributes) };
 }
 
-/** `POST /api/runs` over HTTP, authenticated with the seeded API key; the JSON answer is read. */
-function keelsonStarter(p: BenchPlatform): Starter {
-  const url = `${p.baseUrl}/api/runs`;
-  const body = JSON.stringify({ operation: 'system.noop', input: {} });
-  const headers = { ...p.auth, 'content-type': 'application/json' };
-  return async () => {
-    const res = await fetch(url, { method: 'POST', headers, body }).catch((err: Error) => {
-      // fetch's own message ("fetch failed") hides why; the cause says it.
-      throw new Error(`POST /api/runs: ${err.message}: ${(err.cause as Error | undefined)?.message ?? 'no cause'}`, { cause: err });
-    });
-    const text = await res.text();
-    if (res.status !== 201) throw new Error(`POST /api/runs answered ${res.status}: ${text}`);
-    return (JSON.parse(text) as { workflowId: string }).workflowId;
-  };
-}
-
-/** The baseline: the same workflow, input and Client, without HTTP, auth or audit. */
-function rawStarter(p: BenchPlatform, withAttributes: boolean): Starter {
-  const typedSearchAttributes = withAttributes
-    ? runSearchAttributes({ tenantId: p.tenantId, operation: 'system.noop', resources: [], actor: p.actor })
-    : undefined;
-  return async () => {
-    const handle = await p.client.workflow.start(WorkflowType.noop, {
-      taskQueue: p.coreTaskQueue,
-      workflowId: WorkflowId.noop(randomUUID()),
-      args: [{ tenantId: p.tenantId, actor: p.actor }],
-      typedSearchAttributes,
-    });
-    return handle.workflowId;
-  };
-}
-
 /**
  * Every 5 ms: how late the timer fired (event-loop delay; recorded in ns, the histogram being integer) and
  * how many queries wait for a connection of the API's pool.
@@ -139,25 +142,6 @@ function sample(delay: RecordableHistogram, waiting: number[], p: BenchPlatform)
   };
   arm();
   return () => clearTimeout(timer);
-}
-
-async function runBatch(start: Starter, count: number, concurrency: number) {
-  const latencies: number[] = [];
-  const ids: string[] = [];
-  let issued = 0;
-  const t0 = performance.now();
-  await Promise.all(
-    Array.from({ length: Math.min(concurrency, count) }, async () => {
-      while (issued < count) {
-        issued++;
-        const s = performance.now();
-        const id = await start();
-        latencies.push(performance.now() - s);
-        ids.push(id);
-      }
-    }),
-  );
-  return { ms: performance.now() - t0, latencies, ids };
 }
 
 async function waitForRuns(p: BenchPlatform, ids: string[]) {
