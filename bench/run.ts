@@ -137,6 +137,7 @@ try {
 } finally {
   await stopAll();
 }
+
 async function stopAll() {
   await startClient?.close().catch(() => undefined);
   await worker?.stop();
