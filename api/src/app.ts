@@ -1,5 +1,4 @@
 import { swaggerUI } from '@hono/swagger-ui';
-import { bodyLimit } from 'hono/body-limit';
 import { secureHeaders } from 'hono/secure-headers';
 import { randomUUID } from 'node:crypto';
 import { getConnInfo } from '@hono/node-server/conninfo';
@@ -9,7 +8,8 @@ import { authenticate, authenticateWith } from './auth/middleware';
 import { clientIp } from './client-ip';
 import { guardRequest } from './edge';
 import type { AppDeps } from './deps';
-import { errorBody, onError, PayloadTooLargeError } from './errors';
+import { errorBody, onError } from './errors';
+import { readBody } from './request-body';
 import { createRouter } from './router';
 import { apiKeysRoutes } from './routes/api-keys/index';
 import { auditRoutes } from './routes/audit/index';
@@ -68,8 +68,8 @@ export function createApp(deps: AppDeps) {
       remote = null; // app.request() in tests has no socket
     }
     c.set('meta', { ip: clientIp(remote, c.req.header('x-forwarded-for'), trustedProxies), userAgent: c.req.header('user-agent') ?? null });
-    await next();
     c.header('X-Request-Id', c.get('requestId'));
+    await next();
   });
   app.use('*', secureHeaders({ crossOriginResourcePolicy: false }));
   // Request durations by route pattern (never the raw path: ids would explode the label set).
@@ -83,21 +83,12 @@ export function createApp(deps: AppDeps) {
       httpRequestDuration.observe({ method: c.req.method, route, status: String(c.res.status) }, (performance.now() - started) / 1000);
     }
   });
-  const limitBody = (maxSize: number) =>
-    bodyLimit({
-      maxSize,
-      onError: () => {
-        throw new PayloadTooLargeError(`request body is larger than ${maxSize} bytes`);
-      },
-    });
-  const defaultLimit = limitBody(MAX_BODY_BYTES);
-  // Identity documents (photos, scans) are the one body allowed to be larger.
-  const documentLimit = limitBody(KYC_MAX_DOCUMENT_BYTES);
+  // Identity documents (photos, scans) and ticket attachments (screenshots, logs) are the bodies
+  // allowed to be larger.
   const kycUpload = /^\/api\/kyc\/cases\/[^/]+\/documents$/;
-  // …and ticket attachments (screenshots, logs).
-  const attachmentLimit = limitBody(TICKET_MAX_ATTACHMENT_BYTES);
-  app.use('/api/*', (c, next) =>
-    kycUpload.test(c.req.path) ? documentLimit(c, next) : c.req.path === '/api/tickets/attachments' ? attachmentLimit(c, next) : defaultLimit(c, next),
+  app.use(
+    '/api/*',
+    readBody((path) => (kycUpload.test(path) ? KYC_MAX_DOCUMENT_BYTES : path === '/api/tickets/attachments' ? TICKET_MAX_ATTACHMENT_BYTES : MAX_BODY_BYTES)),
   );
 
   // Query parameters and the header values Keelson reads, for every route (see edge.ts).
