@@ -22,6 +22,12 @@ export async function writeAudit(tx: Executor, entry: AuditEntry): Promise<void>
 
 /** Inserts that may run at once per writer; rows arriving meanwhile wait and go out together in the next. */
 const AUDIT_INSERTS_IN_FLIGHT = 4;
+/**
+ * The same for rows nobody waits for (a run's start row, written after its answer, decision
+ * 0037): one insert at a time, so a steady stream of starts shares statements and commits
+ * instead of paying one each (bench/README.md, "The API's own CPU per request").
+ */
+const BACKGROUND_INSERTS_IN_FLIGHT = 1;
 /** Rows per statement at most (a burst larger than this is split). */
 const AUDIT_ROWS_PER_INSERT = 500;
 
@@ -47,7 +53,10 @@ export class AuditWriter {
   /** Rows committed, and statements used for them (for the benchmark and tests). */
   readonly stats = { rows: 0, inserts: 0 };
 
-  constructor(private readonly db: Database) {}
+  constructor(
+    private readonly db: Database,
+    private readonly maxInFlight = AUDIT_INSERTS_IN_FLIGHT,
+  ) {}
 
   write(entry: AuditEntry): Promise<void> {
     return new Promise<void>((resolve, reject) => {
@@ -57,7 +66,7 @@ export class AuditWriter {
   }
 
   private pump() {
-    while (this.inFlight < AUDIT_INSERTS_IN_FLIGHT && this.queue.length) {
+    while (this.inFlight < this.maxInFlight && this.queue.length) {
       const batch = this.queue.splice(0, AUDIT_ROWS_PER_INSERT);
       this.inFlight++;
       void this.flush(batch).finally(() => {
@@ -94,11 +103,14 @@ export class AuditWriter {
   }
 }
 
-const writers = new WeakMap<Database, AuditWriter>();
+const writers = { awaited: new WeakMap<Database, AuditWriter>(), background: new WeakMap<Database, AuditWriter>() };
 
-/** The grouped audit writer of a database handle (one per process and pool), made on first use. */
-export function auditWriter(db: Database): AuditWriter {
-  let writer = writers.get(db);
-  if (!writer) writers.set(db, (writer = new AuditWriter(db)));
+/**
+ * The grouped audit writer of a database handle (one per process, pool and kind), made on first
+ * use: `awaited` for rows a caller answers after, `background` for rows written after the answer.
+ */
+export function auditWriter(db: Database, kind: keyof typeof writers = 'awaited'): AuditWriter {
+  let writer = writers[kind].get(db);
+  if (!writer) writers[kind].set(db, (writer = new AuditWriter(db, kind === 'awaited' ? AUDIT_INSERTS_IN_FLIGHT : BACKGROUND_INSERTS_IN_FLIGHT)));
   return writer;
 }

@@ -30,7 +30,7 @@ describe('run audit rows under concurrent starts', () => {
     p.request('/api/runs', { method: 'POST', headers: { authorization: `Bearer ${key}` }, body: { operation: 'system.noop', input: {} } });
 
   it('writes one start row for each of 40 concurrent starts, keyed by what the run carries, and a sweep adds none', async () => {
-    const writer = auditWriter(p.db);
+    const writer = auditWriter(p.db, 'background');
     const before = { ...writer.stats };
     await markRunAuditSweep(p.deps, new Date(Date.now() - 60_000));
     const runs = await Promise.all(

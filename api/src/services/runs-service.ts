@@ -236,7 +236,7 @@ export async function startWorkflowRun(ctx: ServiceContext, spec: StartRunSpec, 
     const row = runStartRow(carried, handle.firstExecutionRunId);
     if (tx === ctx.deps.db) {
       // Off the answer's path: a row this insert does not write, the sweep writes from the run.
-      auditWriter(ctx.deps.db)
+      auditWriter(ctx.deps.db, 'background')
         .write(row)
         .catch(() => undefined);
     } else {
