@@ -22,7 +22,12 @@ export function readBody(maxSize: (path: string) => number): MiddlewareHandler {
   const honoLimit = (size: number) => {
     let limit = limits.get(size);
     if (!limit) {
-      limit = bodyLimit({ maxSize: size, onError: () => tooLarge(size) });
+      limit = bodyLimit({
+        maxSize: size,
+        onError: () => {
+          throw tooLarge(size);
+        },
+      });
       limits.set(size, limit);
     }
     return limit;
@@ -42,14 +47,12 @@ export function readBody(maxSize: (path: string) => number): MiddlewareHandler {
   };
 }
 
-function tooLarge(size: number): never {
-  throw new PayloadTooLargeError(`request body is larger than ${size} bytes`);
-}
+const tooLarge = (size: number) => new PayloadTooLargeError(`request body is larger than ${size} bytes`);
 
 /** The whole body, or a 413 once it passes `maxSize` (a declared length that does already stops it unread). */
 function readIncoming(incoming: IncomingMessage, maxSize: number): Promise<Buffer> {
   const declared = Number(incoming.headers['content-length']);
-  if (declared > maxSize) return Promise.reject(new PayloadTooLargeError(`request body is larger than ${maxSize} bytes`));
+  if (declared > maxSize) return Promise.reject(tooLarge(maxSize));
   return new Promise<Buffer>((resolve, reject) => {
     const chunks: Buffer[] = [];
     let length = 0;
@@ -63,7 +66,7 @@ function readIncoming(incoming: IncomingMessage, maxSize: number): Promise<Buffe
     };
     const onData = (chunk: Buffer) => {
       length += chunk.length;
-      if (length > maxSize) return done(new PayloadTooLargeError(`request body is larger than ${maxSize} bytes`));
+      if (length > maxSize) return done(tooLarge(maxSize));
       chunks.push(chunk);
     };
     const onEnd = () => done();
