@@ -59,6 +59,17 @@ describe('API key cache', () => {
     await within('the revoked key is refused', async () => (await me(key)).status === 401);
   });
 
+  it('reads Postgres once for requests that miss together, as when an entry expires under load', async () => {
+    const key = await platform.createApiKey({ tenantId, scopes: ['workflow.read'] });
+    const before = { ...apiKeyCache(other).stats };
+    const answers = await Promise.all(Array.from({ length: 50 }, () => me(key)));
+    expect(answers.map((a) => a.status)).toEqual(Array(50).fill(200));
+    const { misses, shared, hits } = apiKeyCache(other).stats;
+    // One read (two if a notice of an earlier test's change lands in between); the rest joined it.
+    expect(misses - before.misses).toBeLessThanOrEqual(2);
+    expect(misses - before.misses + shared - before.shared + hits - before.hits).toBe(50);
+  });
+
   it('narrows a cached key when its creator is demoted, and refuses it when they leave', async () => {
     const key = await platform.createApiKey({ tenantId, scopes: ['workflow.read', 'workflow.start'] });
     await cached(key);

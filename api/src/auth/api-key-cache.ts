@@ -42,6 +42,8 @@ interface Entry {
  */
 export class ApiKeyCache {
   private readonly entries = new Map<string, Entry>();
+  /** Reads of Postgres in flight, by prefix, with the generation they started in. */
+  private readonly reading = new Map<string, { generation: number; row: Promise<ApiKeyRow | null> }>();
   /** Bumped by every invalidation; a lookup stores its result only if it did not change meanwhile. */
   private generation = 0;
   private client: pg.Client | null = null;
@@ -49,8 +51,8 @@ export class ApiKeyCache {
   private connecting: Promise<void> | null = null;
   private retryAt = 0;
   private closed = false;
-  /** Lookups answered from memory, and from Postgres. */
-  readonly stats = { hits: 0, misses: 0 };
+  /** Lookups answered from memory, from Postgres, and by joining a read of Postgres in flight. */
+  readonly stats = { hits: 0, misses: 0, shared: 0 };
 
   constructor(
     private readonly pool: pg.Pool,
@@ -65,13 +67,27 @@ export class ApiKeyCache {
       this.stats.hits++;
       return hit.row;
     }
+    // Requests that miss together share one read (an entry's expiry under load would otherwise
+    // send every request in flight to Postgres at once) — but only a read that started after
+    // the last change announced: a request never gets a row read before a change it could know of.
+    const pending = this.reading.get(prefix);
+    if (pending && pending.generation === this.generation) {
+      this.stats.shared++;
+      return pending.row;
+    }
     this.stats.misses++;
     const generation = this.generation;
     const wasListening = this.listening;
-    const row = await loadApiKey(db, prefix);
-    // Only what was read while listening, with no change announced since, may be kept.
-    if (row && wasListening && this.listening && generation === this.generation) this.entries.set(prefix, { row, at: this.now() });
-    return row;
+    const row = loadApiKey(db, prefix).then((found) => {
+      // Only what was read while listening, with no change announced since, may be kept.
+      if (found && wasListening && this.listening && generation === this.generation) this.entries.set(prefix, { row: found, at: this.now() });
+      return found;
+    });
+    const read = { generation, row };
+    this.reading.set(prefix, read);
+    return row.finally(() => {
+      if (this.reading.get(prefix) === read) this.reading.delete(prefix);
+    });
   }
 
   /** Drops every entry; the next lookup of each key reads Postgres. */
