@@ -2,8 +2,8 @@
  * The start benchmark's client, in a process of its own (forked by `bench/starts.ts`): it makes
  * the starts of every side, through the API over HTTP and with Temporal's client directly, and
  * times them. A real client of either runs apart from the API; in the API's own process, its
- * `fetch` (undici and its web streams) would share the API's one event loop and be counted as the
- * API's cost (bench/README.md, "Where the rest goes").
+ * HTTP client would share the API's one event loop and be counted as the API's cost
+ * (bench/README.md, "Where the rest goes").
  *
  * Protocol over the IPC channel: `init` (the config below) → `ready`; `batch` → `batch` with the
  * timings; `close` → the process exits.
@@ -15,6 +15,7 @@ import { keelsonDataConverter } from '@keelson/common/temporal';
 import { connectDb, dataKeysFor } from '@keelson/db';
 import { Client, Connection } from '@temporalio/client';
 import { randomUUID } from 'node:crypto';
+import { Agent, request } from 'node:http';
 
 export interface StartClientConfig {
   baseUrl: string;
@@ -46,20 +47,35 @@ export type StartClientReply = { type: 'ready' } | { type: 'batch'; timings: Bat
 
 type Starter = () => Promise<string>;
 
-/** `POST /api/runs` over HTTP, authenticated with the seeded API key; the JSON answer is read. */
+/**
+ * `POST /api/runs` over HTTP/1.1 keep-alive (one connection per start in flight), authenticated
+ * with the seeded API key; the JSON answer is read. Made with `node:http`, as load generators
+ * (`autocannon`, `wrk`) make requests: `fetch` builds a Web `Request` and `Response` around each
+ * one and reads them as Web streams, several times the CPU of the request itself, which on two
+ * shared cores is taken from the API and Temporal (bench/README.md, "The API's own CPU per request").
+ */
 function keelsonStarter(config: StartClientConfig): Starter {
-  const url = `${config.baseUrl}/api/runs`;
+  const url = new URL('/api/runs', config.baseUrl);
   const body = JSON.stringify({ operation: 'system.noop', input: {} });
-  const headers = { ...config.auth, 'content-type': 'application/json' };
-  return async () => {
-    const res = await fetch(url, { method: 'POST', headers, body }).catch((err: Error) => {
-      // fetch's own message ("fetch failed") hides why; the cause says it.
-      throw new Error(`POST /api/runs: ${err.message}: ${(err.cause as Error | undefined)?.message ?? 'no cause'}`, { cause: err });
+  const headers = { ...config.auth, 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)) };
+  // Idle connections are closed after 4 s, before the server's own 5 s: a start never goes out on
+  // a connection the server is closing.
+  const agent = new Agent({ keepAlive: true, timeout: 4_000 });
+  return () =>
+    new Promise<string>((resolve, reject) => {
+      const req = request({ host: url.hostname, port: url.port, path: url.pathname, method: 'POST', headers, agent }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        res.on('error', reject);
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8');
+          if (res.statusCode !== 201) return reject(new Error(`POST /api/runs answered ${res.statusCode}: ${text}`));
+          resolve((JSON.parse(text) as { workflowId: string }).workflowId);
+        });
+      });
+      req.on('error', (err) => reject(new Error(`POST /api/runs: ${err.message}`, { cause: err })));
+      req.end(body);
     });
-    const text = await res.text();
-    if (res.status !== 201) throw new Error(`POST /api/runs answered ${res.status}: ${text}`);
-    return (JSON.parse(text) as { workflowId: string }).workflowId;
-  };
 }
 
 /** The baseline: the same workflow and input with a client like the API's, without HTTP, auth or audit. */
