@@ -49,7 +49,7 @@ export function readBody(maxSize: (path: string) => number): MiddlewareHandler {
 
 const tooLarge = (size: number) => new PayloadTooLargeError(`request body is larger than ${size} bytes`);
 
-/** The whole body, or a 413 once it passes `maxSize` (a declared length that does already stops it unread). */
+/** The whole body, or a 413 once it passes `maxSize` (a declared length over it is refused before a byte is read). */
 function readIncoming(incoming: IncomingMessage, maxSize: number): Promise<Buffer> {
   const declared = Number(incoming.headers['content-length']);
   if (declared > maxSize) return Promise.reject(tooLarge(maxSize));
