@@ -171,12 +171,23 @@ function startSummary({ concurrency, n, batch, result: starts }: StartsAt) {
     n,
     batch,
     keelson: side(starts.keelson),
+    bareHttp: side(starts.bareHttp),
     raw: side(starts.raw),
     rawAttributes: side(starts.rawAttributes),
     ratio: {
       throughput: round(starts.keelson.throughput / starts.raw.throughput),
       p50: round(starts.keelson.latency.p50 / starts.raw.latency.p50),
       p99: round(starts.keelson.latency.p99 / starts.raw.latency.p99),
+    },
+    /** The bare HTTP server against the raw client: what any HTTP hop costs on this machine. */
+    bareRatio: {
+      throughput: round(starts.bareHttp.throughput / starts.raw.throughput),
+      p50: round(starts.bareHttp.latency.p50 / starts.raw.latency.p50),
+    },
+    /** Keelson against the bare HTTP server making the same start: Keelson's own code. */
+    ratioToBareHttp: {
+      throughput: round(starts.keelson.throughput / starts.bareHttp.throughput),
+      p50: round(starts.keelson.latency.p50 / starts.bareHttp.latency.p50),
     },
     /** Keelson against a raw start carrying the same search attributes: the API's own cost. */
     ratioToRawAttributes: {
@@ -221,6 +232,7 @@ function table(startsAt: StartsAt[], stream: StreamResult, notes: string[]): str
     const k = starts.keelson;
     const r = starts.raw;
     const ra = starts.rawAttributes;
+    const b = starts.bareHttp;
     return [
       `Start a no-op workflow: n=${n} per side, concurrency ${concurrency}, batches of ${batch} taking turns, warm-up ${params.warmup}`,
       row('', 'Keelson API', 'raw client', 'raw + attrs', 'Keelson/raw', 'K/(raw+attrs)'),
@@ -230,6 +242,10 @@ function table(startsAt: StartsAt[], stream: StreamResult, notes: string[]): str
       row('throughput per batch', range(k.batchThroughput), range(r.batchThroughput), range(ra.batchThroughput)),
       row('event-loop delay p99 (ms)', f(k.eventLoopDelay.p99, 1), f(r.eventLoopDelay.p99, 1), f(ra.eventLoopDelay.p99, 1)),
       row('API pool waiting, max', String(k.poolWaiting.max), '', ''),
+      row('', 'bare HTTP', 'bare/raw', 'Keelson/bare'),
+      row('throughput (starts/s)', f(b.throughput), f(b.throughput / r.throughput, 2), f(k.throughput / b.throughput, 2)),
+      row('latency p50 (ms)', f(b.latency.p50, 2), f(b.latency.p50 / r.latency.p50, 2), f(k.latency.p50 / b.latency.p50, 2)),
+      row('event-loop delay p99 (ms)', f(b.eventLoopDelay.p99, 1)),
       '',
     ];
   };

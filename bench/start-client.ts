@@ -20,6 +20,8 @@ import { Agent, request } from 'node:http';
 export interface StartClientConfig {
   baseUrl: string;
   auth: Record<string, string>;
+  /** The bare HTTP server's URL (bench/bare-server.ts). */
+  bareUrl: string;
   temporalAddress: string;
   taskQueue: string;
   tenantId: string;
@@ -29,7 +31,7 @@ export interface StartClientConfig {
   dbUrl: string;
 }
 
-export type StartSideName = 'keelson' | 'raw' | 'rawAttributes';
+export type StartSideName = 'keelson' | 'bareHttp' | 'raw' | 'rawAttributes';
 
 export interface BatchTimings {
   /** Wall time from the batch's first start to its last answer. */
@@ -49,15 +51,15 @@ type Starter = () => Promise<string>;
 
 /**
  * `POST /api/runs` over HTTP/1.1 keep-alive (one connection per start in flight), authenticated
- * with the seeded API key; the JSON answer is read. Made with `node:http`, as load generators
- * (`autocannon`, `wrk`) make requests: `fetch` builds a Web `Request` and `Response` around each
- * one and reads them as Web streams, several times the CPU of the request itself, which on two
- * shared cores is taken from the API and Temporal (bench/README.md, "The API's own CPU per request").
+ * with the seeded API key (or the same request to the bare server); the JSON answer is read.
+ * Made with `node:http`, as load generators (`autocannon`, `wrk`) make requests: `fetch` builds a
+ * Web `Request` and `Response` around each one and reads them as Web streams, several times the
+ * CPU of the request itself, which on two shared cores is taken from the API and Temporal
+ * (bench/README.md, "The API's own CPU per request").
  */
-function keelsonStarter(config: StartClientConfig): Starter {
-  const url = new URL('/api/runs', config.baseUrl);
+function httpStarter(url: URL, auth: Record<string, string>): Starter {
   const body = JSON.stringify({ operation: 'system.noop', input: {} });
-  const headers = { ...config.auth, 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)) };
+  const headers = { ...auth, 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)) };
   // Idle connections are closed after 4 s, before the server's own 5 s: a start never goes out on
   // a connection the server is closing.
   const agent = new Agent({ keepAlive: true, timeout: 4_000 });
@@ -69,11 +71,11 @@ function keelsonStarter(config: StartClientConfig): Starter {
         res.on('error', reject);
         res.on('end', () => {
           const text = Buffer.concat(chunks).toString('utf8');
-          if (res.statusCode !== 201) return reject(new Error(`POST /api/runs answered ${res.statusCode}: ${text}`));
+          if (res.statusCode !== 201) return reject(new Error(`POST ${url.pathname} answered ${res.statusCode}: ${text}`));
           resolve((JSON.parse(text) as { workflowId: string }).workflowId);
         });
       });
-      req.on('error', (err) => reject(new Error(`POST /api/runs: ${err.message}`, { cause: err })));
+      req.on('error', (err) => reject(new Error(`POST ${url.pathname}: ${err.message}`, { cause: err })));
       req.end(body);
     });
 }
@@ -126,7 +128,12 @@ process.on('message', (request: StartClientRequest) => {
         const db = connectDb(config.dbUrl, { max: 2 });
         const connection = await Connection.connect({ address: config.temporalAddress });
         const client = new Client({ connection, namespace: 'default', dataConverter: keelsonDataConverter(keys, dataKeysFor(db.db, keys)) });
-        starters = { keelson: keelsonStarter(config), raw: rawStarter(config, client, false), rawAttributes: rawStarter(config, client, true) };
+        starters = {
+          keelson: httpStarter(new URL('/api/runs', config.baseUrl), config.auth),
+          bareHttp: httpStarter(new URL(config.bareUrl), {}),
+          raw: rawStarter(config, client, false),
+          rawAttributes: rawStarter(config, client, true),
+        };
         close = async () => {
           await connection.close();
           await db.close();

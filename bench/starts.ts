@@ -9,6 +9,7 @@
 import { fork } from 'node:child_process';
 import { createHistogram, type RecordableHistogram } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
+import { startBareServer } from './bare-server';
 import type { BenchPlatform } from './platform';
 import type { BatchTimings, StartClientReply, StartClientRequest, StartSideName } from './start-client';
 import { summarize, type LatencySummary } from './stats';
@@ -38,12 +39,14 @@ export interface StartSide {
 
 export interface StartResult {
   keelson: StartSide;
+  /** The same start through a bare `node:http` server (bench/bare-server.ts): the floor of any HTTP API here. */
+  bareHttp: StartSide;
   raw: StartSide;
   /** The raw client plus Keelson's four search attributes: what Temporal alone costs for a run. */
   rawAttributes: StartSide;
 }
 
-const SIDES = ['keelson', 'raw', 'rawAttributes'] as const satisfies readonly StartSideName[];
+const SIDES = ['keelson', 'bareHttp', 'raw', 'rawAttributes'] as const satisfies readonly StartSideName[];
 type Side = (typeof SIDES)[number];
 
 /** The client process: makes a batch of one side's starts and answers their timings. */
@@ -54,6 +57,7 @@ export interface StartClient {
 
 /** Forks `start-client.ts` for this platform; resolves once it is connected to the API and Temporal. */
 export async function startStartClient(p: BenchPlatform): Promise<StartClient> {
+  const bare = await startBareServer(p);
   const child = fork(fileURLToPath(new URL('./start-client.ts', import.meta.url)), [], { execArgv: ['--import', 'tsx'], serialization: 'advanced' });
   let pending: { resolve(reply: StartClientReply): void; reject(err: Error): void } | undefined;
   child.on('message', (reply: StartClientReply) => pending?.resolve(reply));
@@ -68,7 +72,7 @@ export async function startStartClient(p: BenchPlatform): Promise<StartClient> {
     });
   await ask({
     type: 'init',
-    config: { baseUrl: p.baseUrl, auth: p.auth, temporalAddress: p.temporalAddress, taskQueue: p.coreTaskQueue, tenantId: p.tenantId, actor: p.actor, keySpec: p.keySpec, dbUrl: p.dbUrl },
+    config: { baseUrl: p.baseUrl, auth: p.auth, bareUrl: bare.url, temporalAddress: p.temporalAddress, taskQueue: p.coreTaskQueue, tenantId: p.tenantId, actor: p.actor, keySpec: p.keySpec, dbUrl: p.dbUrl },
   });
   return {
     async batch(side, count, concurrency) {
@@ -77,10 +81,12 @@ export async function startStartClient(p: BenchPlatform): Promise<StartClient> {
       return reply.timings;
     },
     async close() {
-      if (child.exitCode !== null) return;
-      const exited = new Promise((resolve) => child.once('exit', resolve));
-      child.send({ type: 'close' } satisfies StartClientRequest);
-      await exited;
+      if (child.exitCode === null) {
+        const exited = new Promise((resolve) => child.once('exit', resolve));
+        child.send({ type: 'close' } satisfies StartClientRequest);
+        await exited;
+      }
+      await bare.close();
     },
   };
 }
@@ -121,7 +127,7 @@ export async function measureStarts(p: BenchPlatform, client: StartClient, opts:
     eventLoopDelay: { p50: m.delay.percentile(50) / 1e6, p99: m.delay.percentile(99) / 1e6, max: m.delay.max / 1e6 },
     poolWaiting: { mean: m.waiting.reduce((a, v) => a + v, 0) / Math.max(1, m.waiting.length), max: Math.max(0, ...m.waiting) },
   });
-  return { keelson: result(measured.keelson), raw: result(measured.raw), rawAttributes: result(measured.rawAttributes) };
+  return { keelson: result(measured.keelson), bareHttp: result(measured.bareHttp), raw: result(measured.raw), rawAttributes: result(measured.rawAttributes) };
 }
 
 /**
