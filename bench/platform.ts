@@ -29,6 +29,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { createConnection, type AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
+import { readStat } from './cpu';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 
@@ -367,10 +368,7 @@ const quietLogger = {
 
 /** CPU time (user + system, ms) and resident memory (current and peak, MiB) of a process, from /proc. */
 export function processUsage(pid: number): { cpuMs: number; rssMiB: number; peakRssMiB: number } {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  const ticks = 100; // USER_HZ on Linux
-  const cpuMs = ((Number(fields[11]) + Number(fields[12])) / ticks) * 1000;
+  const cpuMs = readStat(pid)?.cpuMs ?? NaN;
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   const kb = (key: string) => Number(new RegExp(`^${key}:\\s+(\\d+) kB$`, 'm').exec(status)?.[1] ?? NaN);
   return { cpuMs, rssMiB: kb('VmRSS') / 1024, peakRssMiB: kb('VmHWM') / 1024 };

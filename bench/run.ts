@@ -12,6 +12,7 @@ import { parseArgs } from 'node:util';
 import { measureOutputStream, type StreamResult } from './output-stream';
 import { spawnWorkerProcess, startBenchPlatform, type BenchPlatform, type WorkerProcess } from './platform';
 import { measureStarts, startStartClient, type StartClient, type StartResult } from './starts';
+import { CPU_PARTS, type CpuParts } from './cpu';
 import { round } from './stats';
 
 const USAGE = `usage: npm run bench -- [options]
@@ -71,6 +72,15 @@ const params = {
   streamGateMs: positiveInt('stream-gate-ms', 0),
 };
 
+const CPU_LABEL: Record<keyof CpuParts, string> = {
+  machine: 'whole machine',
+  api: "API's process",
+  client: "client's process",
+  worker: 'worker',
+  temporal: 'Temporal',
+  postgres: 'Postgres',
+};
+
 const progress = (msg: string) => process.stderr.write(`bench │ ${msg}\n`);
 
 Runtime.install({ logger: new DefaultLogger('WARN') });
@@ -113,7 +123,7 @@ try {
     const batch = Math.max(params.batch, 2 * concurrency);
     const n = Math.max(params.n, 2 * batch);
     progress(`start: concurrency ${concurrency}, n=${n} per side, batches of ${batch}`);
-    const result = await measureStarts(platform, startClient, { n, concurrency, batch, warmup: params.warmup }, progress);
+    const result = await measureStarts(platform, startClient, worker.pid, { n, concurrency, batch, warmup: params.warmup }, progress);
     startsAt.push({ concurrency, n, batch, result });
   }
   const stream = await measureOutputStream(
@@ -165,6 +175,7 @@ function startSummary({ concurrency, n, batch, result: starts }: StartsAt) {
     batchThroughput: s.batchThroughput.map((t) => round(t, 1)),
     eventLoopDelayMs: { p50: round(s.eventLoopDelay.p50), p99: round(s.eventLoopDelay.p99), max: round(s.eventLoopDelay.max) },
     poolWaiting: { mean: round(s.poolWaiting.mean), max: s.poolWaiting.max },
+    cpuPerStartMs: Object.fromEntries(CPU_PARTS.map((k) => [k, round(s.cpuPerStart[k], 2)])),
   });
   return {
     concurrency,
@@ -246,6 +257,8 @@ function table(startsAt: StartsAt[], stream: StreamResult, notes: string[]): str
       row('throughput (starts/s)', f(b.throughput), f(b.throughput / r.throughput, 2), f(k.throughput / b.throughput, 2)),
       row('latency p50 (ms)', f(b.latency.p50, 2), f(b.latency.p50 / r.latency.p50, 2), f(k.latency.p50 / b.latency.p50, 2)),
       row('event-loop delay p99 (ms)', f(b.eventLoopDelay.p99, 1)),
+      row('CPU per start and run (ms)', 'Keelson API', 'bare HTTP', 'raw client', 'raw + attrs'),
+      ...CPU_PARTS.map((part) => row(`  ${CPU_LABEL[part]}`, ...[k, b, r, ra].map((side) => f(side.cpuPerStart[part], 2)))),
       '',
     ];
   };

@@ -10,6 +10,7 @@ import { fork } from 'node:child_process';
 import { createHistogram, type RecordableHistogram } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { startBareServer } from './bare-server';
+import { addCpu, cpuSince, cpuSnapshot, noCpu, type CpuParts } from './cpu';
 import type { BenchPlatform } from './platform';
 import type { BatchTimings, StartClientReply, StartClientRequest, StartSideName } from './start-client';
 import { summarize, type LatencySummary } from './stats';
@@ -35,6 +36,11 @@ export interface StartSide {
   eventLoopDelay: { p50: number; p99: number; max: number };
   /** Queries waiting for a connection of the API's Postgres pool, sampled every 5 ms. */
   poolWaiting: { mean: number; max: number };
+  /**
+   * CPU (ms) each part of the machine spent per start of this side, from each batch's first start
+   * until its last run completed: the start and its run, whatever process did the work.
+   */
+  cpuPerStart: CpuParts;
 }
 
 export interface StartResult {
@@ -51,6 +57,7 @@ type Side = (typeof SIDES)[number];
 
 /** The client process: makes a batch of one side's starts and answers their timings. */
 export interface StartClient {
+  pid: number;
   batch(side: Side, count: number, concurrency: number): Promise<BatchTimings>;
   close(): Promise<void>;
 }
@@ -75,6 +82,7 @@ export async function startStartClient(p: BenchPlatform): Promise<StartClient> {
     config: { baseUrl: p.baseUrl, auth: p.auth, bareUrl: bare.url, temporalAddress: p.temporalAddress, taskQueue: p.coreTaskQueue, tenantId: p.tenantId, actor: p.actor, keySpec: p.keySpec, dbUrl: p.dbUrl },
   });
   return {
+    pid: child.pid!,
     async batch(side, count, concurrency) {
       const reply = await ask({ type: 'batch', side, count, concurrency });
       if (reply.type !== 'batch') throw new Error(`start client answered ${reply.type} to a batch`);
@@ -91,7 +99,9 @@ export async function startStartClient(p: BenchPlatform): Promise<StartClient> {
   };
 }
 
-export async function measureStarts(p: BenchPlatform, client: StartClient, opts: StartOptions, progress: (msg: string) => void): Promise<StartResult> {
+/** `workerPid`: the worker process running the runs, whose CPU is counted with the rest. */
+export async function measureStarts(p: BenchPlatform, client: StartClient, workerPid: number, opts: StartOptions, progress: (msg: string) => void): Promise<StartResult> {
+  const pids = { api: process.pid, client: client.pid, worker: workerPid };
   progress(`start: warm-up, ${opts.warmup} per side`);
   for (const side of SIDES) {
     const b = await client.batch(side, opts.warmup, opts.concurrency);
@@ -99,8 +109,8 @@ export async function measureStarts(p: BenchPlatform, client: StartClient, opts:
   }
 
   const measured = Object.fromEntries(
-    SIDES.map((s) => [s, { ms: 0, latencies: [] as number[], batchThroughput: [] as number[], delay: createHistogram(), waiting: [] as number[] }]),
-  ) as Record<Side, { ms: number; latencies: number[]; batchThroughput: number[]; delay: RecordableHistogram; waiting: number[] }>;
+    SIDES.map((s) => [s, { ms: 0, latencies: [] as number[], batchThroughput: [] as number[], delay: createHistogram(), waiting: [] as number[], cpu: noCpu() }]),
+  ) as Record<Side, { ms: number; latencies: number[]; batchThroughput: number[]; delay: RecordableHistogram; waiting: number[]; cpu: CpuParts }>;
   const rounds = Math.ceil(opts.n / opts.batch);
   for (let r = 0; r < rounds; r++) {
     const size = Math.min(opts.batch, opts.n - r * opts.batch);
@@ -108,11 +118,14 @@ export async function measureStarts(p: BenchPlatform, client: StartClient, opts:
     const order = SIDES.map((_, i) => SIDES[(i + r) % SIDES.length]!);
     for (const side of order) {
       const m = measured[side];
+      const cpuBefore = cpuSnapshot(pids);
       const stopSampling = sample(m.delay, m.waiting, p);
       const b = await client.batch(side, size, opts.concurrency);
       stopSampling();
-      // Not measured: let every run of the batch finish so the next batch starts on a quiet system.
+      // Not timed: let every run of the batch finish so the next batch starts on a quiet system.
+      // Its CPU is counted: a start's run is part of what it costs the machine.
       await waitForRuns(p, b.ids);
+      addCpu(m.cpu, cpuSince(cpuBefore, cpuSnapshot(pids)));
       m.ms += b.ms;
       m.latencies.push(...b.latencies);
       m.batchThroughput.push(size / (b.ms / 1000));
@@ -126,6 +139,7 @@ export async function measureStarts(p: BenchPlatform, client: StartClient, opts:
     batchThroughput: m.batchThroughput,
     eventLoopDelay: { p50: m.delay.percentile(50) / 1e6, p99: m.delay.percentile(99) / 1e6, max: m.delay.max / 1e6 },
     poolWaiting: { mean: m.waiting.reduce((a, v) => a + v, 0) / Math.max(1, m.waiting.length), max: Math.max(0, ...m.waiting) },
+    cpuPerStart: Object.fromEntries(Object.entries(m.cpu).map(([k, ms]) => [k, ms / m.latencies.length])) as unknown as CpuParts,
   });
   return { keelson: result(measured.keelson), bareHttp: result(measured.bareHttp), raw: result(measured.raw), rawAttributes: result(measured.rawAttributes) };
 }
