@@ -69,8 +69,13 @@ const bookkeeping = proxyLocalActivities<DunningActivities & Pick<SuspensionActi
 /** The ladder's bookkeeping runs as local activities (runs started before keep activity tasks). */
 const BOOKKEEPING_LOCAL = 'dunning-local-bookkeeping';
 const mail = proxyActivities<MailActivities>(deliverCalls);
-/** An off-session charge: one Stripe request under the attempt's row lock. */
-const payments = proxyActivities<PaymentActivities>({ startToCloseTimeout: '2m', retry: { initialInterval: '2s', maximumInterval: '1m', maximumAttempts: 10 } });
+/**
+ * An off-session charge: one Stripe request (its client gives up after 20 s) under the attempt's
+ * row lock. The timeout is also how long a charge whose worker died waits before it is tried
+ * again (with the same Idempotency-Key), so it is that request's bound plus the bookkeeping
+ * around it, not more.
+ */
+const payments = proxyActivities<PaymentActivities>({ startToCloseTimeout: '45s', retry: { initialInterval: '2s', maximumInterval: '1m', maximumAttempts: 10 } });
 /** Waiting for a service's suspension run to have stopped or started it: polled, for as long as it takes. */
 const waitFor = proxyActivities<SuspensionActivities>({ startToCloseTimeout: '30s', retry: { initialInterval: '1s', backoffCoefficient: 1.5, maximumInterval: '30s' } });
 
