@@ -9,7 +9,7 @@ import { until, workerProcesses } from './worker-process';
 
 /**
  * The whole dunning ladder with scaled days (one ladder day = DAY_MS), the worker process
- * SIGKILLed after every step and in the middle of the suspension and of the restore: each email
+ * SIGKILLed after every step and in the middle of the card retry, the suspension and the restore: each email
  * reaches the SMTP receiver exactly once, the VM on the simulator is stopped once and started
  * once after the payment, and a VM that staff also suspended stays suspended after the payment.
  */
@@ -17,11 +17,14 @@ const DAY_MS = 1_500;
 
 let w: DunningWorld;
 const workers = workerProcesses(() => w.p);
+/** Ends the test's hold on the attempts table (below); also on the way out of a failed test. */
+let releaseCharge = () => {};
 
 beforeAll(async () => {
   w = await createDunningWorld();
 }, 120_000);
 afterAll(async () => {
+  releaseCharge();
   await workers.killAll();
   await w?.close();
 });
@@ -53,6 +56,20 @@ describe('the dunning ladder under worker kills', () => {
     // A kill after each of the first five steps of A's ladder (the sixth, termination, never comes).
     const hold = (resource: string, reason: 'overdue' | 'staff') =>
       w.p.db.select().from(serviceSuspensions).where(and(eq(serviceSuspensions.resource, resource), eq(serviceSuspensions.reason, reason))).then((r) => r[0]);
+    // The retry (step 3) falls due with the second reminder (step 2). To kill the worker while
+    // its charge is in flight, a transaction of ours locks the attempts table against writes
+    // (reads go on) until the worker is dead: A's and B's charges (no card: they record the
+    // attempt and skip) wait on it. The charge is then tried again once its timeout has passed.
+    const chargeReleased = new Promise<void>((resolve) => (releaseCharge = resolve));
+    const chargeHeld = w.p.db
+      .transaction(async (tx) => {
+        await tx.execute(sql`lock table payment_attempts in exclusive mode`);
+        await chargeReleased;
+        tx.rollback();
+      })
+      .catch(() => undefined);
+    const chargesWaiting = async () =>
+      (await w.p.db.execute<{ n: number }>(sql`select count(*)::int as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock' and query ilike 'insert into "payment_attempts"%'`)).rows[0]!.n >= 2;
     for (let done = 1; done <= 5; done++) {
       if (done === 5) {
         // And once as the suspension starts: the hold is recorded, the VM not yet stopped.
@@ -60,7 +77,18 @@ describe('the dunning ladder under worker kills', () => {
         await restart(`as the suspension starts (VM ${(await w.vm(a.vmid)).status})`);
       }
       await until(`step ${done} of the ladder`, async () => (await stepsDone(invA.id)) >= done, 120_000);
-      await restart(`after step ${done}`);
+      if (done !== 2) {
+        await restart(`after step ${done}`);
+        continue;
+      }
+      await until("A's and B's retry charges waiting on the attempts table", chargesWaiting, 60_000);
+      await restart("after step 2, with the retry's charge in flight");
+      const killedAt = Date.now();
+      releaseCharge();
+      await chargeHeld;
+      // Tried again once the charge's timeout (45 s) has passed, not after minutes.
+      await until('step 3 of the ladder, after the killed charge', async () => (await stepsDone(invA.id)) >= 3, 90_000);
+      process.stderr.write(`dunning-kill: step 3 recorded ${Math.round((Date.now() - killedAt) / 1000)} s after the kill\n`);
     }
     await until('A suspended', async () => (await hold(a.resource, 'overdue'))?.suspendedAt, 120_000);
     await until('B held for overdue too', async () => (await hold(b.resource, 'overdue'))?.suspendedAt, 120_000);
