@@ -47,7 +47,11 @@ export interface DeployWorld {
   /** Polls a release until its deploy has finished, whatever the outcome. */
   releaseDone(appId: string, releaseId: string, timeoutMs?: number): Promise<Release>;
   releases(appId: string): Promise<Release[]>;
-  /** GET through the edge proxy with the app's Host header. */
+  /**
+   * GET through the edge proxy with the app's Host header, on a new connection unless `agent`
+   * is given: a connection kept alive across a change of Caddy's config can still be answered by
+   * the config it replaced (api/src/routes/apps/deploy.test.ts, the route restore).
+   */
   viaProxy(hostname: string, path?: string, agent?: Agent): Promise<{ status: number; body: string }>;
   /** The same, never retried: `agent: false` opens a new connection for it. */
   viaProxyOnce(hostname: string, path: string, agent: Agent | false): Promise<{ status: number; body: string }>;
@@ -131,13 +135,13 @@ export function setupDeployWorld(opts: { engine?: () => { docker: Docker; endpoi
 
   world.viaProxy = async (hostname, path = '/', agent) => {
     try {
-      return await getOnce(world.caddy.httpPort, hostname, path, agent);
+      return await getOnce(world.caddy.httpPort, hostname, path, agent ?? false);
     } catch (err) {
       // A kept-alive connection the server closed as the request went out (Caddy closes idle
       // connections when its config changes: another app's first route in this file's Caddy):
       // the request never reached it. HTTP lets clients retry an idempotent request then, and
       // browsers do; Node's agent leaves it to the caller.
-      if ((err as { reusedSocket?: boolean }).reusedSocket) return getOnce(world.caddy.httpPort, hostname, path, agent);
+      if ((err as { reusedSocket?: boolean }).reusedSocket) return getOnce(world.caddy.httpPort, hostname, path, agent ?? false);
       throw err;
     }
   };
