@@ -10,6 +10,7 @@ import { API_DB_POOL_SIZE, type AppDeps } from '@keelson/api/deps';
 import { runLogHub } from '@keelson/api/services/run-log-hub';
 import { markRunAuditSweep, startRunAuditSweeper } from '@keelson/api/services/run-audit';
 import { closeApiKeyCache } from '@keelson/api/auth/api-key-cache';
+import { connectTemporal } from '@keelson/api/temporal-connection';
 import { parseKeyRing } from '@keelson/common/codec';
 import { FAILURE_CONVERTER_PATH, keelsonDataConverter } from '@keelson/common/temporal';
 import { connectDb, createScratchDatabase, dropOrphanedScratchDatabases, dropScratchDatabases, migrateDb, scratchPrefix, dataKeysFor } from '@keelson/db';
@@ -21,7 +22,7 @@ import type pg from 'pg';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Client, Connection } from '@temporalio/client';
+import { Client } from '@temporalio/client';
 import { bundleWorkflowCode, NativeConnection, Worker } from '@temporalio/worker';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -159,7 +160,8 @@ export async function startBenchPlatform(options: BenchPlatformOptions = {}): Pr
     const coreTaskQueue = `core-bench-${randomBytes(4).toString('hex')}`;
     const keySpec = `bench:${randomBytes(32).toString('base64')}`;
     const keys = parseKeyRing(keySpec);
-    const connection = await Connection.connect({ address: temporal.address });
+    // The API's connection, as api/src/server.ts makes it (decision 0040).
+    const connection = await connectTemporal(temporal.address);
     cleanups.push(() => connection.close());
     const client = new Client({ connection, namespace: 'default', dataConverter: keelsonDataConverter(keys, dataKeysFor(apiDb.db, keys)) });
 

@@ -4,7 +4,7 @@ import type { Role } from '@keelson/common/permissions';
 import { keelsonDataConverter } from '@keelson/common/temporal';
 import { connectDb, dataKeysFor, createScratchDatabase, dropScratchDatabases, hashPassword, type DbHandle } from '@keelson/db';
 import { memberships, nodes, tenants, users } from '@keelson/db/schema';
-import { Client, Connection } from '@temporalio/client';
+import { Client } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime, type Worker } from '@temporalio/worker';
 import Docker from 'dockerode';
 import { randomBytes, randomUUID } from 'node:crypto';
@@ -19,6 +19,7 @@ import { createSession, SESSION_COOKIE } from '../api/src/auth/sessions';
 import { runLogHub } from '../api/src/services/run-log-hub';
 import { closeApiKeyCache } from '../api/src/auth/api-key-cache';
 import type { AppDeps } from '../api/src/deps';
+import { connectTemporal } from '../api/src/temporal-connection';
 import { apiKeys } from '../db/schema/tenancy';
 import { createCoreWorker, createNodeWorker, type MonitoringWorkerOptions, type TerraformWorkerOptions } from '../workers/src/workers';
 import { ADMIN_DATABASE_URL, TEST_DB_KIND } from './config';
@@ -111,7 +112,8 @@ export interface TestPlatform {
 export async function createTestPlatform(opts: { databaseUrl?: string; temporalAddress?: string } = {}): Promise<TestPlatform> {
   const database = opts.databaseUrl ? externalDb(opts.databaseUrl) : await createTestDb();
   const address = opts.temporalAddress ?? inject('temporalAddress');
-  const connection = await Connection.connect({ address });
+  // The API's connection, as api/src/server.ts makes it (decision 0040).
+  const connection = await connectTemporal(address);
   const temporal = new Client({ connection, namespace: 'default', dataConverter: keelsonDataConverter(TEST_KEYS, dataKeysFor(database.db, TEST_KEYS)) });
   // Test files share one Temporal namespace; a queue of their own keeps their workers apart.
   const coreTaskQueue = `core-${randomBytes(4).toString('hex')}`;

@@ -1,11 +1,12 @@
 /**
- * The API process: validated settings, Postgres, a Temporal client with Keelson's payload codec,
+ * The API process: validated settings, Postgres, a Temporal client with Keelson's payload codec
+ * (on the SDK's native connection, decision 0040),
  * and the Hono app served over HTTP. Stateless; run as many as needed behind a load balancer.
  */
 import { serve } from '@hono/node-server';
 import { keelsonDataConverter } from '@keelson/common/temporal';
 import { connectDb, dataKeysFor } from '@keelson/db';
-import { Client, Connection } from '@temporalio/client';
+import { Client } from '@temporalio/client';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createApp } from './app';
@@ -15,6 +16,7 @@ import { runLogHub } from './services/run-log-hub';
 import { closeApiKeyCache } from './auth/api-key-cache';
 import { startStripeHandOffDispatcher } from './services/billing/stripe-hand-off';
 import { markRunAuditSweep, startRunAuditSweeper } from './services/run-audit';
+import { connectTemporal, installTemporalRuntime } from './temporal-connection';
 
 /** How long open requests (SSE streams, long polls) get to finish before they are cut. */
 const SHUTDOWN_GRACE_MS = 5_000;
@@ -23,7 +25,8 @@ const log = (fields: Record<string, unknown>) => console.log(JSON.stringify({ ti
 
 const env = loadApiEnv();
 const database = connectDb(env.DATABASE_URL, { max: API_DB_POOL_SIZE });
-const connection = await Connection.connect({ address: env.TEMPORAL_ADDRESS });
+installTemporalRuntime(log);
+const connection = await connectTemporal(env.TEMPORAL_ADDRESS);
 const temporal = new Client({
   connection,
   namespace: env.TEMPORAL_NAMESPACE,

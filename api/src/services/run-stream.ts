@@ -105,7 +105,8 @@ export async function streamRun(
         const res = await throughOutages(
           signal,
           () =>
-            client.connection.withAbortSignal(signal, () =>
+            untilAborted(
+              signal,
               client.workflowService.getWorkflowExecutionHistory({
                 namespace: config.namespace,
                 execution: { workflowId, runId },
@@ -197,6 +198,29 @@ export async function streamRun(
   const final = await throughOutages(signal, () => client.workflow.getHandle(workflowId, runId).describe());
   await emit('end', { status: statusName(final.raw.workflowExecutionInfo?.status), runId }, () => {});
   await queue;
+}
+
+/**
+ * `call`, or the signal's reason as soon as it aborts. The API's native connection to Temporal
+ * does not cancel a call on abort (decision 0040): a closed stream stops waiting for its long poll
+ * here, and Temporal ends the poll itself within its long-poll interval.
+ */
+function untilAborted<T>(signal: AbortSignal, call: Promise<T>): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason as Error);
+  return new Promise<T>((resolve, reject) => {
+    const abort = () => reject(signal.reason as Error);
+    signal.addEventListener('abort', abort, { once: true });
+    call.then(
+      (value) => {
+        signal.removeEventListener('abort', abort);
+        resolve(value);
+      },
+      (err: unknown) => {
+        signal.removeEventListener('abort', abort);
+        reject(err as Error);
+      },
+    );
+  });
 }
 
 function sleep(ms: number, signal: AbortSignal) {
