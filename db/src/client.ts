@@ -2,7 +2,8 @@ import { drizzle, type NodePgDatabase } from 'drizzle-orm/node-postgres';
 import pg from 'pg';
 import * as schema from '../schema/index';
 
-export type Database = NodePgDatabase<typeof schema>;
+/** Drizzle over a node-postgres pool (`$client`, for the few statements Keelson prepares itself). */
+export type Database = NodePgDatabase<typeof schema> & { $client: pg.Pool };
 /** A transaction handle; services take `Executor` so they run inside or outside one. */
 export type Transaction = Parameters<Parameters<Database['transaction']>[0]>[0];
 export type Executor = Database | Transaction;

@@ -104,7 +104,7 @@ describe('a start whose API process died before writing its audit row', () => {
     // The process got as far as its insert, which waits for the lock.
     const waiting = await until('the insert waiting for the lock', async () => {
       const { rows } = await locker.query<{ pid: number }>(
-        `select pid from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock' and query ilike 'insert into "audit_log"%'`,
+        `select pid from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock' and query ilike 'insert into audit_log%'`,
       );
       return rows.length ? rows : undefined;
     }, 90_000);

@@ -89,7 +89,7 @@ describe('run audit rows under concurrent starts', () => {
     expect(results.filter((r) => r.status === 'rejected')).toHaveLength(1);
     expect(results[17]!.status).toBe('rejected');
     const reason = (results[17] as PromiseRejectedResult).reason as Error & { cause?: Error };
-    // Its own row's failure: the single insert of that row (drizzle's error, Postgres's as the cause).
+    // Its own row's failure: the single insert of that row, named in the error (Postgres's as the cause).
     expect(reason.message).toContain(`${marker}-17`);
     expect(String(reason.cause?.message)).toMatch(/foreign key/i);
     const written = await p.db.select({ resourceId: auditLog.resourceId }).from(auditLog).where(eq(auditLog.action, 'test.grouped'));
