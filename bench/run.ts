@@ -16,7 +16,8 @@ import { CPU_PARTS, type CpuParts } from './cpu';
 import { round } from './stats';
 
 const USAGE = `usage: npm run bench -- [options]
-  --n N               measured starts per side (Keelson API, raw client)   default 200
+  --n N               measured starts per side (Keelson API, raw client)   default 800
+                      (rounded up to whole batches)
   --concurrency C,…   starts in flight at once; a list measures each        default 8,64
                       (a batch is at least 2×C starts, n at least 2 batches)
   --batch B           starts per batch; the sides alternate batches         default 50
@@ -27,7 +28,7 @@ const USAGE = `usage: npm run bench -- [options]
 
 const { values } = parseArgs({
   options: {
-    n: { type: 'string', default: '200' },
+    n: { type: 'string', default: '800' },
     concurrency: { type: 'string', default: '8,64' },
     batch: { type: 'string', default: '50' },
     warmup: { type: 'string', default: '20' },
@@ -121,7 +122,8 @@ try {
   for (const concurrency of params.concurrency) {
     // A batch must keep `concurrency` starts in flight for most of its time.
     const batch = Math.max(params.batch, 2 * concurrency);
-    const n = Math.max(params.n, 2 * batch);
+    // Whole batches only: a last, smaller batch would not keep `concurrency` starts in flight.
+    const n = Math.ceil(Math.max(params.n, 2 * batch) / batch) * batch;
     progress(`start: concurrency ${concurrency}, n=${n} per side, batches of ${batch}`);
     const result = await measureStarts(platform, startClient, worker.pid, { n, concurrency, batch, warmup: params.warmup }, progress);
     startsAt.push({ concurrency, n, batch, result });
