@@ -133,15 +133,15 @@ export function setupDeployWorld(opts: { engine?: () => { docker: Docker; endpoi
     pollRelease(appId, releaseId, (r) => statuses.includes(r.status), `reached ${statuses.join('/')}`, timeoutMs);
   world.releaseDone = (appId, releaseId, timeoutMs = 60_000) => pollRelease(appId, releaseId, (r) => r.finishedAt !== null, 'finished', timeoutMs);
 
-  world.viaProxy = async (hostname, path = '/', agent) => {
+  world.viaProxy = async (hostname, path = '/', agent: Agent | false = false) => {
     try {
-      return await getOnce(world.caddy.httpPort, hostname, path, agent ?? false);
+      return await getOnce(world.caddy.httpPort, hostname, path, agent);
     } catch (err) {
       // A kept-alive connection the server closed as the request went out (Caddy closes idle
       // connections when its config changes: another app's first route in this file's Caddy):
       // the request never reached it. HTTP lets clients retry an idempotent request then, and
       // browsers do; Node's agent leaves it to the caller.
-      if ((err as { reusedSocket?: boolean }).reusedSocket) return getOnce(world.caddy.httpPort, hostname, path, agent ?? false);
+      if ((err as { reusedSocket?: boolean }).reusedSocket) return getOnce(world.caddy.httpPort, hostname, path, agent);
       throw err;
     }
   };

@@ -4,7 +4,7 @@
  * same `Client`; with the native one HTTP/2 and its framing run on the core's threads, and a start
  * costs the API's event loop about a third of the CPU (decision 0040).
  */
-import { DefaultLogger, NativeConnection, Runtime, type LogLevel } from '@temporalio/worker';
+import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
 
 /**
  * Installs the SDK's runtime for an API process: its core's warnings and errors go to `log` as
@@ -12,9 +12,9 @@ import { DefaultLogger, NativeConnection, Runtime, type LogLevel } from '@tempor
  * runtime listens for them to stop workers, which an API process has none of). Call it once,
  * before {@link connectTemporal}; a process that does not gets the SDK's defaults.
  */
-export function installTemporalRuntime(log: (fields: Record<string, unknown>) => void, level: LogLevel = 'WARN'): void {
+export function installTemporalRuntime(log: (fields: Record<string, unknown>) => void): void {
   Runtime.install({
-    logger: new DefaultLogger(level, ({ level: l, message, meta }) => log({ level: l.toLowerCase(), msg: `temporal: ${message}`, ...meta })),
+    logger: new DefaultLogger('WARN', ({ level: l, message, meta }) => log({ level: l.toLowerCase(), msg: `temporal: ${message}`, ...meta })),
     shutdownSignals: [],
   });
 }
