@@ -13,7 +13,7 @@ import { closeApiKeyCache } from '@keelson/api/auth/api-key-cache';
 import { connectTemporal } from '@keelson/api/temporal-connection';
 import { parseKeyRing } from '@keelson/common/codec';
 import { FAILURE_CONVERTER_PATH, keelsonDataConverter } from '@keelson/common/temporal';
-import { connectDb, createScratchDatabase, dropOrphanedScratchDatabases, dropScratchDatabases, migrateDb, scratchPrefix, dataKeysFor } from '@keelson/db';
+import { auditWriter, connectDb, createScratchDatabase, dropOrphanedScratchDatabases, dropScratchDatabases, migrateDb, scratchPrefix, dataKeysFor } from '@keelson/db';
 import { createRunLog, createRunLogActivities, type EdgeProxy } from '@keelson/activities';
 import { apiKeys, memberships, nodes, tenants, users } from '@keelson/db/schema';
 import { createCoreWorker, createNodeWorker, WORKFLOWS_PATH, type TerraformWorkerOptions, type WorkerDeps } from '@keelson/workers/workers';
@@ -81,6 +81,8 @@ export interface BenchPlatform {
   coreTaskQueue: string;
   /** The API's Postgres pool (for watching its waits). */
   apiPool: pg.Pool;
+  /** Start rows the API's background writer has committed, and the inserts they took (decision 0037). */
+  startRowStats(): { rows: number; inserts: number };
   /** Postgres of the benchmark database, for reading run-log rows and LISTENing directly. */
   dbUrl: string;
   /** The encryption key ring's spec (`KEELSON_ENCRYPTION_KEYS`), for a worker in another process. */
@@ -218,6 +220,7 @@ export async function startBenchPlatform(options: BenchPlatformOptions = {}): Pr
       client,
       coreTaskQueue,
       apiPool: apiDb.pool,
+      startRowStats: () => ({ ...auditWriter(apiDb.db, 'background').stats }),
       dbUrl,
       keySpec,
       temporalAddress: temporal.address,

@@ -178,6 +178,7 @@ function startSummary({ concurrency, n, batch, result: starts }: StartsAt) {
     eventLoopDelayMs: { p50: round(s.eventLoopDelay.p50), p99: round(s.eventLoopDelay.p99), max: round(s.eventLoopDelay.max) },
     poolWaiting: { mean: round(s.poolWaiting.mean), max: s.poolWaiting.max },
     cpuPerStartMs: Object.fromEntries(CPU_PARTS.map((k) => [k, round(s.cpuPerStart[k], 2)])),
+    startRowsPerInsert: round(s.startRowsPerInsert, 2),
   });
   return {
     concurrency,
@@ -255,6 +256,7 @@ function table(startsAt: StartsAt[], stream: StreamResult, notes: string[]): str
       row('throughput per batch', range(k.batchThroughput), range(r.batchThroughput), range(ra.batchThroughput)),
       row('event-loop delay p99 (ms)', f(k.eventLoopDelay.p99, 1), f(r.eventLoopDelay.p99, 1), f(ra.eventLoopDelay.p99, 1)),
       row('API pool waiting, max', String(k.poolWaiting.max), '', ''),
+      row('start rows per insert', f(k.startRowsPerInsert, 1), '', ''),
       row('', 'bare HTTP', 'bare/raw', 'Keelson/bare'),
       row('throughput (starts/s)', f(b.throughput), f(b.throughput / r.throughput, 2), f(k.throughput / b.throughput, 2)),
       row('latency p50 (ms)', f(b.latency.p50, 2), f(b.latency.p50 / r.latency.p50, 2), f(k.latency.p50 / b.latency.p50, 2)),

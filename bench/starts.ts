@@ -41,6 +41,8 @@ export interface StartSide {
    * until its last run completed: the start and its run, whatever process did the work.
    */
   cpuPerStart: CpuParts;
+  /** Start rows the API's background writer committed per insert during this side's batches (Keelson's only). */
+  startRowsPerInsert: number;
 }
 
 export interface StartResult {
@@ -109,8 +111,8 @@ export async function measureStarts(p: BenchPlatform, client: StartClient, worke
   }
 
   const measured = Object.fromEntries(
-    SIDES.map((s) => [s, { ms: 0, latencies: [] as number[], batchThroughput: [] as number[], delay: createHistogram(), waiting: [] as number[], cpu: noCpu() }]),
-  ) as Record<Side, { ms: number; latencies: number[]; batchThroughput: number[]; delay: RecordableHistogram; waiting: number[]; cpu: CpuParts }>;
+    SIDES.map((s) => [s, { ms: 0, latencies: [] as number[], batchThroughput: [] as number[], delay: createHistogram(), waiting: [] as number[], cpu: noCpu(), rows: 0, inserts: 0 }]),
+  ) as Record<Side, { ms: number; latencies: number[]; batchThroughput: number[]; delay: RecordableHistogram; waiting: number[]; cpu: CpuParts; rows: number; inserts: number }>;
   const rounds = Math.ceil(opts.n / opts.batch);
   for (let r = 0; r < rounds; r++) {
     const size = Math.min(opts.batch, opts.n - r * opts.batch);
@@ -119,6 +121,7 @@ export async function measureStarts(p: BenchPlatform, client: StartClient, worke
     for (const side of order) {
       const m = measured[side];
       const cpuBefore = cpuSnapshot(pids);
+      const rowsBefore = p.startRowStats();
       const stopSampling = sample(m.delay, m.waiting, p);
       const b = await client.batch(side, size, opts.concurrency);
       stopSampling();
@@ -126,6 +129,9 @@ export async function measureStarts(p: BenchPlatform, client: StartClient, worke
       // Its CPU is counted: a start's run is part of what it costs the machine.
       await waitForRuns(p, b.ids);
       addCpu(m.cpu, cpuSince(cpuBefore, cpuSnapshot(pids)));
+      const rowsAfter = p.startRowStats();
+      m.rows += rowsAfter.rows - rowsBefore.rows;
+      m.inserts += rowsAfter.inserts - rowsBefore.inserts;
       m.ms += b.ms;
       m.latencies.push(...b.latencies);
       m.batchThroughput.push(size / (b.ms / 1000));
@@ -140,6 +146,7 @@ export async function measureStarts(p: BenchPlatform, client: StartClient, worke
     eventLoopDelay: { p50: m.delay.percentile(50) / 1e6, p99: m.delay.percentile(99) / 1e6, max: m.delay.max / 1e6 },
     poolWaiting: { mean: m.waiting.reduce((a, v) => a + v, 0) / Math.max(1, m.waiting.length), max: Math.max(0, ...m.waiting) },
     cpuPerStart: Object.fromEntries(Object.entries(m.cpu).map(([k, ms]) => [k, ms / m.latencies.length])) as unknown as CpuParts,
+    startRowsPerInsert: m.rows / Math.max(1, m.inserts),
   });
   return { keelson: result(measured.keelson), bareHttp: result(measured.bareHttp), raw: result(measured.raw), rawAttributes: result(measured.rawAttributes) };
 }

@@ -5,7 +5,7 @@
  */
 import { serve } from '@hono/node-server';
 import { keelsonDataConverter } from '@keelson/common/temporal';
-import { connectDb, dataKeysFor } from '@keelson/db';
+import { connectDb, dataKeysFor, drainAuditWriters } from '@keelson/db';
 import { Client } from '@temporalio/client';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -95,6 +95,8 @@ async function shutdown(signal: string) {
   await runAuditSweeper.stop();
   await runLogHub(database.pool).close();
   await closeApiKeyCache(database.db);
+  // Start rows still waiting for company go out now (the sweep would write them, later).
+  await drainAuditWriters(database.db);
   await Promise.allSettled([connection.close(), database.close()]);
   log({ level: 'info', msg: 'api stopped' });
   process.exit(0);

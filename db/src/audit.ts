@@ -28,7 +28,14 @@ const AUDIT_INSERTS_IN_FLIGHT = 4;
  * instead of paying one each (bench/README.md, "The API's own CPU per request").
  */
 const BACKGROUND_INSERTS_IN_FLIGHT = 1;
-/** Rows per statement at most (a burst larger than this is split). */
+/**
+ * How long a background row may wait for others before its insert goes out. A start row is
+ * already crash-safe in its run's memo, so waiting costs nothing but this much delay before it
+ * can be read; at tens of starts a second it turns one insert and commit per row or two into one
+ * per several (bench/README.md, "Fewer start-row inserts"). Awaited rows never wait.
+ */
+const BACKGROUND_AUDIT_LINGER_MS = 50;
+/** Rows per statement at most (a burst larger than this is split, and goes out without lingering). */
 const AUDIT_ROWS_PER_INSERT = 500;
 
 /**
@@ -57,17 +64,22 @@ interface QueuedAudit {
  * outside a transaction would, so what a caller may say after awaiting it is unchanged; what
  * changes is that a burst of N concurrent rows costs a few round trips, commits and pool
  * connections instead of N. If a grouped insert fails, its rows are retried one by one, so one
- * row's failure is that row's caller's alone.
+ * row's failure is that row's caller's alone. A writer with a linger also holds its first queued
+ * row back that long for others to join it (rows nobody waits for); `drain` sends them at once.
  */
 export class AuditWriter {
   private queue: QueuedAudit[] = [];
   private inFlight = 0;
+  private linger: ReturnType<typeof setTimeout> | undefined;
+  private drained: Array<() => void> = [];
   /** Rows committed, and statements used for them (for the benchmark and tests). */
   readonly stats = { rows: 0, inserts: 0 };
 
+  /** `lingerMs`: how long the first of the queued rows may wait for more before an insert goes out (0: never). */
   constructor(
     private readonly db: Database,
     private readonly maxInFlight = AUDIT_INSERTS_IN_FLIGHT,
+    private readonly lingerMs = 0,
   ) {}
 
   write(entry: AuditEntry): Promise<void> {
@@ -77,13 +89,37 @@ export class AuditWriter {
     });
   }
 
-  private pump() {
+  /**
+   * Sends every queued row now, without lingering, and resolves once nothing is queued or in
+   * flight (a process calls it before it closes its pool, so a graceful stop leaves no row to the
+   * sweep). Rows written meanwhile are waited for too.
+   */
+  drain(): Promise<void> {
+    if (!this.queue.length && !this.inFlight) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      this.drained.push(resolve);
+      this.pump(true);
+    });
+  }
+
+  private pump(now = this.drained.length > 0) {
+    if (this.lingerMs && !now && this.queue.length && this.queue.length < AUDIT_ROWS_PER_INSERT) {
+      // The first queued row waits for company, at most lingerMs; the timer sends whatever is queued then.
+      this.linger ??= setTimeout(() => {
+        this.linger = undefined;
+        this.pump(true);
+      }, this.lingerMs);
+      return;
+    }
+    clearTimeout(this.linger);
+    this.linger = undefined;
     while (this.inFlight < this.maxInFlight && this.queue.length) {
       const batch = this.queue.splice(0, AUDIT_ROWS_PER_INSERT);
       this.inFlight++;
       void this.flush(batch).finally(() => {
         this.inFlight--;
-        this.pump();
+        if (this.queue.length) this.pump();
+        else if (!this.inFlight) for (const resolve of this.drained.splice(0)) resolve();
       });
     }
   }
@@ -141,6 +177,14 @@ const writers = { awaited: new WeakMap<Database, AuditWriter>(), background: new
  */
 export function auditWriter(db: Database, kind: keyof typeof writers = 'awaited'): AuditWriter {
   let writer = writers[kind].get(db);
-  if (!writer) writers[kind].set(db, (writer = new AuditWriter(db, kind === 'awaited' ? AUDIT_INSERTS_IN_FLIGHT : BACKGROUND_INSERTS_IN_FLIGHT)));
+  if (!writer) {
+    writer = kind === 'awaited' ? new AuditWriter(db) : new AuditWriter(db, BACKGROUND_INSERTS_IN_FLIGHT, BACKGROUND_AUDIT_LINGER_MS);
+    writers[kind].set(db, writer);
+  }
   return writer;
+}
+
+/** Sends and awaits every queued row of this database handle's writers (before its pool is closed). */
+export async function drainAuditWriters(db: Database): Promise<void> {
+  await Promise.all(Object.values(writers).map((kind) => kind.get(db)?.drain()));
 }

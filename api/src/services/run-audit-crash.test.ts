@@ -103,8 +103,10 @@ describe('a start whose API process died before writing its audit row', () => {
 
     // The process got as far as its insert, which waits for the lock.
     const waiting = await until('the insert waiting for the lock', async () => {
+      // Read from pg_locks: an insert by a prepared statement waits while Postgres parses it,
+      // before pg_stat_activity shows its text.
       const { rows } = await locker.query<{ pid: number }>(
-        `select pid from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock' and query ilike 'insert into audit_log%'`,
+        `select pid from pg_locks where relation = 'audit_log'::regclass and mode = 'RowExclusiveLock' and not granted`,
       );
       return rows.length ? rows : undefined;
     }, 90_000);

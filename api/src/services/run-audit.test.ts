@@ -1,4 +1,4 @@
-import { auditWriter, createPostgresDataKeys, type Database } from '@keelson/db';
+import { AuditWriter, auditWriter, createPostgresDataKeys, type Database } from '@keelson/db';
 import { auditLog, organizationKeys } from '@keelson/db/schema';
 import { parseKeyRing } from '@keelson/common/codec';
 import { and, eq } from 'drizzle-orm';
@@ -96,6 +96,26 @@ describe('run audit rows under concurrent starts', () => {
     const ours = written.map((r) => r.resourceId).filter((id) => id?.startsWith(marker));
     const expected = [...Array.from({ length: 30 }, (_, i) => `${marker}-${100 + i}`), ...Array.from({ length: 30 }, (_, i) => `${marker}-${i}`).filter((id) => id !== `${marker}-17`)];
     expect(ours.sort()).toEqual(expected.sort());
+  });
+
+  it('lets background rows wait for company, and sends every waiting row at once when drained', async () => {
+    // A linger far longer than the test: only drain() can send these rows in time.
+    const writer = new AuditWriter(p.db, 1, 60_000);
+    const marker = randomUUID();
+    const ours = async () =>
+      (await p.db.select({ resourceId: auditLog.resourceId }).from(auditLog).where(eq(auditLog.action, 'test.lingered'))).filter((r) => r.resourceId?.startsWith(marker));
+    const written = Array.from({ length: 5 }, (_, i) =>
+      writer.write({ tenantId, actorType: 'system', actorId: null, action: 'test.lingered', resourceType: 'test', resourceId: `${marker}-${i}` }),
+    );
+    await new Promise((r) => setTimeout(r, 200));
+    expect(writer.stats).toEqual({ rows: 0, inserts: 0 });
+    expect(await ours()).toHaveLength(0);
+
+    await writer.drain();
+    await Promise.all(written);
+    expect(writer.stats).toEqual({ rows: 5, inserts: 1 });
+    expect(await ours()).toHaveLength(5);
+    await writer.drain(); // nothing waiting: resolves at once
   });
 
   it("reads an organization's active data key once for 50 payloads sealed at the same moment", async () => {
