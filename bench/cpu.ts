@@ -69,14 +69,30 @@ function machineBusyMs(): number {
 }
 
 /** A process's name and its CPU (user + system, ms); undefined if it ended meanwhile. */
-export function readStat(pid: number): { comm: string; cpuMs: number } | undefined {
+export function readStat(pid: number, path = `/proc/${pid}/stat`): { comm: string; cpuMs: number } | undefined {
   let stat: string;
   try {
-    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    stat = readFileSync(path, 'utf8');
   } catch {
     return undefined;
   }
   const close = stat.lastIndexOf(')');
   const fields = stat.slice(close + 2).split(' ');
   return { comm: stat.slice(stat.indexOf('(') + 1, close), cpuMs: (Number(fields[11]) + Number(fields[12])) * TICK_MS };
+}
+
+/**
+ * This process's CPU (ms) by kind of thread: the event loop (the main thread), the Temporal
+ * core's runtime (`tokio-*`: its gRPC client) and the other threads (V8's garbage collection and
+ * compiler helpers and libuv's pool, all named `node`). Threads that ended are left out.
+ */
+export function threadCpu(): Record<string, number> {
+  const kinds: Record<string, number> = {};
+  for (const tid of readdirSync('/proc/self/task')) {
+    const stat = readStat(process.pid, `/proc/self/task/${tid}/stat`);
+    if (!stat) continue;
+    const kind = Number(tid) === process.pid ? 'event loop' : stat.comm.startsWith('tokio') ? 'Temporal core' : 'other threads';
+    kinds[kind] = (kinds[kind] ?? 0) + stat.cpuMs;
+  }
+  return kinds;
 }

@@ -4,6 +4,7 @@
  * `process.cpuUsage` rather than from /proc's 10 ms ticks. The platform is `npm run bench`'s
  * (worker and client in processes of their own); the sides take turns, `--rounds` times, and
  * `--cpu-prof DIR` writes a V8 CPU profile of the API's process for each side's last batch.
+ * The last round's CPU is also split by thread (event loop, Temporal core, the rest: GC).
  * See bench/README.md, "CPU per start, by process, in every run".
  */
 import { Runtime, DefaultLogger } from '@temporalio/worker';
@@ -11,6 +12,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { threadCpu } from './cpu';
 import { spawnWorkerProcess, startBenchPlatform, type BenchPlatform, type WorkerProcess } from './platform';
 import { startStartClient, type StartClient } from './starts';
 
@@ -63,14 +65,18 @@ try {
   if (profileDir) mkdirSync(profileDir, { recursive: true });
 
   const measured = { keelson: [] as string[], bareHttp: [] as string[] };
+  const byThread = { keelson: [] as string[], bareHttp: [] as string[] };
   for (const side of SIDES) await client.batch(side, Math.min(n, 100), concurrency); // warm-up
   for (let r = 0; r < rounds; r++) {
     for (const side of r % 2 ? [...SIDES].reverse() : SIDES) {
       const profiling = profileDir !== undefined && r === rounds - 1;
       if (profiling) await session.post('Profiler.start');
       const before = process.cpuUsage();
+      const threadsBefore = threadCpu();
       const batch = await client.batch(side, n, concurrency);
       const cpu = process.cpuUsage(before);
+      const threadsAfter = threadCpu();
+      byThread[side] = Object.entries(threadsAfter).map(([kind, ms]) => `${kind} ${(((ms - (threadsBefore[kind] ?? 0)) * 1000) / n).toFixed(0)}`);
       if (profiling) {
         const { profile } = await session.post('Profiler.stop');
         writeFileSync(join(profileDir, `start-${side}.cpuprofile`), JSON.stringify(profile));
@@ -80,6 +86,8 @@ try {
   }
   console.log(`API process CPU per start, ${n} starts per side and round, concurrency ${concurrency}${profileDir ? ` (the last round profiled, into ${profileDir})` : ''}`);
   for (const side of SIDES) console.log(`  ${side === 'keelson' ? 'Keelson API' : 'bare HTTP  '}  ${measured[side].join('   ')}`);
+  console.log('By thread, last round (µs/start, from /proc ticks of 10 ms)');
+  for (const side of SIDES) console.log(`  ${side === 'keelson' ? 'Keelson API' : 'bare HTTP  '}  ${byThread[side].join(', ')}`);
 } catch (err) {
   console.error(`bench:start-cpu: ${(err as Error).stack ?? err}`);
   process.exitCode = 1;

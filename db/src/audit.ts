@@ -32,7 +32,7 @@ const BACKGROUND_INSERTS_IN_FLIGHT = 1;
  * How long a background row may wait for others before its insert goes out. A start row is
  * already crash-safe in its run's memo, so waiting costs nothing but this much delay before it
  * can be read; at tens of starts a second it turns one insert and commit per row or two into one
- * per several (bench/README.md, "Fewer start-row inserts"). Awaited rows never wait.
+ * per several (decision 0041; bench/README.md, "Fewer start-row inserts"). Awaited rows never wait.
  */
 const BACKGROUND_AUDIT_LINGER_MS = 50;
 /** Rows per statement at most (a burst larger than this is split, and goes out without lingering). */
