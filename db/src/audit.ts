@@ -71,6 +71,8 @@ export class AuditWriter {
   private queue: QueuedAudit[] = [];
   private inFlight = 0;
   private linger: ReturnType<typeof setTimeout> | undefined;
+  /** The queued rows have waited their linger out: the next free insert takes them at once. */
+  private waited = false;
   private drained: Array<() => void> = [];
   /** Rows committed, and statements used for them (for the benchmark and tests). */
   readonly stats = { rows: 0, inserts: 0 };
@@ -102,17 +104,20 @@ export class AuditWriter {
     });
   }
 
-  private pump(now = this.drained.length > 0) {
+  private pump(now = this.drained.length > 0 || this.waited) {
     if (this.lingerMs && !now && this.queue.length && this.queue.length < AUDIT_ROWS_PER_INSERT) {
-      // The first queued row waits for company, at most lingerMs; the timer sends whatever is queued then.
+      // The first queued row waits for company, at most lingerMs; the timer sends whatever is queued
+      // then, or as soon as an insert in flight returns.
       this.linger ??= setTimeout(() => {
         this.linger = undefined;
+        this.waited = true;
         this.pump(true);
       }, this.lingerMs);
       return;
     }
     clearTimeout(this.linger);
     this.linger = undefined;
+    if (this.inFlight < this.maxInFlight) this.waited = false;
     while (this.inFlight < this.maxInFlight && this.queue.length) {
       const batch = this.queue.splice(0, AUDIT_ROWS_PER_INSERT);
       this.inFlight++;
