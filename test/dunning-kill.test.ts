@@ -69,7 +69,13 @@ describe('the dunning ladder under worker kills', () => {
       })
       .catch(() => undefined);
     const chargesWaiting = async () =>
-      (await w.p.db.execute<{ n: number }>(sql`select count(*)::int as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock' and query ilike 'insert into "payment_attempts"%'`)).rows[0]!.n >= 2;
+      // From pg_locks, not pg_stat_activity's text: a write can wait for the table while Postgres
+      // parses it, before its text shows there.
+      (
+        await w.p.db.execute<{ n: number }>(
+          sql`select count(*)::int as n from pg_locks where database = (select oid from pg_database where datname = current_database()) and relation = 'payment_attempts'::regclass and mode = 'RowExclusiveLock' and not granted`,
+        )
+      ).rows[0]!.n >= 2;
     for (let done = 1; done <= 5; done++) {
       if (done === 5) {
         // And once as the suspension starts: the hold is recorded, the VM not yet stopped.

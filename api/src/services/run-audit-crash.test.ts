@@ -106,7 +106,7 @@ describe('a start whose API process died before writing its audit row', () => {
       // Read from pg_locks: an insert by a prepared statement waits while Postgres parses it,
       // before pg_stat_activity shows its text.
       const { rows } = await locker.query<{ pid: number }>(
-        `select pid from pg_locks where relation = 'audit_log'::regclass and mode = 'RowExclusiveLock' and not granted`,
+        `select pid from pg_locks where database = (select oid from pg_database where datname = current_database()) and relation = 'audit_log'::regclass and mode = 'RowExclusiveLock' and not granted`,
       );
       return rows.length ? rows : undefined;
     }, 90_000);
