@@ -81,7 +81,7 @@ export interface BenchPlatform {
   coreTaskQueue: string;
   /** The API's Postgres pool (for watching its waits). */
   apiPool: pg.Pool;
-  /** Start rows the API's background writer has committed, and the inserts they took (decision 0037). */
+  /** Start rows the API's background writer has committed, and the inserts they took (decisions 0037, 0041). */
   startRowStats(): { rows: number; inserts: number };
   /** Postgres of the benchmark database, for reading run-log rows and LISTENing directly. */
   dbUrl: string;

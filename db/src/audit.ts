@@ -100,18 +100,20 @@ export class AuditWriter {
     if (!this.queue.length && !this.inFlight) return Promise.resolve();
     return new Promise<void>((resolve) => {
       this.drained.push(resolve);
-      this.pump(true);
+      this.pump();
     });
   }
 
-  private pump(now = this.drained.length > 0 || this.waited) {
+  private pump() {
+    // Rows go out without lingering once a drain waits for them or their linger ran out.
+    const now = this.drained.length > 0 || this.waited;
     if (this.lingerMs && !now && this.queue.length && this.queue.length < AUDIT_ROWS_PER_INSERT) {
       // The first queued row waits for company, at most lingerMs; the timer sends whatever is queued
       // then, or as soon as an insert in flight returns.
       this.linger ??= setTimeout(() => {
         this.linger = undefined;
         this.waited = true;
-        this.pump(true);
+        this.pump();
       }, this.lingerMs);
       return;
     }
